@@ -1,0 +1,235 @@
+"""Negative-linear units (NegLU) and mixed ReLU/NegLU layers (MixLU).
+
+NegLU is :math:`\\eta(x) = \\min(0, x)`.  Its forward pass is the same in every
+mode; what differs is the backward pass (REFERENCE §3), selected by ``backward``:
+
+``"exact"``
+    The true derivative of ``min(0, x)``: 1 where ``x < 0``, 0 where ``x > 0``.
+``"reference"``
+    What the published MatConvNet MixLU layer computed, and so what produced the
+    thesis's numbers: the gradient passes where ``x > 0`` (where the forward output
+    is 0) and is blocked where ``x < 0``.
+``"inverted"``
+    The thesis's stated intent, a negative derivative: -1 where ``x < 0``.
+
+At ``x = 0`` every mode has derivative 0, as :func:`torch.relu` has.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ["BACKWARDS", "MASK_MODES", "neglu", "smooth_neglu", "NegLU", "MixLU"]
+
+BACKWARDS = ("exact", "reference", "inverted")
+MASK_MODES = ("fixed", "resample")
+
+
+def _check_backward(backward: str) -> str:
+    if backward not in BACKWARDS:
+        raise ValueError(f"backward must be one of {BACKWARDS}, got {backward!r}")
+    return backward
+
+
+class _ReferenceNegLU(torch.autograd.Function):
+    """min(0, x) forward; backward passes the gradient where x > 0 (published layer)."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(x: Tensor) -> Tensor:
+        return torch.clamp(x, max=0.0)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        (x,) = inputs
+        ctx.save_for_backward(x)
+
+    @staticmethod
+    def backward(ctx, grad_output: Tensor) -> Tensor:
+        (x,) = ctx.saved_tensors
+        return grad_output * (x > 0).to(grad_output.dtype)
+
+
+class _InvertedNegLU(torch.autograd.Function):
+    """min(0, x) forward; backward with derivative -1 where x < 0 (thesis's intent)."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(x: Tensor) -> Tensor:
+        return torch.clamp(x, max=0.0)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        (x,) = inputs
+        ctx.save_for_backward(x)
+
+    @staticmethod
+    def backward(ctx, grad_output: Tensor) -> Tensor:
+        (x,) = ctx.saved_tensors
+        return -grad_output * (x < 0).to(grad_output.dtype)
+
+
+def neglu(x: Tensor, backward: str = "exact") -> Tensor:
+    """Negative-linear unit ``min(0, x)``, element-wise.
+
+    See :class:`NegLU` for the formula and the meaning of ``backward``.
+    """
+    _check_backward(backward)
+    if backward == "exact":
+        # -relu(-x) is min(0, x) with autograd's true derivative (0 at x = 0).
+        return -F.relu(-x)
+    if backward == "reference":
+        return _ReferenceNegLU.apply(x)
+    return _InvertedNegLU.apply(x)
+
+
+def smooth_neglu(x: Tensor) -> Tensor:
+    """Smooth NegLU ``N(x) = -ln(1 + exp(-x)) = -softplus(-x)``; ``N'(x) = 1 / (e^x + 1)``."""
+    return -F.softplus(-x)
+
+
+class NegLU(nn.Module):
+    r"""Applies the negative-linear unit element-wise.
+
+    .. math::
+        \text{NegLU}(x) = \min(0, x)
+
+    Args:
+        backward: which backward pass to use: ``"exact"`` (true derivative, 1 for
+            ``x < 0``), ``"reference"`` (gradient passed where ``x > 0``, as the
+            published MatConvNet layer did) or ``"inverted"`` (-1 for ``x < 0``).
+            Default: ``"exact"``.
+
+    Shape:
+        - Input: :math:`(*)`, any shape.
+        - Output: :math:`(*)`, same shape as the input.
+
+    Examples::
+
+        >>> m = NegLU()
+        >>> m(torch.tensor([-2.0, 0.0, 3.0]))
+        tensor([-2., 0., 0.])
+    """
+
+    def __init__(self, backward: str = "exact"):
+        super().__init__()
+        self.backward = _check_backward(backward)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return neglu(x, self.backward)
+
+    def extra_repr(self) -> str:
+        return f"backward={self.backward!r}"
+
+
+def neg_unit_count(num_units: int, neg_fraction: float) -> int:
+    """Number of NegLU units in a MixLU layer: ``neg_fraction * num_units`` rounded half up."""
+    return int(math.floor(neg_fraction * num_units + 0.5))
+
+
+class MixLU(nn.Module):
+    r"""A layer of ReLU and NegLU units mixed.
+
+    .. math::
+        \text{MixLU}(x)_i = \begin{cases} \min(0, x_i) & i \in \text{NegLU units} \\
+                                          \max(0, x_i) & \text{otherwise} \end{cases}
+
+    The unit is dimension 1 of the input: the feature of a ``(N, C)`` input, the
+    channel of a ``(N, C, H, W)`` input.  The ReLU units always use the true ReLU
+    derivative; the NegLU units use the backward pass named by ``backward``
+    (see :class:`NegLU`).
+
+    Args:
+        num_units: number of units ``C`` (size of input dimension 1).
+        neg_fraction: share of NegLU units, in [0, 1].  ``round(neg_fraction *
+            num_units)`` units (rounded half up) are NegLUs; 0 is exactly ReLU.
+        backward: NegLU backward pass, ``"exact"``, ``"reference"`` (default, as the
+            published layer) or ``"inverted"``.
+        mask: ``"fixed"`` (default) draws the NegLU units once and keeps them in the
+            bool buffer ``neg_mask`` of shape ``(num_units,)``, saved in the
+            ``state_dict``.  ``"resample"`` draws a fresh mask over *all elements*
+            of each input (units x batch x space) on every forward pass, as the
+            published layer did when given no mask: ``numel - floor((1 -
+            neg_fraction) * numel)`` elements become NegLUs.
+        seed: seed of the generator that draws the fixed mask.  ``None`` draws
+            from torch's global generator (reproducible under ``torch.manual_seed``).
+
+    Shape:
+        - Input: :math:`(N, C, *)` with ``C == num_units``.
+        - Output: same shape as the input.
+
+    Examples::
+
+        >>> m = MixLU(500, neg_fraction=0.05, seed=0)
+        >>> int(m.neg_mask.sum())
+        25
+        >>> y = m(torch.randn(8, 500))
+    """
+
+    neg_mask: Tensor
+
+    def __init__(
+        self,
+        num_units: int,
+        neg_fraction: float,
+        backward: str = "reference",
+        mask: str = "fixed",
+        seed: int | None = None,
+    ):
+        super().__init__()
+        if not isinstance(num_units, int) or num_units < 1:
+            raise ValueError(f"num_units must be a positive integer, got {num_units!r}")
+        if not 0.0 <= float(neg_fraction) <= 1.0:
+            raise ValueError(f"neg_fraction must be in [0, 1], got {neg_fraction!r}")
+        if mask not in MASK_MODES:
+            raise ValueError(f"mask must be one of {MASK_MODES}, got {mask!r}")
+        self.num_units = num_units
+        self.neg_fraction = float(neg_fraction)
+        self.backward = _check_backward(backward)
+        self.mask = mask
+        generator = None
+        if seed is not None:
+            generator = torch.Generator().manual_seed(seed)
+        order = torch.randperm(num_units, generator=generator)
+        neg_mask = torch.zeros(num_units, dtype=torch.bool)
+        neg_mask[order[: neg_unit_count(num_units, self.neg_fraction)]] = True
+        self.register_buffer("neg_mask", neg_mask)
+
+    @property
+    def num_neg(self) -> int:
+        """Number of NegLU units of the fixed mask."""
+        return int(self.neg_mask.sum())
+
+    def element_mask(self, x: Tensor) -> Tensor:
+        """Bool tensor, broadcastable to ``x``, that is True at NegLU elements.
+
+        With ``mask="resample"`` this draws a fresh mask, so call it once per pass.
+        """
+        if self.mask == "fixed":
+            return self.neg_mask.view((1, -1) + (1,) * (x.dim() - 2))
+        numel = x.numel()
+        num_relu = int(math.floor((1.0 - self.neg_fraction) * numel))
+        flat = torch.ones(numel, dtype=torch.bool, device=x.device)
+        flat[torch.randperm(numel, device=x.device)[:num_relu]] = False
+        return flat.view_as(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() < 2 or x.shape[1] != self.num_units:
+            raise ValueError(
+                f"MixLU expects input of shape (N, {self.num_units}, *), got {tuple(x.shape)}"
+            )
+        if self.neg_fraction == 0.0:
+            return F.relu(x)
+        return torch.where(self.element_mask(x), neglu(x, self.backward), F.relu(x))
+
+    def extra_repr(self) -> str:
+        return (
+            f"num_units={self.num_units}, neg_fraction={self.neg_fraction}, "
+            f"backward={self.backward!r}, mask={self.mask!r}, num_neg={self.num_neg}"
+        )

@@ -1,0 +1,1 @@
+"""Maps ANN gradient signs to the STDP regimes and measures them during training."""
