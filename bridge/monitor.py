@@ -1,0 +1,354 @@
+"""Watch ordinary training and count how often its weight updates behave like each STDP regime.
+
+:class:`UpdateSignMonitor` attaches hooks to the activation modules of any torch
+model (``nn.ReLU``, :class:`ann.NegLU`, :class:`ann.MixLU`, or types you name)
+and, at every optimizer step, records per layer and per unit type (``"relu"``,
+``"neglu"``, ``"other"``):
+
+- the fraction of *normal*, *inverted* and *silent* effective local derivatives
+  (:mod:`bridge.derivative`) among the unit-samples that received a descent
+  signal;
+- for activations fed directly by an ``nn.Linear`` or an ungrouped ``nn.Conv2d``,
+  synapse-level events — one per (sample, output position, unit, input) with a
+  non-zero descent signal, derivative, presynaptic activation and weight —
+  classified into the four regimes by :func:`bridge.mapping.map_event`;
+- the **agreement** of each regime: the share of its events whose predicted
+  weight change (the sign of that sample's own gradient contribution) is the sign
+  of the change the optimizer actually applied to that synapse in that step —
+  summed over the batch, with momentum and weight decay.
+
+The counts are computed with a few matrix products per layer, not a loop over
+events; ``tests/test_bridge_monitor.py`` checks them against the event-by-event
+mapping.  Hooks exist only while attached: a detached monitor costs nothing.
+
+Example::
+
+    monitor = UpdateSignMonitor(model)
+    with monitor:
+        for xb, yb in batches:
+            opt.zero_grad(); F.cross_entropy(model(xb), yb).backward(); opt.step()
+    print(monitor.summary())
+
+Activations must not be in-place (``nn.ReLU(inplace=True)``): full backward hooks
+cannot see through in-place ops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.optim import optimizer as optim_hooks
+
+from ann.activations import MixLU, NegLU
+from bridge.derivative import effective_derivative
+from bridge.mapping import DEFAULT_CONVENTION, check_convention
+from stdp_sim.regime import Regime
+
+__all__ = ["UpdateSignMonitor", "StepRecord", "UNIT_TYPES"]
+
+UNIT_TYPES = ("relu", "neglu", "other")
+REGIME_LABELS = tuple(r.label for r in Regime)
+
+
+@dataclass
+class StepRecord:
+    """Counts for one optimizer step, one activation layer, one unit type."""
+
+    step: int
+    layer: str
+    unit_type: str
+    normal: int = 0
+    inverted: int = 0
+    silent: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REGIME_LABELS, 0))
+    agree: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REGIME_LABELS, 0))
+
+    @property
+    def events(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclass
+class _Pending:
+    """What one activation saw in the current step."""
+
+    z: Tensor
+    neg: Tensor  # bool, same shape as z: True at NegLU elements
+    other: bool  # activation is neither ReLU nor NegLU/MixLU
+    feeder: nn.Module | None = None
+    pre: Tensor | None = None  # input of the feeding layer
+    grad_in: Tensor | None = None
+    grad_out: Tensor | None = None
+    weight_before: Tensor | None = None
+
+
+class UpdateSignMonitor:
+    """Count STDP-regime events of the updates applied during training.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Any model; its activation modules are found by type.
+    convention : {"rate", "literal"}
+        Timing convention of :mod:`bridge.mapping` (default ``"rate"``).
+    activation_types : tuple of types
+        Module types treated as element-wise activations.  Default: ``nn.ReLU``,
+        ``NegLU``, ``MixLU``.
+    synapses : bool
+        Also count synapse-level regime events and agreement (default True).
+
+    Notes
+    -----
+    Steps are counted by a global optimizer step hook; only optimizers that hold
+    the weight of a monitored feeding layer (or, for layers without one, any
+    optimizer) close a step.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        convention: str = DEFAULT_CONVENTION,
+        activation_types: tuple[type, ...] = (nn.ReLU, NegLU, MixLU),
+        synapses: bool = True,
+    ):
+        self.model = model
+        self.convention = check_convention(convention)
+        self.activation_types = tuple(activation_types)
+        self.synapses = synapses
+        self.records: list[StepRecord] = []
+        self.step = 0
+        self._handles: list = []
+        self._pending: dict[str, _Pending] = {}
+        self._outputs: dict[int, tuple[nn.Module, Tensor, Tensor]] = {}
+        self._feeding: dict[str, tuple[nn.Module, Tensor]] = {}
+        self.activations = {
+            name: m
+            for name, m in model.named_modules()
+            if isinstance(m, self.activation_types)
+        }
+        if not self.activations:
+            raise ValueError(
+                f"model has no activation module of types "
+                f"{[t.__name__ for t in self.activation_types]}"
+            )
+        for name, m in self.activations.items():
+            if getattr(m, "inplace", False):
+                raise ValueError(f"activation {name!r} is in-place; use inplace=False to monitor it")
+
+    # -- attaching -------------------------------------------------------------------------
+    def attach(self) -> UpdateSignMonitor:
+        """Register the hooks (idempotent).  Returns ``self``."""
+        if self._handles:
+            return self
+        for module in self.model.modules():
+            if isinstance(module, nn.Linear) or (
+                isinstance(module, nn.Conv2d) and module.groups == 1
+            ):
+                self._handles.append(module.register_forward_hook(self._feeder_hook))
+        for name, module in self.activations.items():
+            self._handles.append(module.register_forward_pre_hook(self._pre_forward_hook(name)))
+            self._handles.append(module.register_forward_hook(self._forward_hook(name)))
+            self._handles.append(module.register_full_backward_hook(self._backward_hook(name)))
+        self._handles.append(optim_hooks.register_optimizer_step_pre_hook(self._pre_step))
+        self._handles.append(optim_hooks.register_optimizer_step_post_hook(self._post_step))
+        return self
+
+    def detach(self) -> None:
+        """Remove every hook; recorded data stays."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+        self._pending.clear()
+        self._outputs.clear()
+        self._feeding.clear()
+
+    def __enter__(self) -> UpdateSignMonitor:
+        return self.attach()
+
+    def __exit__(self, *exc) -> None:
+        self.detach()
+
+    # -- hooks -----------------------------------------------------------------------------
+    def _feeder_hook(self, module, inputs, output):
+        if torch.is_grad_enabled():
+            # the output is kept so that its id cannot be reused while stored
+            self._outputs[id(output)] = (module, inputs[0].detach(), output)
+
+    def _pre_forward_hook(self, name):
+        # Runs before the backward hooks wrap the input, so the input is still the
+        # very tensor the feeding layer returned.
+        def hook(module, inputs):
+            stored = self._outputs.pop(id(inputs[0]), None)
+            if stored is not None and stored[2] is inputs[0]:
+                self._feeding[name] = stored[:2]
+            else:
+                self._feeding.pop(name, None)
+
+        return hook
+
+    def _forward_hook(self, name):
+        def hook(module, inputs, output):
+            z = inputs[0]
+            if not (torch.is_grad_enabled() and z.requires_grad):
+                return
+            z = z.detach()
+            if isinstance(module, MixLU):
+                if module.mask == "fixed":
+                    neg = module.element_mask(z).expand_as(z)
+                else:
+                    # A resampled mask is drawn inside forward: read it off the output.
+                    # NegLU elements give min(0, z), ReLU elements max(0, z).
+                    neg = torch.where(z > 0, output.detach() == 0, output.detach() != 0)
+            else:
+                neg = torch.full_like(z, isinstance(module, NegLU), dtype=torch.bool)
+            other = not isinstance(module, (nn.ReLU, NegLU, MixLU))
+            pending = _Pending(z=z, neg=neg, other=other)
+            feeder = self._feeding.pop(name, None)
+            if self.synapses and feeder is not None:
+                pending.feeder, pending.pre = feeder
+            self._pending[name] = pending
+
+        return hook
+
+    def _backward_hook(self, name):
+        def hook(module, grad_input, grad_output):
+            pending = self._pending.get(name)
+            if pending is not None and grad_input[0] is not None:
+                pending.grad_in = grad_input[0].detach()
+                pending.grad_out = grad_output[0].detach()
+
+        return hook
+
+    def _owns(self, optimizer, pending: _Pending) -> bool:
+        if pending.feeder is None:
+            return True
+        weight = pending.feeder.weight
+        return any(p is weight for group in optimizer.param_groups for p in group["params"])
+
+    def _pre_step(self, optimizer, args, kwargs):
+        for pending in self._pending.values():
+            if pending.feeder is not None and pending.grad_out is not None:
+                if self._owns(optimizer, pending):
+                    pending.weight_before = pending.feeder.weight.detach().clone()
+
+    def _post_step(self, optimizer, args, kwargs):
+        closed = False
+        for name, pending in list(self._pending.items()):
+            if pending.grad_out is None or not self._owns(optimizer, pending):
+                continue
+            self.records.extend(self._measure(name, pending))
+            del self._pending[name]
+            closed = True
+        self._outputs.clear()
+        if closed:
+            self.step += 1
+
+    # -- counting --------------------------------------------------------------------------
+    def _measure(self, name: str, p: _Pending) -> list[StepRecord]:
+        descent = -p.grad_out
+        deriv = effective_derivative(p.grad_in, p.grad_out)
+        s = torch.sign(descent)
+        d = torch.nan_to_num(torch.sign(deriv), nan=0.0)
+        signalled = s != 0
+        types = {"other": torch.ones_like(p.neg)} if p.other else {"relu": ~p.neg, "neglu": p.neg}
+        records = []
+        for unit_type, mask in types.items():
+            if not bool(mask.any()):
+                continue
+            rec = StepRecord(self.step, name, unit_type)
+            sel = mask & signalled
+            rec.normal = int((sel & (d > 0)).sum())
+            rec.inverted = int((sel & (d < 0)).sum())
+            rec.silent = int((sel & (d == 0)).sum())
+            if p.feeder is not None and p.weight_before is not None:
+                self._count_synapses(rec, p, s, d, mask)
+            records.append(rec)
+        return records
+
+    def _count_synapses(self, rec: StepRecord, p: _Pending, s: Tensor, d: Tensor, mask: Tensor):
+        feeder = p.feeder
+        weight = p.weight_before
+        applied = torch.sign(feeder.weight.detach() - weight)
+        if isinstance(feeder, nn.Conv2d):
+            # rows = (sample, output position); columns = inputs of the receptive field
+            pre = F.unfold(
+                p.pre,
+                feeder.kernel_size,
+                dilation=feeder.dilation,
+                padding=feeder.padding,
+                stride=feeder.stride,
+            ).transpose(1, 2)
+            pre = pre.reshape(-1, pre.shape[-1])
+
+            def rows(t: Tensor) -> Tensor:
+                return t.permute(0, 2, 3, 1).reshape(-1, t.shape[1])
+
+            weight = weight.flatten(1)
+            applied = applied.flatten(1)
+        else:
+            pre = p.pre.reshape(-1, p.pre.shape[-1])
+
+            def rows(t: Tensor) -> Tensor:
+                return t.reshape(-1, t.shape[-1])
+
+        u = rows(s * d) * rows(mask)  # sign of descent * derivative, this unit type only
+        s = rows(s)
+        p_pos, p_neg = (pre > 0).float(), (pre < 0).float()
+        w_pos, w_neg = (weight > 0).double(), (weight < 0).double()
+        up_pos, up_neg = (applied > 0).double(), (applied < 0).double()
+        a_first = s > 0 if self.convention == "rate" else s < 0
+        for timing, side in (("pre-post", a_first), ("post-pre", ~a_first & (s != 0))):
+            u_pos = ((u > 0) & side).float().T
+            u_neg = ((u < 0) & side).float().T
+            # events whose own gradient contribution raises (same) or lowers (opp) w;
+            # each entry is an exact integer count in float32 (at most rows < 2**24)
+            same = (u_pos @ p_pos + u_neg @ p_neg).double()
+            opp = (u_pos @ p_neg + u_neg @ p_pos).double()
+            pot = Regime.from_parts(timing, "potentiation").label
+            dep = Regime.from_parts(timing, "depression").label
+            rec.counts[pot] += int((same * w_pos + opp * w_neg).sum())
+            rec.counts[dep] += int((same * w_neg + opp * w_pos).sum())
+            rec.agree[pot] += int((same * w_pos * up_pos + opp * w_neg * up_neg).sum())
+            rec.agree[dep] += int((same * w_neg * up_pos + opp * w_pos * up_neg).sum())
+
+    # -- results ---------------------------------------------------------------------------
+    def summary(self) -> list[dict]:
+        """Totals over all recorded steps, one dict per (layer, unit type).
+
+        Keys: ``layer``, ``unit_type``, ``steps``, ``events``, ``counts`` and
+        ``shares`` keyed by regime label, ``agreement`` (overall) and
+        ``agreement_by_regime``, ``normal_fraction``, ``inverted_fraction``,
+        ``silent_fraction`` (of unit-samples that received a descent signal).
+        NaN where a denominator is 0.
+        """
+        groups: dict[tuple[str, str], list[StepRecord]] = {}
+        for rec in self.records:
+            groups.setdefault((rec.layer, rec.unit_type), []).append(rec)
+        out = []
+        for (layer, unit_type), recs in groups.items():
+            counts = {k: sum(r.counts[k] for r in recs) for k in REGIME_LABELS}
+            agree = {k: sum(r.agree[k] for r in recs) for k in REGIME_LABELS}
+            events = sum(counts.values())
+            derivs = {k: sum(getattr(r, k) for r in recs) for k in ("normal", "inverted", "silent")}
+            signalled = sum(derivs.values())
+            out.append(
+                {
+                    "layer": layer,
+                    "unit_type": unit_type,
+                    "steps": len(recs),
+                    "events": events,
+                    "counts": counts,
+                    "shares": {k: _ratio(v, events) for k, v in counts.items()},
+                    "agreement": _ratio(sum(agree.values()), events),
+                    "agreement_by_regime": {k: _ratio(agree[k], counts[k]) for k in REGIME_LABELS},
+                    **{f"{k}_fraction": _ratio(v, signalled) for k, v in derivs.items()},
+                }
+            )
+        return out
+
+
+def _ratio(num: float, den: float) -> float:
+    return num / den if den else float("nan")
