@@ -136,7 +136,9 @@ class UpdateSignMonitor:
             )
         for name, m in self.activations.items():
             if getattr(m, "inplace", False):
-                raise ValueError(f"activation {name!r} is in-place; use inplace=False to monitor it")
+                raise ValueError(
+                    f"activation {name!r} is in-place; use inplace=False to monitor it"
+                )
 
     # -- attaching -------------------------------------------------------------------------
     def attach(self) -> UpdateSignMonitor:

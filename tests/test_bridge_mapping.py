@@ -65,7 +65,8 @@ def test_all_sign_combinations(convention):
 
 def test_conventions_differ_only_in_timing():
     for descent, deriv, pre, w in itertools.product((-1.0, 1.0), repeat=4):
-        r, lit = map_event(descent, deriv, pre, w, "rate"), map_event(descent, deriv, pre, w, "literal")
+        r = map_event(descent, deriv, pre, w, "rate")
+        lit = map_event(descent, deriv, pre, w, "literal")
         assert r.consequence == lit.consequence
         assert r.timing != lit.timing
 

@@ -62,7 +62,7 @@ def run_step(model, x, y, convention):
         saved["z"], saved["a"] = inputs[0], output
 
     # first step to fill momentum, second step measured
-    for measured in (False, True):
+    for _ in range(2):
         monitor = UpdateSignMonitor(model, convention=convention)
         handle = model.act.register_forward_hook(keep)
         w_before = model.fc1.weight.detach().clone()
