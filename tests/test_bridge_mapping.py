@@ -104,3 +104,48 @@ def test_effective_derivative_unobservable_is_nan():
     assert math.isnan(d[0]) and d[1] == 2.0
     with pytest.raises(ValueError, match="element-wise"):
         effective_derivative(torch.zeros(2), torch.zeros(3))
+
+
+def test_sign_patterns_cover_each_regime_once_per_synapse_effect():
+    from bridge.patterns import sign_patterns, unit_derivative_signs
+
+    assert unit_derivative_signs() == {
+        "ReLU": [1],
+        "NegLU (exact)": [1],
+        "NegLU (reference)": [1],
+        "NegLU (inverted)": [-1],
+    }
+    for convention in ("rate", "literal"):
+        rows = {r["regime"]: r["patterns"] for r in sign_patterns(convention)}
+        assert len(rows) == 4
+        for regime, patterns in rows.items():
+            assert sorted(p["synapse"] for p in patterns) == ["excitatory", "inhibitory"]
+            for p in patterns:
+                effect = 1 if p["synapse"] == "excitatory" else -1
+                got = map_event(p["descent"], p["derivative"], 1.0, effect, convention)
+                assert got.regime.label == regime
+    # only the inverted NegLU makes excitatory pre-post depression under "rate"
+    rows = {r["regime"]: r["patterns"] for r in sign_patterns("rate")}
+    (exc,) = [p for p in rows["pre-post depression"] if p["synapse"] == "excitatory"]
+    assert exc["unit_types"] == ["NegLU (inverted)"]
+
+
+def _rows(preset, up, flat, down, sem=0.01):
+    return [
+        {"preset": preset, "ramp": r, "dw_mean": v, "dw_sem": sem}
+        for r, v in (("up", up), ("flat", flat), ("down", down))
+    ]
+
+
+def test_convention_verdict():
+    from bridge.convention import convention_verdict
+
+    # a Hebbian rule (pre-post +, post-pre -) potentiating under a rising rate: "rate"
+    assert convention_verdict(_rows("h", 0.5, 0.0, -0.5), 1, -1, "h")["supports"] == "rate"
+    # the ramp effect is measured against flat, not zero
+    assert convention_verdict(_rows("h", -0.1, -0.6, -1.1), 1, -1, "h")["supports"] == "rate"
+    assert convention_verdict(_rows("h", -0.5, 0.0, 0.5), 1, -1, "h")["supports"] == "literal"
+    assert convention_verdict(_rows("h", 0.01, 0.0, -0.01), 1, -1, "h")["supports"] == "undecided"
+    assert convention_verdict(_rows("p", 0.5, 0.4, 0.3), 1, 1, "p")["supports"] == "either"
+    with pytest.raises(ValueError, match="flat"):
+        convention_verdict(_rows("h", 1, 0, -1)[:1], 1, -1, "h")
