@@ -255,6 +255,9 @@ class UpdateSignMonitor:
         s = torch.sign(descent)
         d = torch.nan_to_num(torch.sign(deriv), nan=0.0)
         signalled = s != 0
+        synapses = None
+        if p.feeder is not None and p.weight_before is not None:
+            synapses = self._synapse_terms(p)
         types = {"other": torch.ones_like(p.neg)} if p.other else {"relu": ~p.neg, "neglu": p.neg}
         records = []
         for unit_type, mask in types.items():
@@ -265,17 +268,26 @@ class UpdateSignMonitor:
             rec.normal = int((sel & (d > 0)).sum())
             rec.inverted = int((sel & (d < 0)).sum())
             rec.silent = int((sel & (d == 0)).sum())
-            if p.feeder is not None and p.weight_before is not None:
-                self._count_synapses(rec, p, s, d, mask)
+            if synapses is not None:
+                rows, q_pos, q_neg = synapses
+                self._count_synapses(rec, rows(s), rows(s * d) * rows(mask), q_pos, q_neg)
             records.append(rec)
         return records
 
-    def _count_synapses(self, rec: StepRecord, p: _Pending, s: Tensor, d: Tensor, mask: Tensor):
+    def _synapse_terms(self, p: _Pending):
+        """Per (row, unit): how many inputs of each sign meet each weight class.
+
+        Rows are samples (Linear) or (sample, output position) pairs (Conv2d).
+        Returns ``(rows, q_pos, q_neg)``: ``rows`` reshapes a ``z``-shaped tensor to
+        ``(rows, units)``; ``q_pos[r, k, i]`` counts inputs ``j`` with ``pre[r, j] > 0``
+        and synapse ``(i, j)`` in weight class ``k`` (:data:`_WEIGHT_CLASSES`);
+        ``q_neg`` the same for ``pre < 0``.  Exact integers in float32 (at most the
+        number of inputs, far below 2**24).
+        """
         feeder = p.feeder
         weight = p.weight_before
         applied = torch.sign(feeder.weight.detach() - weight)
         if isinstance(feeder, nn.Conv2d):
-            # rows = (sample, output position); columns = inputs of the receptive field
             pre = F.unfold(
                 p.pre,
                 feeder.kernel_size,
@@ -288,49 +300,73 @@ class UpdateSignMonitor:
             def rows(t: Tensor) -> Tensor:
                 return t.permute(0, 2, 3, 1).reshape(-1, t.shape[1])
 
-            weight = weight.flatten(1)
-            applied = applied.flatten(1)
+            weight, applied = weight.flatten(1), applied.flatten(1)
         else:
             pre = p.pre.reshape(-1, p.pre.shape[-1])
 
             def rows(t: Tensor) -> Tensor:
                 return t.reshape(-1, t.shape[-1])
 
-        u = rows(s * d) * rows(mask)  # sign of descent * derivative, this unit type only
-        s = rows(s)
-        p_pos, p_neg = (pre > 0).float(), (pre < 0).float()
-        w_pos, w_neg = (weight > 0).double(), (weight < 0).double()
-        up_pos, up_neg = (applied > 0).double(), (applied < 0).double()
+        w_pos, w_neg = weight > 0, weight < 0
+        up, down = applied > 0, applied < 0
+        classes = torch.stack(
+            [w_pos, w_neg, w_pos & up, w_neg & down, w_neg & up, w_pos & down]
+        ).to(pre.dtype)  # (6, units, inputs)
+        k, units, inputs = classes.shape
+        flat = classes.reshape(k * units, inputs).T
+        q_pos = ((pre > 0).to(pre.dtype) @ flat).view(-1, k, units)
+        q_neg = ((pre < 0).to(pre.dtype) @ flat).view(-1, k, units)
+        return rows, q_pos, q_neg
+
+    def _count_synapses(self, rec: StepRecord, s: Tensor, u: Tensor, q_pos: Tensor, q_neg: Tensor):
+        """Add the synapse-level events of one unit type to ``rec``.
+
+        ``s``: sign of the descent signal per (row, unit); ``u``: sign of descent x
+        derivative, zero outside this unit type.  An event's own gradient
+        contribution has the sign of ``u * pre``: it raises ``w`` ("same" sign) or
+        lowers it ("opp").  With weight classes ``w>0, w<0, w>0 & raised, w<0 &
+        lowered, w<0 & raised, w>0 & lowered`` (0..5): potentiation = same[0] +
+        opp[1], depression = same[1] + opp[0]; agreeing potentiation = same[2] +
+        opp[3], agreeing depression = same[4] + opp[5].
+        """
         a_first = s > 0 if self.convention == "rate" else s < 0
         for timing, side in (("pre-post", a_first), ("post-pre", ~a_first & (s != 0))):
-            u_pos = ((u > 0) & side).float().T
-            u_neg = ((u < 0) & side).float().T
-            # events whose own gradient contribution raises (same) or lowers (opp) w;
-            # each entry is an exact integer count in float32 (at most rows < 2**24)
-            same = (u_pos @ p_pos + u_neg @ p_neg).double()
-            opp = (u_pos @ p_neg + u_neg @ p_pos).double()
+            u_pos = ((u > 0) & side).to(q_pos.dtype).unsqueeze(1)
+            u_neg = ((u < 0) & side).to(q_pos.dtype).unsqueeze(1)
+            same = (u_pos * q_pos + u_neg * q_neg).sum(dim=(0, 2), dtype=torch.float64)
+            opp = (u_pos * q_neg + u_neg * q_pos).sum(dim=(0, 2), dtype=torch.float64)
+            same, opp = same.tolist(), opp.tolist()
             pot = Regime.from_parts(timing, "potentiation").label
             dep = Regime.from_parts(timing, "depression").label
-            rec.counts[pot] += int((same * w_pos + opp * w_neg).sum())
-            rec.counts[dep] += int((same * w_neg + opp * w_pos).sum())
-            rec.agree[pot] += int((same * w_pos * up_pos + opp * w_neg * up_neg).sum())
-            rec.agree[dep] += int((same * w_neg * up_pos + opp * w_pos * up_neg).sum())
+            rec.counts[pot] += int(same[0] + opp[1])
+            rec.counts[dep] += int(same[1] + opp[0])
+            rec.agree[pot] += int(same[2] + opp[3])
+            rec.agree[dep] += int(same[4] + opp[5])
 
     # -- results ---------------------------------------------------------------------------
-    def summary(self) -> list[dict]:
-        """Totals over all recorded steps, one dict per (layer, unit type).
+    def summary(self, by: tuple[str, ...] = ("layer", "unit_type")) -> list[dict]:
+        """Totals over all recorded steps, one dict per group.
 
-        Keys: ``layer``, ``unit_type``, ``steps``, ``events``, ``counts`` and
-        ``shares`` keyed by regime label, ``agreement`` (overall) and
-        ``agreement_by_regime``, ``normal_fraction``, ``inverted_fraction``,
-        ``silent_fraction`` (of unit-samples that received a descent signal).
-        NaN where a denominator is 0.
+        Parameters
+        ----------
+        by : tuple of str
+            Record fields to group by: ``("layer", "unit_type")`` (default) or
+            ``("unit_type",)`` to sum over layers.
+
+        Returns
+        -------
+        list of dict
+            The ``by`` fields, then ``steps``, ``events``, ``counts`` and ``shares``
+            keyed by regime label, ``agreement`` (overall) and
+            ``agreement_by_regime``, ``normal_fraction``, ``inverted_fraction``,
+            ``silent_fraction`` (of unit-samples that received a descent signal).
+            NaN where a denominator is 0.
         """
-        groups: dict[tuple[str, str], list[StepRecord]] = {}
+        groups: dict[tuple, list[StepRecord]] = {}
         for rec in self.records:
-            groups.setdefault((rec.layer, rec.unit_type), []).append(rec)
+            groups.setdefault(tuple(getattr(rec, f) for f in by), []).append(rec)
         out = []
-        for (layer, unit_type), recs in groups.items():
+        for key, recs in groups.items():
             counts = {k: sum(r.counts[k] for r in recs) for k in REGIME_LABELS}
             agree = {k: sum(r.agree[k] for r in recs) for k in REGIME_LABELS}
             events = sum(counts.values())
@@ -338,9 +374,8 @@ class UpdateSignMonitor:
             signalled = sum(derivs.values())
             out.append(
                 {
-                    "layer": layer,
-                    "unit_type": unit_type,
-                    "steps": len(recs),
+                    **dict(zip(by, key, strict=True)),
+                    "steps": len({r.step for r in recs}),
                     "events": events,
                     "counts": counts,
                     "shares": {k: _ratio(v, events) for k, v in counts.items()},

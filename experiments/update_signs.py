@@ -1,0 +1,300 @@
+"""Compare biological and artificial update signs, regime by regime (thesis Tables 2–5).
+
+Three measurements, printed side by side as Markdown:
+
+1. **biology** — for each of the four STDP regimes, the preset rule that produces it,
+   simulated in Brian2 on the pairing protocol (60 pairings at 1 Hz, Δt = ∓10 ms):
+   the sign of Δw;
+2. **ANN** — ReLU-LeNet and MixLU-LeNet (5 % NegLU under each backward mode:
+   exact, reference, inverted) trained on the embedded MNIST subset with the
+   reference protocol and :class:`bridge.monitor.UpdateSignMonitor` attached: per
+   model, mode and unit type, the share of synapse-level update events in each
+   regime, their agreement with the update actually applied, and the fractions of
+   temporally-inverted and silent local derivatives;
+3. **rate experiment** — Brian2 Poisson trains with a constant presynaptic rate and
+   a postsynaptic rate that ramps up, stays flat or ramps down, for every preset:
+   which timing convention (``rate`` or ``literal``) the measured Δw supports.
+
+Reproduce::
+
+    python experiments/update_signs.py                       # ~ minutes on 2 cores
+    python experiments/update_signs.py --quick               # ~ a minute, for demos/CI
+    python experiments/update_signs.py --out results/signs   # + update_signs.json, .png
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tqdm.auto import tqdm  # noqa: E402
+
+from ann.data.datasets import (  # noqa: E402
+    DataError,
+    dataset_names,
+    load_dataset,
+    subset,
+    subtract_mean_image,
+)
+from ann.results import atomic_write_json, environment  # noqa: E402
+from ann.train import TrainConfig, resolve_device  # noqa: E402
+from bridge.biology import pairing_signs, rate_verdicts  # noqa: E402
+from bridge.mapping import CONVENTIONS, DEFAULT_CONVENTION  # noqa: E402
+from bridge.training_signs import (  # noqa: E402
+    ann_rows,
+    default_variants,
+    monitored_run,
+    overhead,
+    share_series,
+)
+from stdp_sim.regime import Regime  # noqa: E402
+
+LABELS = [r.label for r in Regime]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--epochs", type=int, default=3, help="training epochs per model")
+    parser.add_argument(
+        "--neg-percent", type=float, default=5.0, help="NegLU share of the MixLU-LeNet, in %%"
+    )
+    parser.add_argument(
+        "--convention",
+        choices=CONVENTIONS,
+        default=DEFAULT_CONVENTION,
+        help="how the descent signal's sign reads as spike timing (see bridge.mapping)",
+    )
+    parser.add_argument(
+        "--dataset", default="mnist-5k", choices=dataset_names(), help="training data"
+    )
+    parser.add_argument(
+        "--data-dir", default=None, help="directory with the dataset's IDX files (optional)"
+    )
+    parser.add_argument(
+        "--train-size", type=int, default=None, help="use this many training images (all)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the models and data order")
+    parser.add_argument(
+        "--synapses",
+        type=int,
+        default=2000,
+        help="independent synapses per (preset, ramp) in the rate experiment",
+    )
+    parser.add_argument(
+        "--ramp-duration-s", type=float, default=1.0, help="rate-ramp duration, in seconds"
+    )
+    parser.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda, ...")
+    parser.add_argument("--out", default=None, help="write update_signs.json and .png here")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="1 epoch on 1,000 images, 300 synapses per ramp: a demo in about a minute",
+    )
+    return parser
+
+
+def check_args(args: argparse.Namespace) -> None:
+    if args.epochs < 1:
+        raise ValueError(f"--epochs must be >= 1, got {args.epochs}")
+    if not 0.0 < args.neg_percent <= 100.0:
+        raise ValueError(f"--neg-percent must be in (0, 100], got {args.neg_percent}")
+    if args.train_size is not None and args.train_size < 100:
+        raise ValueError(f"--train-size must be >= 100, got {args.train_size}")
+    if args.synapses < 2:
+        raise ValueError(f"--synapses must be >= 2, got {args.synapses}")
+    if not args.ramp_duration_s > 0:
+        raise ValueError(f"--ramp-duration-s must be positive, got {args.ramp_duration_s}")
+    if args.quick:
+        args.epochs = 1
+        args.train_size = min(args.train_size or 1000, 1000)
+        args.synapses = min(args.synapses, 300)
+
+
+# ------------------------------------------------------------------ tables
+def _pct(x: float) -> str:
+    return "–" if x is None or math.isnan(x) else f"{100 * x:.1f}"
+
+
+def biology_markdown(rows: list[dict]) -> str:
+    head = (
+        "| regime (Table 5) | legacy name | rule | Δt (ms) | Δw (60 pairings) | sign "
+        "| classified as |\n|---|---|---|---:|---:|:---:|---|\n"
+    )
+    return head + "\n".join(
+        f"| {r['regime']} | {r['legacy_name']} | {r['rule']} | {r['delta_t_ms']:+g} "
+        f"| {r['dw']:+.4f} | {'+' if r['dw_sign'] > 0 else '−'} | {r['classified_as']} |"
+        for r in rows
+    )
+
+
+def _column(row: dict) -> str:
+    model = row["model"] if row["backward"] == "none" else f"MixLU {row['backward']}"
+    return f"{model} / {row['unit_type']}"
+
+
+def ann_markdown(rows: list[dict], biology: list[dict]) -> str:
+    """Regimes as rows; per model/mode/unit type: share % (agreement %)."""
+    bio = {r["regime"]: r for r in biology}
+    cols = [_column(r) for r in rows]
+    head = "| regime | biology Δw | " + " | ".join(cols) + " |\n"
+    head += "|---|:---:|" + "---:|" * len(cols) + "\n"
+    lines = []
+    for label in LABELS:
+        sign = "+" if bio[label]["dw_sign"] > 0 else "−"
+        cells = [
+            f"{_pct(r['shares'][label])} ({_pct(r['agreement_by_regime'][label])})" for r in rows
+        ]
+        lines.append(f"| {label} | {sign} | " + " | ".join(cells) + " |")
+    extra = {
+        "agreement, all events": [_pct(r["agreement"]) for r in rows],
+        "inverted local derivative": [_pct(r["inverted_fraction"]) for r in rows],
+        "silent local derivative": [_pct(r["silent_fraction"]) for r in rows],
+        "events (millions)": [f"{r['events'] / 1e6:.1f}" for r in rows],
+        "test error %": [_pct(r["test_error"]) for r in rows],
+    }
+    lines += [f"| {name} | | " + " | ".join(cells) + " |" for name, cells in extra.items()]
+    note = (
+        "Cells: share of synapse-level update events in the regime, % (in brackets: of those, "
+        "% whose synapse the optimizer moved the way the regime predicts).  Inverted/silent: "
+        "% of unit-samples with a descent signal whose applied local derivative was < 0 / = 0.\n\n"
+    )
+    return note + head + "\n".join(lines)
+
+
+def rate_markdown(verdicts: list[dict], convention: str) -> str:
+    head = (
+        "| preset | Δw(up) − Δw(flat) | Δw(down) − Δw(flat) | supports |\n"
+        "|---|---:|---:|---|\n"
+    )
+    lines = [
+        f"| {v['preset']} | {v['effect_up']:+.5f} ± {v['effect_up_sem']:.5f} "
+        f"| {v['effect_down']:+.5f} ± {v['effect_down_sem']:.5f} | {v['supports']} |"
+        for v in verdicts
+    ]
+    note = (
+        f"\nConvention used for the ANN table: **{convention}**.  "
+        "'rate': a rising postsynaptic rate changed w with the sign of the rule's "
+        "pre-before-post amplitude; 'either': the rule has one sign for both orders; "
+        "'undecided': no effect beyond 3 standard errors.\n"
+    )
+    return head + "\n".join(lines) + note
+
+
+# ------------------------------------------------------------------ figure
+def plot_shares(path: Path, series: list[tuple[str, dict]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    n = len(series)
+    cols = min(n, 4)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.8 * rows), squeeze=False)
+    for ax, (title, s) in zip(axes.flat, series, strict=False):
+        window = max(1, len(s["step"]) // 20)
+        kernel = np.ones(window) / window
+        for label in LABELS:
+            if len(s["step"]) >= window:
+                smooth = np.convolve(s[label], kernel, mode="valid")
+                ax.plot(s["step"][window - 1 :], 100 * smooth, label=label)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("training step")
+        ax.set_ylabel("share of events (%)")
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    fig.suptitle("Regime shares of synapse-level updates over training")
+    fig.tight_layout()
+    tmp = path.with_name(path.name + ".tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+# ------------------------------------------------------------------ main
+def run(args: argparse.Namespace) -> dict:
+    start = time.perf_counter()
+    device = resolve_device(args.device)
+    print("Brian2: pairing protocol for the four regimes …", flush=True)
+    biology = pairing_signs(progress=True)
+    print("Brian2: rate-ramp experiment …", flush=True)
+    rate_rows, verdicts = rate_verdicts(
+        n_synapses=args.synapses, duration_s=args.ramp_duration_s, seed=args.seed, progress=True
+    )
+
+    data = load_dataset(args.dataset, args.data_dir, download=False, log=print)
+    if args.train_size is not None and args.train_size < data.train_size:
+        data = subset(data, args.train_size, None, seed=args.seed)
+    data = subtract_mean_image(data)
+    config = TrainConfig(epochs=args.epochs)
+    ann, series = [], []
+    variants = default_variants(args.neg_percent, args.seed)
+    for variant in tqdm(variants, desc="models", unit="model"):
+        result, monitor = monitored_run(variant, data, config, args.convention, device)
+        for row in ann_rows(variant, monitor):
+            row["test_error"] = result["test_error"]
+            row["status"] = result["status"]
+            ann.append(row)
+            series.append((f"{variant.label}: {row['unit_type']} units", share_series(
+                monitor, row["unit_type"]
+            )))
+    cost = overhead(data, config, steps=20, convention=args.convention, device=device)
+
+    text = [
+        "## Biology: the four regimes in Brian2 (pairing protocol)\n",
+        biology_markdown(biology),
+        f"\n## ANN: update events during training ({data.name}, {data.train_size} images, "
+        f"{args.epochs} epochs, convention '{args.convention}')\n",
+        ann_markdown(ann, biology),
+        "\n## Rate experiment: which timing convention simulated biology supports\n",
+        rate_markdown(verdicts, args.convention),
+        f"Monitor overhead: {cost['ratio']:.2f}x the plain step time "
+        f"({1e3 * cost['plain_s']:.0f} ms → {1e3 * cost['monitored_s']:.0f} ms per step).",
+    ]
+    print("\n".join(text))
+    document = {
+        "convention": args.convention,
+        "dataset": data.name,
+        "train_size": data.train_size,
+        "test_size": data.test_size,
+        "config": {**vars(args), "train": config.to_dict()},
+        "biology": biology,
+        "ann": ann,
+        "rate": rate_rows,
+        "rate_verdicts": verdicts,
+        "overhead": cost,
+        "environment": environment(str(device)),
+        "seconds": time.perf_counter() - start,
+    }
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(out / "update_signs.json", document)
+        plot_shares(out / "update_signs.png", series)
+        print(f"wrote {out / 'update_signs.json'} and {out / 'update_signs.png'}")
+    return document
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        check_args(args)
+        return run(args)
+    except (ValueError, DataError, FileNotFoundError) as exc:
+        parser.exit(2, f"error: {exc}\n")
+
+
+if __name__ == "__main__":
+    main()
