@@ -1,0 +1,70 @@
+"""Smoke test of experiments/update_signs.py --quick, and its user errors."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "experiments" / "update_signs.py"
+
+
+@pytest.mark.slow
+def test_quick_run_writes_the_documented_json(tmp_path):
+    out = tmp_path / "signs"
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--synapses", "50", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "## Rate experiment" in proc.stdout
+    doc = json.loads((out / "update_signs.json").read_text())
+    assert (out / "update_signs.png").stat().st_size > 0
+    assert doc["convention"] == "rate"
+    labels = {
+        "pre-post potentiation",
+        "pre-post depression",
+        "post-pre potentiation",
+        "post-pre depression",
+    }
+    # biology: each regime produced and classified by its own rule
+    assert {b["regime"] for b in doc["biology"]} == labels
+    assert all(b["classified_as"] == b["regime"] for b in doc["biology"])
+    # ANN: one entry per model x backward x unit type
+    keys = {(a["model"], a["backward"], a["unit_type"]) for a in doc["ann"]}
+    assert ("ReLU-LeNet", "none", "relu") in keys
+    for mode in ("exact", "reference", "inverted"):
+        assert ("MixLU-LeNet", mode, "neglu") in keys and ("MixLU-LeNet", mode, "relu") in keys
+    for a in doc["ann"]:
+        assert set(a["counts"]) == labels
+        assert a["events"] == sum(a["counts"].values()) > 0
+        assert 0.0 <= a["agreement"] <= 1.0
+        assert 0.0 <= a["silent_fraction"] <= 1.0
+        inverted_neglu = a["unit_type"] == "neglu" and a["backward"] == "inverted"
+        assert (a["inverted_fraction"] > 0) == inverted_neglu, a
+    # rate experiment: every preset, three ramps
+    ramps = {(r["preset"], r["ramp"]) for r in doc["rate"]}
+    assert {"up", "flat", "down"} == {ramp for p, ramp in ramps if p == "hebbian"}
+    assert all({"dw_mean", "dw_sem"} <= set(r) for r in doc["rate"])
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--epochs", "0"], "--epochs"),
+        (["--neg-percent", "150"], "--neg-percent"),
+        (["--synapses", "1"], "--synapses"),
+        (["--convention", "causal"], "--convention"),
+    ],
+)
+def test_bad_options_exit_2_with_one_line(args, message):
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
