@@ -1,0 +1,136 @@
+"""Choice of the Brian2 code-generation target.
+
+Measured on the development machine (2 cores shared with other jobs, load average
+3-7; Brian2 2.9.0, gcc), wall time of ``python experiments/stdp_table.py`` (one
+network, 286 synapses, 60 s simulated = 600,000 steps of 0.1 ms):
+
+==============================  ===========  ==========
+target                          first run    later runs
+==============================  ===========  ==========
+numpy                           17.5 s       17.5 s
+cython (compiles 7 modules)     39.6 s       11.1 s
+cpp_standalone, cached project  14.3 s       3.6 s
+==============================  ===========  ==========
+
+But a *new* network (other sizes) is a new C++ project to build: 7-18 s each time,
+also within one process, against 0.36 s per small network for cython once its
+modules are compiled (``benchmarks/stdp_bench.py``, 286 runs in one process).
+
+Hence: the library default ``"auto"`` is ``cython`` when a test compilation works,
+else ``numpy`` — library calls may run many networks in one process (tests, the
+per-condition benchmark, rate-ramp runs).  Scripts that run one long network per
+process pass ``single_run=True`` and get ``cpp_standalone`` (project cached in
+:func:`standalone_dir`) when a C++ compiler and make are present.
+``$STDP_SIM_TARGET`` overrides what ``"auto"`` means.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from pathlib import Path
+
+from brian2 import prefs
+
+from stdp_sim import _checks
+
+__all__ = [
+    "TARGETS",
+    "cython_available",
+    "standalone_available",
+    "standalone_dir",
+    "resolve_target",
+    "runtime_target",
+]
+
+TARGETS = ("auto", "cython", "numpy", "cpp_standalone")
+_cython_ok: bool | None = None
+
+
+def cython_available() -> bool:
+    """Whether Brian2's Cython target works here (Cython installed, compiler works).
+
+    The answer of Brian2's test compilation is cached for the process.
+    """
+    global _cython_ok
+    if _cython_ok is None:
+        try:
+            import Cython  # noqa: F401
+            from brian2.codegen.runtime.cython_rt import CythonCodeObject
+
+            _cython_ok = bool(CythonCodeObject.is_available())
+        except Exception:  # noqa: BLE001 - any failure means "not available"
+            _cython_ok = False
+    return _cython_ok
+
+
+def standalone_available() -> bool:
+    """Whether a C++ compiler and ``make`` are on the PATH (what cpp_standalone needs)."""
+    compiler = os.environ.get("CXX", "").split()[:1] or ["g++"]
+    has_compiler = shutil.which(compiler[0]) or shutil.which("c++")
+    return bool(has_compiler and shutil.which("make"))
+
+
+def standalone_dir() -> Path:
+    """Persistent project directory for ``cpp_standalone`` runs.
+
+    ``$STDP_SIM_STANDALONE_DIR`` if set, else ``$XDG_CACHE_HOME/stdp_sim/cpp_standalone``
+    (``~/.cache/...``).  Brian2 rebuilds only what changed, so rerunning an identical
+    network skips compilation.  Runs lock the directory, one at a time.
+    """
+    env = os.environ.get("STDP_SIM_STANDALONE_DIR")
+    if env:
+        return Path(env)
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "stdp_sim" / "cpp_standalone"
+
+
+def resolve_target(target: str = "auto", *, single_run: bool = False) -> str:
+    """The concrete target for ``target``.
+
+    Parameters
+    ----------
+    target : {"auto", "cython", "numpy", "cpp_standalone"}, default "auto"
+        ``"auto"`` is ``$STDP_SIM_TARGET`` if set; else, with ``single_run``,
+        ``"cpp_standalone"`` when a C++ compiler and make are present; else
+        ``"cython"`` when it compiles here; else ``"numpy"``.
+    single_run : bool, default False
+        The caller runs one long network per process (a script such as
+        ``experiments/stdp_table.py``), where C++ standalone is fastest; library
+        calls that may run many networks in one process leave it False.
+
+    Raises
+    ------
+    ValueError
+        For an unknown target name.
+    RuntimeError
+        If ``"cython"`` is requested explicitly but cannot compile here.
+    """
+    _checks.choice(target, "target", TARGETS)
+    if target == "auto":
+        env = os.environ.get("STDP_SIM_TARGET", "").strip()
+        if env and env != "auto":
+            _checks.choice(env, "STDP_SIM_TARGET", TARGETS[1:])
+            target = env
+        elif single_run and standalone_available():
+            return "cpp_standalone"
+        else:
+            return "cython" if cython_available() else "numpy"
+    if target == "cython" and not cython_available():
+        raise RuntimeError(
+            "target='cython' needs Cython and a working C++ compiler; use target='numpy'"
+        )
+    return target
+
+
+@contextlib.contextmanager
+def runtime_target(target: str):
+    """Temporarily set ``prefs.codegen.target`` (``"cython"`` or ``"numpy"``)."""
+    _checks.choice(target, "target", ("cython", "numpy"))
+    previous = prefs.codegen.target
+    prefs.codegen.target = target
+    try:
+        yield
+    finally:
+        prefs.codegen.target = previous

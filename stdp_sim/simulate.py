@@ -1,0 +1,369 @@
+"""Run many (rule, spike-train) conditions as separate synapses of ONE Brian2 network.
+
+Every condition gets its own presynaptic and postsynaptic neuron (two halves of one
+``SpikeGeneratorGroup``) and one synapse between them; the parameters of its rule
+are per-synapse constants of one ``Synapses`` object (see
+:func:`stdp_sim.rule.generic_equations`).  One ``Network.run`` then simulates all
+conditions: the cost per time step barely depends on how many there are, which is
+what makes a whole table cost about as much as one condition
+(``benchmarks/stdp_bench.py`` measures it).
+
+Objects carry fixed names so that the generated code — and Brian2's Cython cache —
+is the same from one run to the next.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from brian2 import Clock, Network, SpikeGeneratorGroup, SpikeMonitor, Synapses, ms, second
+
+from stdp_sim import _checks, backend
+from stdp_sim.backend import resolve_target, runtime_target
+from stdp_sim.protocols import DEFAULT_IDT_WINDOW, SpikeTrains, integral_delta_t
+from stdp_sim.rule import STDPRule, generic_equations
+
+__all__ = ["Condition", "ConditionResult", "run_conditions", "simulate_protocol", "DEFAULT_DT"]
+
+#: Brian2's default time step; spike times are rounded to it.
+DEFAULT_DT = 0.1 * ms
+
+
+@dataclass(eq=False)
+class Condition:
+    """One synapse to simulate: a rule, the spikes of its two neurons, a start weight.
+
+    Parameters
+    ----------
+    rule : STDPRule
+    trains : SpikeTrains
+    w_init : float, optional
+        Start weight; default ``rule.w_init``.
+    tags : dict, optional
+        Free-form labels carried into the result (table row, trial number, ...).
+    """
+
+    rule: STDPRule
+    trains: SpikeTrains
+    w_init: float | None = None
+    tags: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not isinstance(self.rule, STDPRule):
+            raise ValueError(f"rule must be an STDPRule, got {self.rule!r}")
+        if not isinstance(self.trains, SpikeTrains):
+            raise ValueError(f"trains must be SpikeTrains, got {self.trains!r}")
+        if self.w_init is None:
+            self.w_init = self.rule.w_init
+        else:
+            w = _checks.finite_float(self.w_init, "w_init")
+            if not self.rule.w_min <= w <= self.rule.w_max:
+                raise ValueError(
+                    f"w_init must lie in [{self.rule.w_min}, {self.rule.w_max}], got {w!r}"
+                )
+            self.w_init = w
+
+
+@dataclass(eq=False)
+class ConditionResult:
+    """What one condition's synapse did.
+
+    Attributes
+    ----------
+    condition : Condition
+    w_start, w_end, dw : float
+        Weight before, after, and the change ``w_end - w_start``.
+    pre_spikes, post_spikes : numpy.ndarray
+        Spike times (s) actually emitted, as recorded by a ``SpikeMonitor``.
+    integral_delta_t : float
+        ``∫Δt`` (s) of the emitted spikes, see :func:`stdp_sim.integral_delta_t`.
+    target : str
+        The code-generation target that ran it.
+    """
+
+    condition: Condition
+    w_start: float
+    w_end: float
+    pre_spikes: np.ndarray
+    post_spikes: np.ndarray
+    integral_delta_t: float
+    target: str
+
+    @property
+    def dw(self) -> float:
+        return self.w_end - self.w_start
+
+    @property
+    def rule(self) -> STDPRule:
+        return self.condition.rule
+
+    @property
+    def tags(self) -> dict:
+        return self.condition.tags
+
+
+def _quantize(times: np.ndarray, dt: float) -> np.ndarray:
+    """Integer time steps of ``times`` (s), one spike per step at most."""
+    steps = np.round(np.asarray(times, dtype=float) / dt).astype(np.int64)
+    return np.unique(steps)
+
+
+def run_conditions(
+    conditions: Sequence[Condition],
+    *,
+    dt=DEFAULT_DT,
+    target: str = "auto",
+    idt_window=DEFAULT_IDT_WINDOW,
+    progress: bool = True,
+    standalone_dir: str | None = None,
+) -> list[ConditionResult]:
+    """Simulate all ``conditions`` in a single Brian2 network run.
+
+    Parameters
+    ----------
+    conditions : sequence of Condition
+        Non-empty.  Rules may differ between conditions (additive and
+        multiplicative, all-to-all and nearest can be mixed).
+    dt : Quantity, default 0.1 ms
+        Simulation time step; spike times are rounded to it (two spikes of one
+        neuron in the same step merge into one).
+    target : {"auto", "cython", "numpy", "cpp_standalone"}, default "auto"
+        Code-generation target, see :func:`stdp_sim.backend.resolve_target`
+        (``"auto"`` here never picks ``cpp_standalone``).
+    idt_window : Quantity or None, default 25 ms
+        Pair window for ``∫Δt`` (:func:`stdp_sim.integral_delta_t`); ``None`` skips
+        the computation (``integral_delta_t`` is then NaN).
+    progress : bool, default True
+        Show a tqdm progress bar over simulated time (runtime targets; for
+        ``cpp_standalone`` only the elapsed time).
+    standalone_dir : str, optional
+        Project directory for ``cpp_standalone``; default
+        :func:`stdp_sim.backend.standalone_dir` (a persistent cache, locked while in
+        use), so an unchanged network skips recompilation.
+
+    Returns
+    -------
+    list of ConditionResult
+        In the order of ``conditions``.
+    """
+    conditions = list(conditions)
+    if not conditions:
+        raise ValueError("conditions must not be empty, got []")
+    for k, cond in enumerate(conditions):
+        if not isinstance(cond, Condition):
+            raise ValueError(f"conditions[{k}] must be a Condition, got {cond!r}")
+    dt_q = _checks.time_scalar(dt, "dt")
+    if idt_window is not None:
+        _checks.time_scalar(idt_window, "idt_window")
+    target = resolve_target(target)
+    step = float(dt_q)
+    n = len(conditions)
+
+    indices, steps = [], []
+    for k, cond in enumerate(conditions):
+        for neuron, times in ((k, cond.trains.pre), (n + k, cond.trains.post)):
+            s = _quantize(times, step)
+            indices.append(np.full(s.size, neuron, dtype=np.int64))
+            steps.append(s)
+    indices = np.concatenate(indices)
+    steps = np.concatenate(steps)
+    last_step = int(steps.max()) if steps.size else 0
+    n_steps = max(
+        last_step + 2,
+        int(np.ceil(max(c.trains.duration for c in conditions) / step - 1e-9)),
+    )
+    params = _parameters([c.rule for c in conditions])
+    w_start = np.array([c.w_init for c in conditions], dtype=float)
+
+    def build_and_run():
+        # one explicitly named clock: an auto-named one becomes "..._clock_1" while an
+        # earlier network is still alive, which changes the code and misses the cache
+        clock = Clock(dt=dt_q, name="stdp_sim_clock")
+        spikes = SpikeGeneratorGroup(
+            2 * n, indices, steps * step * second, clock=clock, name="stdp_sim_spikes"
+        )
+        eqs = generic_equations()
+        syn = Synapses(
+            spikes,
+            spikes,
+            model=eqs["model"],
+            on_pre=eqs["on_pre"],
+            on_post=eqs["on_post"],
+            clock=clock,
+            namespace={},
+            name="stdp_sim_synapses",
+        )
+        syn.connect(i=np.arange(n), j=np.arange(n) + n)
+        for key, values in params.items():
+            setattr(syn, key, values * second if key.startswith("tau") else values)
+        syn.w = w_start
+        monitor = SpikeMonitor(spikes, name="stdp_sim_spikemonitor")
+        net = Network(spikes, syn, monitor, name="stdp_sim_network")
+        duration = n_steps * dt_q
+        if target == "cpp_standalone":
+            net.run(duration, namespace={})
+        else:
+            with runtime_target(target), _progress_bar(progress, duration) as report:
+                net.run(duration, namespace={}, report=report, report_period=1 * second)
+        order = np.asarray(syn.i[:])
+        w_end = np.empty(n)
+        w_end[order] = np.asarray(syn.w[:], dtype=float)
+        return w_end, np.asarray(monitor.i[:]), np.asarray(monitor.t[:], dtype=float)
+
+    if target == "cpp_standalone":
+        w_end, spike_i, spike_t = _run_standalone(build_and_run, standalone_dir, progress)
+    else:
+        w_end, spike_i, spike_t = build_and_run()
+
+    sort = np.argsort(spike_i, kind="stable")
+    spike_i, spike_t = spike_i[sort], spike_t[sort]
+    bounds = np.searchsorted(spike_i, np.arange(2 * n + 1))
+    results = []
+    for k, cond in enumerate(conditions):
+        pre = np.sort(spike_t[bounds[k] : bounds[k + 1]])
+        post = np.sort(spike_t[bounds[n + k] : bounds[n + k + 1]])
+        results.append(
+            ConditionResult(
+                condition=cond,
+                w_start=float(w_start[k]),
+                w_end=float(w_end[k]),
+                pre_spikes=pre,
+                post_spikes=post,
+                integral_delta_t=(
+                    float("nan") if idt_window is None else integral_delta_t(pre, post, idt_window)
+                ),
+                target=target,
+            )
+        )
+    return results
+
+
+def _parameters(rules: list[STDPRule]) -> dict[str, np.ndarray]:
+    return {
+        "A_prepost": np.array([r.a_pre_post for r in rules]),
+        "A_postpre": np.array([r.a_post_pre for r in rules]),
+        "tau_prepost": np.array([float(r.tau_pre_post) for r in rules]),
+        "tau_postpre": np.array([float(r.tau_post_pre) for r in rules]),
+        "w_min": np.array([r.w_min for r in rules]),
+        "w_max": np.array([r.w_max for r in rules]),
+        "soft": np.array([float(r.weight_dependence == "multiplicative") for r in rules]),
+        "nearest": np.array([float(r.pairing == "nearest") for r in rules]),
+    }
+
+
+class _progress_bar:
+    """Context manager giving a Brian2 ``report`` callback that drives a tqdm bar."""
+
+    def __init__(self, enabled: bool, duration):
+        self.enabled = enabled
+        self.total = float(duration)
+        self.bar = None
+
+    def __enter__(self):
+        if not self.enabled:
+            return None
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=round(self.total, 3), unit="s sim", desc="Brian2 run", leave=False)
+
+        def report(elapsed, completed, start, duration):
+            self.bar.n = round(float(completed) * self.total, 3)
+            self.bar.refresh()
+
+        return report
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.close()
+        return False
+
+
+def _run_standalone(build_and_run, directory, progress):
+    from brian2 import device, set_device
+    from brian2.utils.filelock import FileLock
+
+    directory = Path(directory) if directory is not None else backend.standalone_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(directory) + ".lock"), _elapsed_bar(progress, "C++ standalone build+run"):
+        set_device("cpp_standalone", directory=str(directory), build_on_run=True, with_output=False)
+        try:
+            return build_and_run()
+        finally:
+            device.reinit()
+            device.activate()
+            set_device("runtime")
+
+
+class _elapsed_bar:
+    """A tqdm bar that only counts elapsed seconds (no progress information available)."""
+
+    def __init__(self, enabled: bool, desc: str):
+        self.enabled, self.desc = enabled, desc
+        self.bar = self.thread = None
+        self.stop = threading.Event()
+
+    def __enter__(self):
+        if self.enabled:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(desc=self.desc, unit="s", bar_format="{desc}: {elapsed}", leave=False)
+            self.thread = threading.Thread(target=self._tick, daemon=True)
+            self.thread.start()
+        return self
+
+    def _tick(self):
+        while not self.stop.wait(0.5):
+            self.bar.refresh()
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join()
+            self.bar.close()
+        return False
+
+
+def simulate_protocol(
+    rules: Sequence[STDPRule],
+    protocol,
+    *,
+    trials: int = 1,
+    seed=None,
+    **run_kwargs,
+) -> list[ConditionResult]:
+    """Every rule on every condition of a protocol, in one network run.
+
+    Parameters
+    ----------
+    rules : sequence of STDPRule
+        Non-empty.
+    protocol : PairingProtocol or CorrelatedPoisson
+        Anything with a ``trains(trials, seed)`` method.
+    trials : int, default 1
+        Repetitions per protocol condition.  All rules see the same spike trains.
+    seed : int, optional
+        Seed for the spike trains.
+    **run_kwargs
+        Passed on to :func:`run_conditions`.
+
+    Returns
+    -------
+    list of ConditionResult
+        Ordered rule-major, then protocol condition, then trial; ``tags`` holds
+        ``rule`` (name), ``delta_t`` (s) and ``trial``.
+    """
+    rules = list(rules)
+    if not rules:
+        raise ValueError("rules must not be empty, got []")
+    trials = _checks.positive_int(trials, "trials")
+    trains = protocol.trains(trials=trials, seed=seed)
+    conditions = [
+        Condition(rule, t, tags={"rule": rule.name, "delta_t": t.delta_t, "trial": k % trials})
+        for rule in rules
+        for k, t in enumerate(trains)
+    ]
+    return run_conditions(conditions, **run_kwargs)
