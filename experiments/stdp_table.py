@@ -1,6 +1,6 @@
 """The four STDP regimes of the thesis (Tables 1 and 5), measured in Brian2.
 
-Prints three Markdown tables:
+Prints four Markdown tables:
 
 1. **regimes, pairing protocol** — every rule on pre-before-post and post-before-pre
    pairings (Bi & Poo 1998 protocol: 60 pairings at 1 Hz, ``Δt = ∓10 ms``): ∫Δt of
@@ -9,7 +9,10 @@ Prints three Markdown tables:
 2. **regimes, correlated Poisson trains** — the same with Poisson trains whose
    postsynaptic spikes follow (or lead) presynaptic ones by 10 ms;
 3. **learning windows** — simulated Δw of every preset over a grid of Δt beside the
-   analytic value.
+   analytic value;
+4. **the artificial side** — for each regime, the ANN sign pattern (descent signal,
+   local derivative) that maps to it under the chosen timing convention, and which
+   unit types (ReLU; NegLU under each backward mode) can produce it (``bridge``).
 
 Sign convention: ``Δt = t_pre - t_post``; ∫Δt ≤ 0 is the pre-post side.  All
 conditions of all tables are synapses of ONE Brian2 network, simulated in one run.
@@ -48,6 +51,8 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 from brian2 import Hz, ms, second  # noqa: E402
 
+from bridge.mapping import CONVENTIONS, DEFAULT_CONVENTION, check_convention  # noqa: E402
+from bridge.patterns import sign_patterns  # noqa: E402
 from stdp_sim import (  # noqa: E402
     Condition,
     CorrelatedPoisson,
@@ -88,6 +93,7 @@ class TableConfig:
     seed: int = 0
     dt_ms: float = 0.1
     target: str = "auto"
+    convention: str = DEFAULT_CONVENTION
 
     def validate(self) -> TableConfig:
         """Raise ``ValueError`` (naming the option) for anything the library rejects."""
@@ -107,6 +113,7 @@ class TableConfig:
             raise ValueError(f"--dt-ms must be positive, got {self.dt_ms!r}")
         if not self.idt_window_ms > 0:
             raise ValueError(f"--idt-window-ms must be positive, got {self.idt_window_ms!r}")
+        check_convention(self.convention)
         if self.target not in TARGETS:
             raise ValueError(f"--target must be one of {', '.join(TARGETS)}, got {self.target!r}")
         try:
@@ -291,6 +298,39 @@ def window_markdown(data: dict[str, dict]) -> str:
     return note + head + "\n".join(rows) + agreement
 
 
+# ---------------------------------------------------------------- bridge table
+def bridge_data(cfg: TableConfig, results: list) -> dict:
+    """The artificial side: ANN sign patterns that map to each regime (no simulation)."""
+    return {"convention": cfg.convention, "regimes": sign_patterns(cfg.convention)}
+
+
+def _sign(value: int) -> str:
+    return "+" if value > 0 else "−"
+
+
+def bridge_markdown(data: dict) -> str:
+    """Per regime: (descent, derivative) signs per synapse effect and the units giving them."""
+    head = (
+        "| regime (Table 5) | legacy name | excitatory synapse: −∂C/∂a, f′ | units "
+        "| inhibitory synapse: −∂C/∂a, f′ | units |\n|---|---|:---:|---|:---:|---|\n"
+    )
+    lines = []
+    for row in data["regimes"]:
+        cells = []
+        for synapse in ("excitatory", "inhibitory"):
+            (pat,) = [p for p in row["patterns"] if p["synapse"] == synapse]
+            cells.append(f"{_sign(pat['descent'])}, {_sign(pat['derivative'])}")
+            cells.append(", ".join(pat["unit_types"]))
+        lines.append(f"| {row['regime']} | {row['legacy_name']} | " + " | ".join(cells) + " |")
+    note = (
+        f"Timing convention: **{data['convention']}** (`--convention`; see `bridge.mapping`). "
+        "−∂C/∂a is the descent signal at the postsynaptic unit, f′ the local derivative "
+        "its backward pass applies (probed, not assumed); synapse effect = sign(a_pre)·sign(w). "
+        "Potentiation means the descent update grows |w|.\n\n"
+    )
+    return note + head + "\n".join(lines)
+
+
 TABLES: list[Table] = [
     Table(
         key="pairing",
@@ -315,6 +355,14 @@ TABLES: list[Table] = [
         conditions=_window_conditions,
         summarize=window_data,
         markdown=window_markdown,
+    ),
+    Table(
+        key="bridge",
+        json_key="bridge",
+        title="Table 4 — the artificial side: ANN update signs that map to each regime",
+        conditions=lambda cfg: [],
+        summarize=bridge_data,
+        markdown=bridge_markdown,
     ),
 ]
 
@@ -533,6 +581,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--seed", type=int, default=d.seed, help="seed of the spike trains (default %(default)s)")
     add(
+        "--convention",
+        default=d.convention,
+        metavar="NAME",
+        help=f"timing convention of the bridge table: {', '.join(CONVENTIONS)}; 'rate' reads "
+        "a positive descent signal -dC/da as pre-before-post (default %(default)s)",
+    )
+    add(
         "--dt-ms",
         type=float,
         default=d.dt_ms,
@@ -581,6 +636,7 @@ def main(argv: list[str] | None = None) -> dict:
         seed=args.seed,
         dt_ms=args.dt_ms,
         target=args.target,
+        convention=args.convention,
     )
     try:
         cfg.validate()

@@ -57,6 +57,13 @@ def test_json_and_png_written(small_run):
         assert len(w["dw"]) == len(w["dw_analytic"]) == 3
         assert w["max_rel_error"] < 0.01
     assert data["config"]["n_pairings"] == 3 and data["environment"]["brian2"]
+    # the artificial side: one entry per regime, computed from bridge.mapping
+    assert data["bridge"]["convention"] == "rate"
+    bridge = {r["regime"]: r["patterns"] for r in data["bridge"]["regimes"]}
+    assert set(bridge) == {r.label for r in Regime}
+    (hebbian,) = [p for p in bridge["pre-post potentiation"] if p["synapse"] == "excitatory"]
+    assert (hebbian["descent"], hebbian["derivative"]) == (1, 1)
+    assert "ReLU" in hebbian["unit_types"] and "NegLU (inverted)" not in hebbian["unit_types"]
     png = (out / "stdp_windows.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
     assert sorted(p.name for p in out.iterdir()) == ["stdp_table.json", "stdp_windows.png"]
@@ -65,7 +72,7 @@ def test_json_and_png_written(small_run):
 def test_markdown_tables_printed(capsys):
     stdp_table.main([*SMALL, "--window-presets", "hebbian", "--rules", "hebbian"])
     text = capsys.readouterr().out
-    assert text.count("## Table") == 3
+    assert text.count("## Table") == 4
     assert "| pre-post potentiation | Hebbian | hebbian |" in text
     assert "4/4 regime rows classified as their rule predicts" in text
 
@@ -82,6 +89,7 @@ def test_markdown_tables_printed(capsys):
         (["--target", "gpu"], "target"),
         (["--pairing-rate-hz", "-1"], "rate"),
         (["--trials", "many"], "trials"),
+        (["--convention", "causal"], "convention"),
     ],
 )
 def test_bad_options_print_one_line_and_exit_2(args, needle, capsys):
