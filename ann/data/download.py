@@ -1,0 +1,130 @@
+"""Downloading dataset files with a checksum check.
+
+Files are fetched with :func:`urllib.request.urlopen` (``https://``, ``http://`` and
+``file://`` URLs), written to a temporary file next to the destination, checked
+against the sha256 of their *uncompressed* content (gzip is undone for the check
+only; the file is stored as fetched), and only then renamed into place, so an
+interrupted or corrupt download never leaves a file that looks complete.
+
+Connection attempts use a short timeout (:data:`DEFAULT_TIMEOUT`) so that an offline
+machine fails in seconds and callers can fall back.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import tempfile
+import urllib.error
+import urllib.request
+import zlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+__all__ = ["DEFAULT_TIMEOUT", "DownloadError", "download", "download_first", "content_sha256"]
+
+#: Seconds to wait on a connection or read before giving up on a mirror.
+DEFAULT_TIMEOUT = 10.0
+
+_CHUNK = 1 << 20
+
+
+class DownloadError(OSError):
+    """A download that failed (network error, HTTP error, checksum mismatch)."""
+
+
+def content_sha256(path: str | Path) -> str:
+    """sha256 hex digest of the uncompressed content of ``path`` (gunzipped if gzip)."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        is_gzip = fh.read(2) == b"\x1f\x8b"
+    opener = gzip.open if is_gzip else open
+    with opener(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def download(
+    url: str,
+    dest: str | Path,
+    sha256: str,
+    timeout: float = DEFAULT_TIMEOUT,
+    urlopen: Callable = urllib.request.urlopen,
+) -> Path:
+    """Fetch ``url`` to ``dest`` and verify the sha256 of its uncompressed content.
+
+    Parameters
+    ----------
+    url:
+        Source URL (any scheme ``urlopen`` accepts, including ``file://``).
+    dest:
+        Destination file; its directory is created.  Written atomically.
+    sha256:
+        Expected hex digest of the uncompressed content.
+    timeout:
+        Socket timeout in seconds (default :data:`DEFAULT_TIMEOUT`).
+    urlopen:
+        The opener (injectable for tests).
+
+    Returns
+    -------
+    Path
+        ``dest``.
+
+    Raises
+    ------
+    DownloadError
+        On any network failure or a checksum mismatch; ``dest`` is then untouched.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    tmp = Path(tmp_name)
+    try:
+        try:
+            with os.fdopen(fd, "wb") as out, urlopen(url, timeout=timeout) as response:
+                for chunk in iter(lambda: response.read(_CHUNK), b""):
+                    out.write(chunk)
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", None) or exc
+            raise DownloadError(f"{url}: download failed ({reason})") from exc
+        try:
+            got = content_sha256(tmp)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise DownloadError(f"{url}: downloaded file is not valid gzip ({exc})") from exc
+        if got != sha256.lower():
+            raise DownloadError(
+                f"{url}: checksum mismatch (sha256 of content {got}, expected {sha256})"
+            )
+        os.replace(tmp, dest)
+        return dest
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def download_first(
+    urls: Sequence[str],
+    dest: str | Path,
+    sha256: str,
+    timeout: float = DEFAULT_TIMEOUT,
+    urlopen: Callable = urllib.request.urlopen,
+) -> Path:
+    """Try :func:`download` from each mirror in ``urls`` in turn; return on the first success.
+
+    Raises
+    ------
+    DownloadError
+        If every mirror failed; the message lists each failure.
+    """
+    if not urls:
+        raise ValueError("urls must name at least one mirror, got an empty list")
+    failures = []
+    for url in urls:
+        try:
+            return download(url, dest, sha256, timeout=timeout, urlopen=urlopen)
+        except DownloadError as exc:
+            failures.append(str(exc))
+    raise DownloadError("; ".join(failures))

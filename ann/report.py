@@ -1,0 +1,324 @@
+"""Thesis-versus-ours tables and seed statistics for MixLU sweeps.
+
+The thesis's figures (REFERENCE §4) are stored here as data; tables put them beside
+measured results.  Tables are Markdown, so they paste into a README.
+
+All functions take *results* as produced by :func:`ann.train.train_one` (fractions
+in [0, 1]); displayed numbers are percentages.  ``metric="error"`` shows error rates
+(MNIST tables), ``metric="accuracy"`` shows 100 - error (CIFAR-10 tables).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "THESIS_MNIST",
+    "THESIS_MNIST_EPOCHS",
+    "THESIS_CIFAR",
+    "Stat",
+    "seed_stat",
+    "summarize",
+    "final_table",
+    "gap_table",
+    "epoch_table",
+    "noise_lines",
+]
+
+#: Thesis Tables 6/7: % NegLU -> (test error %, training error %), MNIST ReLU-LeNet.
+THESIS_MNIST: dict[float, tuple[float, float]] = {
+    0: (0.92, 0.00), 1: (0.95, 0.12), 2: (1.02, 0.15), 3: (1.22, 0.34),
+    4: (1.14, 0.36), 5: (1.26, 0.48), 6: (1.43, 0.61), 7: (1.45, 0.85),
+    8: (2.53, 1.29), 9: (2.68, 2.09), 10: (90.20, 90.13),
+}
+#: Thesis Table 8: test error (fraction) per epoch 1-9, ReLU-LeNet (0 %) and MixLU 1 %.
+THESIS_MNIST_EPOCHS: dict[float, list[float]] = {
+    0: [0.0207, 0.0154, 0.0146, 0.0130, 0.0118, 0.0109, 0.0113, 0.0131, 0.0103],
+    1: [0.0222, 0.0145, 0.0152, 0.0128, 0.0112, 0.0129, 0.0128, 0.0115, 0.0109],
+}
+#: Thesis Tables 9/10: % NegLU -> (test accuracy %, training accuracy %), CIFAR-10 LeNet5.
+THESIS_CIFAR: dict[float, tuple[float, float]] = {
+    0: (79.81, 88.64), 0.25: (79.72, 87.05), 0.5: (79.72, 85.57),
+    1: (79.64, 84.44), 2: (78.85, 82.43), 3: (10.00, 10.00),
+}
+
+
+@dataclass(frozen=True)
+class Stat:
+    """Mean, sample standard deviation and 95 % t-interval of ``n`` values (sd and
+    interval are NaN for ``n < 2``)."""
+
+    n: int
+    mean: float
+    sd: float
+    lo: float
+    hi: float
+
+    def format(self, digits: int = 2) -> str:
+        """``mean`` alone for one value, else ``mean ± sd [lo, hi]``."""
+        if self.n < 2:
+            return f"{self.mean:.{digits}f}"
+        return (f"{self.mean:.{digits}f} ± {self.sd:.{digits}f} "
+                f"[{self.lo:.{digits}f}, {self.hi:.{digits}f}]")
+
+
+def seed_stat(values: Sequence[float]) -> Stat:
+    """:class:`Stat` of ``values`` (95 % interval from Student's t with n - 1 dof)."""
+    values = [float(v) for v in values]
+    n = len(values)
+    if n == 0:
+        raise ValueError("values must not be empty")
+    mean = sum(values) / n
+    if n < 2:
+        return Stat(n, mean, math.nan, math.nan, math.nan)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    from scipy.stats import t
+
+    half = float(t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
+    return Stat(n, mean, sd, mean - half, mean + half)
+
+
+def _value(error: float, metric: str) -> float:
+    if metric == "error":
+        return 100.0 * error
+    if metric == "accuracy":
+        return 100.0 * (1.0 - error)
+    raise ValueError(f"metric must be 'error' or 'accuracy', got {metric!r}")
+
+
+def summarize(results: Iterable[dict[str, Any]], metric: str = "error") -> dict:
+    """Group results by ``(backward, neg_percent)`` (modes in order of first appearance,
+    percentages ascending).
+
+    Returns:
+        ``{(backward, percent): {"test": Stat, "train": Stat, "n": int,
+        "diverged": int, "epochs_test": [Stat per epoch]}}`` in percent units of
+        ``metric``.  ``epochs_test`` covers the epochs every run of the group has.
+    """
+    groups: dict[tuple[str, float], list[dict[str, Any]]] = defaultdict(list)
+    for r in results:
+        groups[(r["backward"], float(r["neg_percent"]))].append(r)
+    order = {b: i for i, b in enumerate(dict.fromkeys(b for b, _ in groups))}
+    out = {}
+    for key in sorted(groups, key=lambda k: (order[k[0]], k[1])):
+        runs = groups[key]
+        n_epochs = min(len(r["epochs"]) for r in runs)
+        out[key] = {
+            "test": seed_stat([_value(r["test_error"], metric) for r in runs]),
+            "train": seed_stat([_value(r["train_error"], metric) for r in runs]),
+            "n": len(runs),
+            "diverged": sum(r["status"] == "diverged" for r in runs),
+            "epochs_test": [
+                seed_stat([_value(r["epochs"][e]["test_error"], metric) for r in runs])
+                for e in range(n_epochs)
+            ],
+        }
+    return out
+
+
+def _backwards(summary: dict) -> list[str]:
+    return list(dict.fromkeys(b for b, _ in summary))
+
+
+def _percents(summary: dict, backward: str) -> list[float]:
+    return sorted(p for b, p in summary if b == backward)
+
+
+def _fmt_thesis(thesis: dict, p: float, i: int) -> str:
+    return f"{thesis[p][i]:.2f}" if p in thesis else "—"
+
+
+def _markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    return "\n".join(
+        [line(header), "|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|"]
+        + [line(r) for r in rows]
+    )
+
+
+def _status_note(g: dict) -> str:
+    return f" ({g['diverged']}/{g['n']} diverged)" if g["diverged"] else ""
+
+
+def final_table(
+    summary: dict,
+    thesis: dict[float, tuple[float, float]],
+    metric: str = "error",
+    title: str = "Table 6",
+    neg_counts: dict[float, int] | None = None,
+) -> str:
+    """Final test metric per percentage, the thesis's column beside ours (per mode)."""
+    name = "error" if metric == "error" else "accuracy"
+    blocks = []
+    for b in _backwards(summary):
+        rows = []
+        for p in _percents(summary, b):
+            g = summary[(b, p)]
+            cells = [f"{p:g}"]
+            if neg_counts is not None:
+                cells.append(str(neg_counts.get(p, "?")))
+            cells += [_fmt_thesis(thesis, p, 0), g["test"].format() + _status_note(g)]
+            rows.append(cells)
+        header = ["% NegLU"] + (["NegLUs"] if neg_counts is not None else []) + [
+            f"thesis test {name} %", f"ours test {name} % ({b})"]
+        blocks.append(f"{title} — test {name} (%), backward={b}\n\n" + _markdown(header, rows))
+    return "\n\n".join(blocks)
+
+
+def gap_table(
+    summary: dict,
+    thesis: dict[float, tuple[float, float]],
+    metric: str = "error",
+    title: str = "Table 7",
+) -> str:
+    """Test, train, test - train, their changes from 0 % and the ratio of the changes.
+
+    For errors the changes are increases (``value(p) - value(0)``); for accuracies
+    decreases (``value(0) - value(p)``).  ``ratio = Δtrain / Δtest``: above 1 means the
+    training metric worsens faster than the test metric (the thesis's pattern).
+    """
+    sign = 1.0 if metric == "error" else -1.0
+    word = "Δ" if metric == "error" else "−Δ"
+
+    def cols(test: float | None, train: float | None, test0, train0) -> list[str]:
+        if test is None or train is None:
+            return ["—"] * 6
+        gap = test - train
+        cells = [f"{test:.2f}", f"{train:.2f}", f"{gap:.2f}"]
+        if test0 is None:
+            return cells + ["—"] * 3
+        dtest, dtrain = sign * (test - test0), sign * (train - train0)
+        ratio = f"{dtrain / dtest:.2f}" if abs(dtest) > 1e-12 else "—"
+        return cells + [f"{dtest:.2f}", f"{dtrain:.2f}", ratio]
+
+    blocks = []
+    for b in _backwards(summary):
+        ps = _percents(summary, b)
+        t0 = thesis.get(0)
+        ours0 = summary.get((b, 0.0))
+        rows = []
+        for p in ps:
+            g = summary[(b, p)]
+            th = thesis.get(p)
+            rows.append(
+                [f"{p:g}"]
+                + cols(th[0] if th else None, th[1] if th else None,
+                       t0[0] if (t0 and p != 0) else None, t0[1] if t0 else None)
+                + cols(g["test"].mean, g["train"].mean,
+                       ours0["test"].mean if (ours0 and p != 0) else None,
+                       ours0["train"].mean if ours0 else None)
+            )
+        header = ["%"] + [f"thesis {c}" for c in ("test", "train", "gap", f"{word}test",
+                                                   f"{word}train", "ratio")] + [
+            f"ours {c}" for c in ("test", "train", "gap", f"{word}test", f"{word}train", "ratio")]
+        blocks.append(
+            f"{title} — {metric} (%): test, train, gap = test − train, change from 0 % "
+            f"and ratio = {word}train/{word}test; backward={b}"
+            + (" (ours: mean over seeds)" if any(summary[(b, p)]["n"] > 1 for p in ps) else "")
+            + "\n\n" + _markdown(header, rows)
+        )
+    return "\n\n".join(blocks)
+
+
+def epoch_table(
+    summary: dict,
+    thesis_epochs: dict[float, list[float]],
+    percents: Sequence[float] = (0.0, 1.0),
+    epochs: int = 9,
+    metric: str = "error",
+    title: str = "Table 8",
+) -> str:
+    """Test metric per epoch (fractions, like the thesis) for ``percents``, thesis beside ours."""
+    blocks = []
+    for b in _backwards(summary):
+        header = ["epoch"] + [f"thesis {p:g} %" for p in percents] + [
+            f"ours {p:g} % ({b})" for p in percents]
+        rows = []
+        for e in range(epochs):
+            cells = [str(e + 1)]
+            for p in percents:
+                th = thesis_epochs.get(p)
+                cells.append(f"{th[e]:.4f}" if th and e < len(th) else "—")
+            for p in percents:
+                g = summary.get((b, float(p)))
+                if g and e < len(g["epochs_test"]):
+                    s = g["epochs_test"][e]
+                    sd = f" ± {s.sd / 100:.4f}" if s.n > 1 else ""
+                    cells.append(f"{s.mean / 100:.4f}{sd}")
+                else:
+                    cells.append("—")
+            rows.append(cells)
+        blocks.append(f"{title} — test {metric} per epoch (fraction), backward={b}\n\n"
+                      + _markdown(header, rows))
+    return "\n\n".join(blocks)
+
+
+def noise_lines(
+    summary: dict,
+    results: Iterable[dict[str, Any]],
+    thesis: dict[float, tuple[float, float]] | None = None,
+    metric: str = "error",
+    alpha: float = 0.05,
+) -> list[str]:
+    """Which differences from 0 % exceed seed-to-seed noise (Welch's t-test), and how
+    the thesis's adjacent differences compare with our measured seed sd."""
+    results = list(results)
+    lines = []
+    for b in _backwards(summary):
+        ps = _percents(summary, b)
+        if max(summary[(b, p)]["n"] for p in ps) < 2:
+            lines.append(
+                f"{b}: one seed per configuration, so seed-to-seed noise is not measured "
+                f"(run with --seeds 3 or more to measure it)."
+            )
+            continue
+        if (b, 0.0) not in summary:
+            lines.append(f"{b}: no 0 % runs to compare with.")
+            continue
+        from scipy.stats import ttest_ind
+
+        def values(p: float, b: str = b) -> list[float]:
+            return [_value(r["test_error"], metric) for r in results
+                    if r["backward"] == b and float(r["neg_percent"]) == p]
+
+        base = values(0.0)
+        beyond, within = [], []
+        for p in ps:
+            if p == 0.0:
+                continue
+            other = values(p)
+            if len(other) < 2 or len(base) < 2:
+                within.append(f"{p:g} % (n<2)")
+                continue
+            diff = sum(other) / len(other) - sum(base) / len(base)
+            if max(other) == min(other) and max(base) == min(base):
+                pval = 0.0 if diff != 0 else 1.0
+            else:
+                pval = float(ttest_ind(other, base, equal_var=False).pvalue)
+            (beyond if pval < alpha else within).append(f"{p:g} % ({diff:+.2f}, p={pval:.2g})")
+        lines.append(
+            f"{b}: test {metric} differences from 0 % beyond seed noise (Welch t-test, "
+            f"p < {alpha}): {', '.join(beyond) or 'none'}; within noise: "
+            f"{', '.join(within) or 'none'}."
+        )
+        sds = [summary[(b, p)]["test"].sd for p in ps if summary[(b, p)]["n"] > 1
+               and summary[(b, p)]["diverged"] == 0]
+        if thesis and sds:
+            sd = sorted(sds)[len(sds) // 2]
+            tps = sorted(thesis)
+            steps = [(a, c, thesis[c][0] - thesis[a][0])
+                     for a, c in zip(tps, tps[1:], strict=False)]
+            small = [f"{a:g}→{c:g} ({d:+.2f})" for a, c, d in steps if abs(d) < 2 * sd]
+            lines.append(
+                f"{b}: median seed sd of our test {metric} is {sd:.2f} points; thesis "
+                f"differences between neighbouring percentages smaller than 2 sd "
+                f"(indistinguishable from seed noise): {', '.join(small) or 'none'}."
+            )
+    return lines

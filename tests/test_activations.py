@@ -1,0 +1,201 @@
+"""NegLU / MixLU: forward and gradient of each backward mode, masks, limits, errors."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.autograd import gradcheck
+
+from ann.activations import BACKWARDS, MixLU, NegLU, neg_unit_count, neglu, smooth_neglu
+
+X = [-2.0, -0.5, 0.0, 0.5, 3.0]
+UPSTREAM = [1.0, 2.0, 3.0, 4.0, 5.0]
+# d neglu / dx per mode at X (0 at x = 0 in every mode, like torch.relu).
+DERIVATIVE = {
+    "exact": [1.0, 1.0, 0.0, 0.0, 0.0],
+    "reference": [0.0, 0.0, 0.0, 1.0, 1.0],
+    "inverted": [-1.0, -1.0, 0.0, 0.0, 0.0],
+}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: one thread avoids OpenMP contention with other processes."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _grad(fn, x_values, upstream=UPSTREAM):
+    x = torch.tensor(x_values, requires_grad=True)
+    y = fn(x)
+    y.backward(torch.tensor(upstream))
+    return y.detach(), x.grad
+
+
+@pytest.mark.parametrize("backward", BACKWARDS)
+def test_forward_is_min_zero_x_in_every_mode(backward):
+    y, _ = _grad(lambda x: neglu(x, backward), X)
+    assert y.tolist() == [-2.0, -0.5, 0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("backward", BACKWARDS)
+def test_gradient_of_each_mode_on_hand_made_tensor(backward):
+    _, grad = _grad(lambda x: neglu(x, backward), X)
+    expected = [d * u for d, u in zip(DERIVATIVE[backward], UPSTREAM, strict=True)]
+    assert grad.tolist() == expected
+
+
+def test_exact_gradient_passes_gradcheck_float64():
+    x = torch.tensor([-2.0, -0.7, -0.1, 0.3, 1.5, 4.0], dtype=torch.float64, requires_grad=True)
+    assert gradcheck(lambda t: neglu(t, "exact"), (x,))
+
+
+@pytest.mark.parametrize("backward", ["reference", "inverted"])
+def test_reference_and_inverted_are_not_the_true_gradient(backward):
+    # Deliberately not the derivative of min(0, x): gradcheck must reject them.
+    x = torch.tensor([-2.0, -0.7, 0.3, 1.5], dtype=torch.float64, requires_grad=True)
+    assert not gradcheck(lambda t: neglu(t, backward), (x,), raise_exception=False)
+
+
+def test_smooth_neglu_value_and_derivative():
+    x = torch.linspace(-6, 6, 25, dtype=torch.float64, requires_grad=True)
+    y = smooth_neglu(x)
+    torch.testing.assert_close(y, -torch.log1p(torch.exp(-x)))
+    (g,) = torch.autograd.grad(y.sum(), x)
+    torch.testing.assert_close(g, 1.0 / (torch.exp(x) + 1.0))
+    assert gradcheck(smooth_neglu, (x.detach().requires_grad_(),))
+    assert torch.all(y < 0)
+
+
+def test_neglu_module_delegates_and_rejects_unknown_mode():
+    m = NegLU("inverted")
+    assert "inverted" in repr(m)
+    torch.testing.assert_close(m(torch.tensor(X)), torch.tensor([-2.0, -0.5, 0.0, 0.0, 0.0]))
+    with pytest.raises(ValueError, match="'bogus'"):
+        NegLU("bogus")
+    with pytest.raises(ValueError, match="'sideways'"):
+        neglu(torch.zeros(2), "sideways")
+
+
+@pytest.mark.parametrize("backward", ["reference", "inverted"])
+def test_custom_backwards_work_under_vmap(backward):
+    # The batched engine vmaps models; the custom Functions must give the same grads.
+    x = torch.randn(3, 7)
+    up = torch.randn(3, 7)
+
+    def grad_one(xi, ui):
+        return torch.func.vjp(lambda t: neglu(t, backward), xi)[1](ui)[0]
+
+    batched = torch.func.vmap(grad_one)(x, up)
+    looped = torch.stack([_grad(lambda t: neglu(t, backward), xi.tolist(), ui.tolist())[1]
+                          for xi, ui in zip(x, up, strict=True)])
+    torch.testing.assert_close(batched, looped)
+
+
+@pytest.mark.parametrize(("percent", "expected"), [(0, 0), (1, 5), (5, 25), (7, 35), (10, 50),
+                                                   (0.1, 1), (0.3, 2), (100, 500)])
+def test_mixlu_unit_count_on_500_units(percent, expected):
+    m = MixLU(500, percent / 100, seed=3)
+    assert m.num_neg == expected == neg_unit_count(500, percent / 100)
+    assert m.neg_mask.shape == (500,) and m.neg_mask.dtype == torch.bool
+
+
+def test_mixlu_units_behave_as_negs_and_relus_per_unit():
+    m = MixLU(6, 0.5, backward="exact", seed=0)
+    x = torch.tensor([[-1.0, 2.0, -3.0, 4.0, -5.0, 6.0], [1.0, -2.0, 3.0, -4.0, 5.0, -6.0]],
+                     requires_grad=True)
+    y = m(x)
+    mask = m.neg_mask
+    assert int(mask.sum()) == 3
+    torch.testing.assert_close(y, torch.where(mask, x.clamp(max=0), x.clamp(min=0)))
+    y.sum().backward()
+    expected = torch.where(mask, (x < 0).float(), (x > 0).float())
+    torch.testing.assert_close(x.grad, expected)
+
+
+@pytest.mark.parametrize("backward", BACKWARDS)
+def test_mixlu_gradient_per_mode_relu_units_keep_true_derivative(backward):
+    m = MixLU(4, 0.5, backward=backward, seed=1)
+    x = torch.tensor([[-1.5, -1.5, -1.5, -1.5], [2.0, 2.0, 2.0, 2.0]], requires_grad=True)
+    m(x).sum().backward()
+    for unit in range(4):
+        if m.neg_mask[unit]:
+            want = [DERIVATIVE[backward][0], DERIVATIVE[backward][4]]
+        else:
+            want = [0.0, 1.0]
+        assert x.grad[:, unit].tolist() == want
+
+
+def test_mixlu_channel_is_the_unit_for_4d_input():
+    m = MixLU(3, 1 / 3, seed=0)
+    x = torch.randn(2, 3, 4, 5)
+    y = m(x)
+    c = int(m.neg_mask.nonzero())
+    torch.testing.assert_close(y[:, c], x[:, c].clamp(max=0))
+    others = [i for i in range(3) if i != c]
+    torch.testing.assert_close(y[:, others], x[:, others].clamp(min=0))
+
+
+def test_mixlu_zero_fraction_is_relu_bit_for_bit():
+    m = MixLU(50, 0.0, backward="inverted")
+    x = torch.randn(8, 50, requires_grad=True)
+    x2 = x.detach().clone().requires_grad_()
+    y, y_ref = m(x), F.relu(x2)
+    assert torch.equal(y, y_ref)
+    g = torch.randn(8, 50)
+    y.backward(g)
+    y_ref.backward(g)
+    assert torch.equal(x.grad, x2.grad)
+
+
+def test_mixlu_full_fraction_is_neglu():
+    m = MixLU(10, 1.0, backward="reference")
+    x = torch.randn(4, 10)
+    assert torch.equal(m(x), neglu(x, "reference"))
+
+
+def test_mixlu_mask_persists_in_state_dict():
+    a = MixLU(500, 0.05, seed=1)
+    b = MixLU(500, 0.05, seed=2)
+    assert not torch.equal(a.neg_mask, b.neg_mask)  # different seeds, different units
+    assert "neg_mask" in a.state_dict()
+    b.load_state_dict(a.state_dict())
+    assert torch.equal(a.neg_mask, b.neg_mask)
+    x = torch.randn(4, 500)
+    assert torch.equal(a(x), b(x))
+
+
+def test_mixlu_same_seed_same_mask():
+    assert torch.equal(MixLU(500, 0.03, seed=7).neg_mask, MixLU(500, 0.03, seed=7).neg_mask)
+
+
+def test_mixlu_resample_draws_per_element_masks_reproducibly():
+    x = torch.randn(10, 20) - 5.0  # all negative: NegLU elements output x, ReLU elements 0
+    a = MixLU(20, 0.1, mask="resample", seed=4)
+    first, second = a(x), a(x)
+    numel = x.numel()
+    expected = numel - math.floor(0.9 * numel)
+    assert int((first != 0).sum()) == expected == int((second != 0).sum())
+    assert not torch.equal(first, second)  # a fresh mask each pass
+    b = MixLU(20, 0.1, mask="resample", seed=4)
+    assert torch.equal(b(x), first)  # the same seed gives the same sequence of masks
+
+
+@pytest.mark.parametrize("fraction", [-0.01, 1.5, float("nan")])
+def test_mixlu_rejects_fraction_outside_unit_interval(fraction):
+    with pytest.raises(ValueError, match="neg_fraction"):
+        MixLU(10, fraction)
+
+
+def test_mixlu_rejects_bad_mode_count_and_shape():
+    with pytest.raises(ValueError, match="'sometimes'"):
+        MixLU(10, 0.1, mask="sometimes")
+    with pytest.raises(ValueError, match="'bogus'"):
+        MixLU(10, 0.1, backward="bogus")
+    with pytest.raises(ValueError, match="num_units"):
+        MixLU(0, 0.1)
+    with pytest.raises(ValueError, match=r"\(N, 10, \*\)"):
+        MixLU(10, 0.1)(torch.randn(2, 9))

@@ -1,0 +1,289 @@
+"""Dataset loading from files the tests write: sources, checks, downloads, fallbacks."""
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ann.data import (
+    DataError,
+    DataNotFound,
+    TensorData,
+    dataset_names,
+    default_cache_dir,
+    load_dataset,
+    register_dataset,
+    stratified_indices,
+    subset,
+    subtract_mean_image,
+)
+from ann.data import mnist as mnist_module
+from ann.data.download import DownloadError, download, download_first
+from ann.data.idx import write_idx
+from ann.data.mnist import MNIST, IdxDataset, load_idx_dataset
+
+SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: one thread avoids OpenMP contention with other processes."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def write_tiny_mnist(directory: Path, n_train=60, n_test=20, gz=True, seed=0):
+    """MNIST-format files with class-dependent bright squares; returns the arrays."""
+    rng = np.random.default_rng(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for split, n in (("train", n_train), ("t10k", n_test)):
+        labels = (np.arange(n) % 10).astype(np.uint8)
+        images = rng.integers(0, 40, size=(n, 28, 28)).astype(np.uint8)
+        for i, c in enumerate(labels):
+            images[i, 2 * c : 2 * c + 6, 4:10] = 250
+        suffix = ".gz" if gz else ""
+        write_idx(directory / f"{split}-images-idx3-ubyte{suffix}", images)
+        write_idx(directory / f"{split}-labels-idx1-ubyte{suffix}", labels)
+        out[split] = (images, labels)
+    return out
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path, monkeypatch):
+    """Every test gets its own empty cache and no network."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("NEGLU_STDP_CACHE", str(cache))
+
+    def no_network(urls, dest, sha256, timeout=0, urlopen=None):
+        raise DownloadError("network disabled in tests")
+
+    monkeypatch.setattr(mnist_module, "download_first", no_network)
+    return cache
+
+
+def test_registry_lists_the_three_datasets():
+    assert {"mnist", "mnist-5k", "fashion-mnist"} <= set(dataset_names())
+
+
+def test_default_cache_dir_honours_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("NEGLU_STDP_CACHE", str(tmp_path / "x"))
+    assert default_cache_dir() == tmp_path / "x"
+    monkeypatch.delenv("NEGLU_STDP_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir() == tmp_path / "xdg" / "neglu-stdp"
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_mnist_from_data_dir_raw_or_gzip(tmp_path, gz):
+    arrays = write_tiny_mnist(tmp_path / "d", gz=gz)
+    lines = []
+    data = load_dataset("mnist", tmp_path / "d", log=lines.append)
+    assert isinstance(data, TensorData) and data.name == "mnist"
+    assert data.train_x.shape == (60, 1, 28, 28) and data.test_x.shape == (20, 1, 28, 28)
+    assert data.train_x.dtype == torch.float32 and data.train_y.dtype == torch.int64
+    np.testing.assert_array_equal(data.train_x[:, 0].numpy(), arrays["train"][0])
+    np.testing.assert_array_equal(data.test_y.numpy(), arrays["t10k"][1])
+    assert data.info["source"] == "data-dir" and data.info["official"] is False
+    assert any("not the official file" in line for line in lines)
+
+
+def test_image_label_count_mismatch_names_both_files(tmp_path):
+    write_tiny_mnist(tmp_path / "d")
+    write_idx(tmp_path / "d" / "train-labels-idx1-ubyte.gz", np.zeros(59, dtype=np.uint8))
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte\.gz has 60 images but "
+                                        r".*train-labels-idx1-ubyte\.gz has 59 labels"):
+        load_dataset("mnist", tmp_path / "d")
+
+
+def test_malformed_file_in_data_dir_is_an_error_naming_it(tmp_path):
+    write_tiny_mnist(tmp_path / "d")
+    path = tmp_path / "d" / "t10k-images-idx3-ubyte.gz"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 8] = b"\xff" * 8  # damage the deflate stream
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte\.gz: corrupt gzip"):
+        load_dataset("mnist", tmp_path / "d")
+
+
+def test_wrong_image_size_is_an_error(tmp_path):
+    write_tiny_mnist(tmp_path / "d")
+    write_idx(tmp_path / "d" / "t10k-images-idx3-ubyte.gz", np.zeros((20, 32, 32), np.uint8))
+    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte\.gz: expected items of shape"):
+        load_dataset("mnist", tmp_path / "d")
+
+
+def test_missing_files_without_network_raise_data_not_found(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataNotFound, match=r"train-images-idx3-ubyte.*download failed"):
+        load_dataset("mnist", tmp_path / "empty")
+    with pytest.raises(DataNotFound, match="not all found"):
+        load_dataset("mnist", tmp_path / "empty", download=False)
+
+
+def test_unknown_dataset_and_missing_data_dir(tmp_path):
+    with pytest.raises(DataError, match=r"dataset must be one of .* got 'cifar-99'"):
+        load_dataset("cifar-99")
+    with pytest.raises(DataError, match=r"data_dir .*nowhere.* is not a directory"):
+        load_dataset("mnist", tmp_path / "nowhere")
+
+
+def test_register_dataset_extends_the_registry(tmp_path):
+    def load_fake(*, data_dir, cache_dir, download, timeout, log):
+        x = torch.zeros(4, 3, 8, 8)
+        return TensorData(x, torch.arange(4), x[:2], torch.arange(2), name="fake")
+
+    register_dataset("fake-test", load_fake, "four zero images")
+    assert "fake-test" in dataset_names()
+    assert load_dataset("fake-test").train_x.shape == (4, 3, 8, 8)
+    with pytest.raises(ValueError, match="loader"):
+        register_dataset("bad", 42)
+
+
+def _file_mirror(tmp_path, arrays_dir: Path) -> IdxDataset:
+    """An IdxDataset whose mirror is a file:// URL holding the test's tiny files."""
+    files = {}
+    for role, (base, _) in MNIST.files.items():
+        gz = arrays_dir / f"{base}.gz"
+        import gzip
+
+        files[role] = (base, hashlib.sha256(gzip.decompress(gz.read_bytes())).hexdigest())
+    return IdxDataset(name="tiny", files=files, sizes={"train": 60, "test": 20},
+                      mirrors=(arrays_dir.as_uri() + "/",))
+
+
+def test_download_into_cache_then_reuse(tmp_path, monkeypatch):
+    write_tiny_mnist(tmp_path / "mirror")
+    spec = _file_mirror(tmp_path, tmp_path / "mirror")
+    monkeypatch.setattr(mnist_module, "download_first", download_first)  # real one, file://
+    cache = tmp_path / "c"
+    lines = []
+    arrays, info = load_idx_dataset(spec, data_dir=None, cache_dir=cache, download=True,
+                                    timeout=5, log=lines.append)
+    assert info["source"] == "download" and info["official"] is True
+    assert sorted(p.name for p in (cache / "tiny").iterdir()) == sorted(
+        f"{b}.gz" for b, _ in spec.files.values())
+    assert arrays["train_images"].shape == (60, 28, 28)
+    assert sum("downloading" in line for line in lines) == 4
+    # Second time: found in the cache, nothing downloaded.
+    lines.clear()
+    _, info2 = load_idx_dataset(spec, data_dir=None, cache_dir=cache, download=False,
+                                timeout=5, log=lines.append)
+    assert info2["source"] == "cache" and not lines
+
+
+def test_corrupt_cached_file_is_an_error(tmp_path, monkeypatch):
+    write_tiny_mnist(tmp_path / "mirror")
+    spec = _file_mirror(tmp_path, tmp_path / "mirror")
+    write_tiny_mnist(tmp_path / "c" / "tiny", seed=1)  # same shapes, other pixels
+    with pytest.raises(DataError, match=r"sha256 .* differs from the official .* delete"):
+        load_idx_dataset(spec, data_dir=None, cache_dir=tmp_path / "c", download=False,
+                         timeout=5, log=lambda s: None)
+
+
+def test_download_checks_sha256_and_leaves_nothing_on_mismatch(tmp_path):
+    src = write_idx(tmp_path / "src.gz", np.arange(10, dtype=np.uint8))
+    digest = hashlib.sha256((tmp_path / "src.gz").read_bytes()).hexdigest()  # of the gzip
+    content = hashlib.sha256(bytes([0, 0, 8, 1, 0, 0, 0, 10]) + bytes(range(10))).hexdigest()
+    dest = tmp_path / "out" / "file.gz"
+    with pytest.raises(DownloadError, match="checksum mismatch"):
+        download(src.as_uri(), dest, digest)  # the gzip's digest is not the content's
+    assert not dest.exists() and list(dest.parent.iterdir()) == []
+    assert download(src.as_uri(), dest, content) == dest
+    assert dest.read_bytes() == src.read_bytes()
+
+
+def test_download_first_tries_mirrors_in_turn(tmp_path):
+    src = write_idx(tmp_path / "src", np.arange(5, dtype=np.uint8))
+    digest = hashlib.sha256(src.read_bytes()).hexdigest()
+    calls = []
+
+    def fake_urlopen(url, timeout):
+        calls.append((url, timeout))
+        if "bad" in url:
+            raise OSError("connection refused")
+        return open(src, "rb")
+
+    dest = download_first(["http://bad.example/x", "http://good.example/x"], tmp_path / "d",
+                          digest, timeout=1.5, urlopen=fake_urlopen)
+    assert dest.read_bytes() == src.read_bytes()
+    assert calls == [("http://bad.example/x", 1.5), ("http://good.example/x", 1.5)]
+    with pytest.raises(DownloadError, match=r"bad\.example.*refused.*bad\.example"):
+        download_first(["http://bad.example/1", "http://bad.example/2"], tmp_path / "e",
+                       digest, urlopen=fake_urlopen)
+
+
+def test_mnist_5k_without_test_set_uses_stratified_split(tmp_path):
+    lines = []
+    data = load_dataset("mnist-5k", log=lines.append)
+    assert data.train_size == 4000 and data.test_size == 1000
+    assert torch.bincount(data.test_y).tolist() == [100] * 10
+    assert torch.bincount(data.train_y).tolist() == [400] * 10
+    assert "stratified split" in data.info["test_source"]
+    assert any("stratified split" in line for line in lines)
+    # Train and test are disjoint images.
+    train = {row.numpy().tobytes() for row in data.train_x.flatten(1)}
+    assert not any(row.numpy().tobytes() in train for row in data.test_x.flatten(1))
+
+
+def test_mnist_5k_uses_test_set_found_in_data_dir(tmp_path):
+    write_tiny_mnist(tmp_path / "d", n_test=30)
+    data = load_dataset("mnist-5k", tmp_path / "d", log=lambda s: None)
+    assert data.train_size == 5000 and data.test_size == 30
+    assert "NOT the official" in data.info["test_source"]
+
+
+@pytest.mark.skipif(not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists(),
+                    reason="official MNIST test set not present")
+def test_mnist_5k_with_official_test_set():
+    data = load_dataset("mnist-5k", SHARED_MNIST, log=lambda s: None)
+    assert data.test_size == 10000 and data.info["official"] is True
+    assert data.info["test_files"]["test_images"]["sha256"] == MNIST.files["test_images"][1]
+
+
+@pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
+                    .exists(), reason="Debian dataset-fashion-mnist not installed")
+def test_fashion_mnist_found_in_system_dir():
+    data = load_dataset("fashion-mnist", log=lambda s: None)
+    assert (data.train_size, data.test_size) == (60000, 10000)
+    assert data.info["source"] == "system" and data.info["official"] is True
+
+
+def test_subtract_mean_image_uses_training_mean():
+    x = torch.arange(2 * 1 * 2 * 2, dtype=torch.float32).reshape(2, 1, 2, 2)
+    data = TensorData(x, torch.tensor([0, 1]), x[:1] + 10, torch.tensor([1]), name="t")
+    out = subtract_mean_image(data)
+    torch.testing.assert_close(out.train_x.mean(0), torch.zeros(1, 2, 2))
+    torch.testing.assert_close(out.test_x, x[:1] + 10 - x.mean(0, keepdim=True))
+    assert out.info["preprocessing"] == ["subtract mean training image"]
+
+
+def test_stratified_indices_and_subset_are_deterministic():
+    labels = np.repeat(np.arange(3), 10)
+    idx = stratified_indices(labels, 4, seed=1)
+    assert np.bincount(labels[idx]).tolist() == [4, 4, 4]
+    assert np.array_equal(idx, stratified_indices(labels, 4, seed=1))
+    with pytest.raises(ValueError, match="class 0 has only 10"):
+        stratified_indices(labels, 11, seed=0)
+    x = torch.randn(30, 1, 2, 2)
+    data = TensorData(x, torch.as_tensor(labels), x[:5], torch.zeros(5, dtype=torch.int64), "t")
+    a, b = subset(data, 7, 3, seed=2), subset(data, 7, 3, seed=2)
+    assert a.train_size == 7 and a.test_size == 3
+    assert torch.equal(a.train_x, b.train_x)
+
+
+def test_tensor_data_validates_shapes_and_dtypes():
+    x = torch.zeros(3, 1, 2, 2)
+    y = torch.zeros(3, dtype=torch.int64)
+    with pytest.raises(ValueError, match="train_x must have shape"):
+        TensorData(x[:, 0], y, x, y, "t")
+    with pytest.raises(ValueError, match=r"train_y must have shape \(3,\)"):
+        TensorData(x, y[:2], x, y, "t")
+    with pytest.raises(ValueError, match="test_x must be float32"):
+        TensorData(x, y, x.double(), y, "t")
+    assert os.fspath(Path(".")) == "."

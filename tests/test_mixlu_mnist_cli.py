@@ -1,0 +1,218 @@
+"""experiments/mixlu_mnist.py: --quick smoke on tiny data, outputs, resume, user errors."""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ann.data import mnist as mnist_module
+from ann.data.download import DownloadError
+from ann.data.idx import write_idx
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "experiments" / "mixlu_mnist.py"
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("mixlu_mnist", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_tiny_mnist(directory: Path, n_train=200, n_test=50, seed=0):
+    """MNIST-format files with class-dependent bright blocks."""
+    rng = np.random.default_rng(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    for split, n in (("train", n_train), ("t10k", n_test)):
+        labels = (np.arange(n) % 10).astype(np.uint8)
+        images = rng.integers(0, 40, size=(n, 28, 28)).astype(np.uint8)
+        for i, c in enumerate(labels):
+            images[i, 2 * c : 2 * c + 6, 4:10] = 250
+        write_idx(directory / f"{split}-images-idx3-ubyte.gz", images)
+        write_idx(directory / f"{split}-labels-idx1-ubyte.gz", labels)
+    return directory
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    """Own cache, no network, one torch thread."""
+    monkeypatch.setenv("NEGLU_STDP_CACHE", str(tmp_path / "cache"))
+
+    def no_network(urls, dest, sha256, timeout=0, urlopen=None):
+        raise DownloadError("network disabled in tests")
+
+    monkeypatch.setattr(mnist_module, "download_first", no_network)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def run_cli(*argv, env_cache=None):
+    """The script in a subprocess (for exit codes and stderr as a user sees them)."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    if env_cache is not None:
+        env["NEGLU_STDP_CACHE"] = str(env_cache)
+    return subprocess.run([sys.executable, str(SCRIPT), *argv], capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=300)
+
+
+def test_quick_run_writes_outputs_and_resumes(tmp_path, capsys):
+    script = load_script()
+    data_dir = write_tiny_mnist(tmp_path / "data")
+    out = tmp_path / "out"
+    argv = ["--quick", "--dataset", "mnist", "--data-dir", str(data_dir), "--backward", "all",
+            "--out", str(out), "--no-progress"]
+    assert script.main(argv) == 0
+    text = capsys.readouterr().out
+    for needle in ("Table 6", "Table 7", "Table 8", "thesis test error %", "0.92", "1.26",
+                   "one seed per configuration", "wrote"):
+        assert needle in text
+    doc = json.loads((out / "mixlu_mnist.json").read_text())
+    assert doc["dataset"] == "mnist" and doc["train_size"] == 200 and doc["test_size"] == 50
+    assert doc["config"]["epochs"] == 3 and doc["mask"] == "fixed"
+    assert len(doc["runs"]) == 6  # percents 0,5 x three backward modes
+    for run in doc["runs"]:
+        assert set(run) >= {"neg_percent", "backward", "seed", "status", "train_error",
+                            "test_error", "epochs"}
+        assert run["status"] in ("ok", "diverged") and 0 <= run["test_error"] <= 1
+        assert [e["epoch"] for e in run["epochs"]] == [1, 2, 3]
+    assert {r["backward"] for r in doc["runs"]} == {"exact", "reference", "inverted"}
+    csv_rows = (out / "mixlu_mnist.csv").read_text().splitlines()
+    assert len(csv_rows) == 1 + 6 * 3
+    assert (out / "mixlu_mnist.png").read_bytes()[:4] == b"\x89PNG"
+    stored = {p.name: p.read_bytes() for p in (out / "runs").iterdir()}
+    assert len(stored) == 6
+
+    # Same command again: nothing is retrained, results identical.
+    assert script.main(argv) == 0
+    text = capsys.readouterr().out
+    assert "resuming: 6 of 6 runs already finished" in text
+    assert {p.name: p.read_bytes() for p in (out / "runs").iterdir()} == stored
+    assert json.loads((out / "mixlu_mnist.json").read_text())["runs"] == doc["runs"]
+
+
+def test_report_only_combines_partial_sweeps_without_training(tmp_path, capsys):
+    script = load_script()
+    data_dir = write_tiny_mnist(tmp_path / "data", n_train=100, n_test=20)
+    base = ["--quick", "--epochs", "1", "--data-dir", str(data_dir), "--no-progress",
+            "--out", str(tmp_path / "o")]
+    assert script.main(base + ["--percents", "0", "--backward", "exact"]) == 0
+    assert script.main(base + ["--percents", "5", "--backward", "inverted"]) == 0
+    capsys.readouterr()
+    runs_before = {p.name: p.read_bytes() for p in (tmp_path / "o" / "runs").iterdir()}
+    assert script.main(base + ["--report-only"]) == 0
+    out = capsys.readouterr().out
+    assert "report only: 2 stored runs" in out and "backward=exact" in out
+    assert "backward=inverted" in out
+    doc = json.loads((tmp_path / "o" / "mixlu_mnist.json").read_text())
+    assert [(r["backward"], r["neg_percent"]) for r in doc["runs"]] == [("exact", 0.0),
+                                                                        ("inverted", 5.0)]
+    assert {p.name: p.read_bytes() for p in (tmp_path / "o" / "runs").iterdir()} == runs_before
+    code, _, err = call_main(["--report-only", "--data-dir", str(data_dir)], capsys)
+    assert code == 2 and err.startswith("error: --report-only needs --out DIR")
+
+
+def test_fallback_from_mnist_to_mnist_5k_in_one_line(tmp_path, capsys):
+    script = load_script()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    argv = ["--quick", "--percents", "0", "--epochs", "1", "--train-subset", "100",
+            "--test-subset", "50", "--data-dir", str(empty), "--no-progress"]
+    assert script.main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    fallback = [line for line in lines if "falling back to mnist-5k" in line]
+    assert len(fallback) == 1 and "network disabled in tests" in fallback[0]
+    assert any("stratified split" in line for line in lines)
+    assert any("MixLU-LeNet on mnist-5k" in line for line in lines)
+
+
+def test_deterministic_across_invocations(tmp_path):
+    script = load_script()
+    data_dir = write_tiny_mnist(tmp_path / "data")
+    args = ["--quick", "--percents", "5", "--data-dir", str(data_dir), "--no-progress"]
+    a = script.run(script.build_parser().parse_args(args))
+    b = script.run(script.build_parser().parse_args(args))
+    strip = lambda d: [{k: v for k, v in r.items() if k != "seconds"} for r in d["runs"]]  # noqa: E731
+    assert strip(a) == strip(b)
+
+
+def call_main(argv, capsys):
+    """main() in-process: (exit status, stdout, stderr), argparse exits included."""
+    script = load_script()
+    try:
+        code = script.main(argv)
+    except SystemExit as exc:
+        code = exc.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_help_documents_every_option(capsys):
+    code, out, _ = call_main(["--help"], capsys)
+    assert code == 0
+    for option in ("--percents", "--seeds", "--backward", "--epochs", "--dataset", "--data-dir",
+                   "--device", "--out", "--quick", "--engine", "--mask", "--train-subset",
+                   "--test-subset", "--no-progress", "--report-only", "mnist-5k",
+                   "fashion-mnist"):
+        assert option in out
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--percents", "0,x"], "error: --percents: 'x' is not a number"),
+    (["--percents", "0,120"], "error: --percents: 120 is outside 0..100"),
+    (["--percents", "-5"], "error: --percents: -5 is outside 0..100"),
+    (["--dataset", "cifar-99"], "error: unknown dataset 'cifar-99'"),
+    (["--data-dir", "/nonexistent/dir"], "error: --data-dir '/nonexistent/dir' is not a directory"),
+    (["--backward", "sideways"], "error: argument --backward: invalid choice: 'sideways'"),
+    (["--seeds", "0"], "error: --seeds must be a positive integer, got 0"),
+    (["--epochs", "-1"], "error: --epochs must be a positive integer, got -1"),
+    (["--device", "tpu"], "error: --device:"),
+    (["--train-subset", "0"], "error: --train-subset must be positive, got 0"),
+])
+def test_bad_inputs_give_one_line_errors(argv, message, capsys):
+    code, out, err = call_main(argv, capsys)
+    assert code == 2
+    assert err.startswith(message), err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err and out == ""
+
+
+def test_corrupt_file_in_data_dir_is_a_one_line_error(tmp_path, capsys):
+    data_dir = write_tiny_mnist(tmp_path / "data")
+    (data_dir / "t10k-labels-idx1-ubyte.gz").write_bytes(b"\x00\x00\x08\x01")  # header only
+    code, _, err = call_main(["--quick", "--dataset", "mnist-5k", "--data-dir", str(data_dir)],
+                             capsys)
+    assert code == 2
+    assert err.startswith("error: ") and "t10k-labels-idx1-ubyte.gz" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_out_dir_of_a_different_sweep_is_refused(tmp_path, capsys):
+    script = load_script()
+    data_dir = write_tiny_mnist(tmp_path / "data")
+    base = ["--quick", "--percents", "0", "--data-dir", str(data_dir), "--no-progress",
+            "--out", str(tmp_path / "o")]
+    assert script.main(base + ["--epochs", "1"]) == 0
+    capsys.readouterr()
+    assert script.main(base + ["--epochs", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: out directory") and "differs in: config" in err
+
+
+def test_script_runs_as_a_program(tmp_path):
+    data_dir = write_tiny_mnist(tmp_path / "data", n_train=100, n_test=20)
+    result = run_cli("--quick", "--percents", "1", "--epochs", "1", "--data-dir", str(data_dir),
+                     "--no-progress", env_cache=tmp_path / "cache")
+    assert result.returncode == 0, result.stderr
+    assert "neg1-reference-seed0" in result.stdout and "Table 6" in result.stdout
+    bad = run_cli("--percents", "5,abc", env_cache=tmp_path / "cache")
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr == "error: --percents: 'abc' is not a number (in '5,abc')\n"

@@ -1,0 +1,143 @@
+"""LeNet / LeNet5: shapes, reference initialisation, pluggable activations, builders."""
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+from torch import nn
+
+from ann.activations import MixLU
+from ann.models import (
+    LeNet,
+    LeNet5,
+    _pool_pad_right_bottom,
+    build_mixlu_lenet,
+    build_mixlu_lenet5,
+    mask_seed,
+)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: one thread avoids OpenMP contention with other processes."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def spec(p=1.0, backward="reference", seed=0):
+    return SimpleNamespace(neg_percent=p, backward=backward, seed=seed)
+
+
+def test_lenet_shapes_and_layers():
+    m = LeNet()
+    assert m(torch.randn(3, 1, 28, 28)).shape == (3, 10)
+    assert [c.weight.shape for c in (m.conv1, m.conv2, m.conv3, m.conv4)] == [
+        (20, 1, 5, 5), (50, 20, 5, 5), (500, 50, 4, 4), (10, 500, 1, 1)]
+    assert m.last_layer is m.conv4 and isinstance(m.act, nn.ReLU)
+
+
+def test_lenet5_shapes_and_layers():
+    m = LeNet5()
+    assert m(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    assert [c.weight.shape for c in (m.conv1, m.conv2, m.conv3, m.conv4, m.conv5)] == [
+        (32, 3, 5, 5), (32, 32, 5, 5), (64, 32, 5, 5), (64, 64, 4, 4), (10, 64, 1, 1)]
+    assert m.last_layer is m.conv5
+
+
+def test_reference_initialisation_statistics():
+    torch.manual_seed(0)
+    lenet, lenet5 = LeNet(), LeNet5()
+    # conv3 of LeNet has 400k weights: the sample std is within 1 % of 0.01.
+    assert abs(lenet.conv3.weight.std().item() - 0.01) < 1e-4
+    assert abs(lenet5.conv1.weight.std().item() - 0.01) < 1e-3
+    for conv in (lenet5.conv2, lenet5.conv3, lenet5.conv4):
+        assert abs(conv.weight.std().item() - 0.05) < 2.5e-3
+    for m in (lenet, lenet5):
+        assert all(torch.count_nonzero(mod.bias) == 0 for mod in m.modules()
+                   if isinstance(mod, nn.Conv2d))
+
+
+def test_reset_parameters_with_generator_is_deterministic():
+    a, b = LeNet(), LeNet()
+    a.reset_parameters(generator=torch.Generator().manual_seed(5))
+    b.reset_parameters(generator=torch.Generator().manual_seed(5))
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+    b.reset_parameters(generator=torch.Generator().manual_seed(6))
+    assert not torch.equal(a.conv1.weight, b.conv1.weight)
+
+
+def test_activation_argument_forms():
+    relu = nn.Tanh()
+    assert LeNet(activation=relu).act is relu
+    m = LeNet(activation=lambda n: MixLU(n, 0.02, seed=0))
+    assert isinstance(m.act, MixLU) and m.act.num_units == 500 and m.act.num_neg == 10
+    m5 = LeNet5(activation=nn.ELU())
+    assert len({id(m5.act1), id(m5.act2), id(m5.act3), id(m5.act4)}) == 4  # copies
+    m5 = LeNet5(activation=lambda n: MixLU(n, 0.5, seed=0))
+    assert [a.num_units for a in (m5.act1, m5.act2, m5.act3, m5.act4)] == [32, 32, 64, 64]
+    with pytest.raises(ValueError, match="nn.Module"):
+        LeNet(activation=lambda n: 3)
+    with pytest.raises(ValueError, match="activation must be"):
+        LeNet(activation=42)
+
+
+def test_avg_pool_ignores_padding_like_matconvnet():
+    x = torch.ones(1, 1, 16, 16)
+    # Counting the zero padding would give 6/9 on the last row/column and 4/9 in the corner.
+    torch.testing.assert_close(_pool_pad_right_bottom(x, "avg"), torch.ones(1, 1, 8, 8))
+    x = torch.arange(16.0).reshape(1, 1, 4, 4)
+    y = _pool_pad_right_bottom(x, "avg")
+    assert y.shape == (1, 1, 2, 2)
+    assert y[0, 0, 0, 0].item() == pytest.approx(x[0, 0, :3, :3].mean().item())
+    assert y[0, 0, 1, 1].item() == pytest.approx(x[0, 0, 2:, 2:].mean().item())  # 4 inputs
+
+
+def test_max_pool_ignores_padding():
+    x = -torch.ones(1, 1, 16, 16)
+    torch.testing.assert_close(_pool_pad_right_bottom(x, "max"), -torch.ones(1, 1, 8, 8))
+
+
+def test_build_mixlu_lenet_is_deterministic_given_spec():
+    a, b = build_mixlu_lenet(spec(1.0, seed=3)), build_mixlu_lenet(spec(1.0, seed=3))
+    assert a.act.num_neg == 5 and a.act.backward == "reference"
+    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        assert ka == kb and torch.equal(va, vb)
+    c = build_mixlu_lenet(spec(1.0, seed=4))
+    assert not torch.equal(a.act.neg_mask, c.act.neg_mask)
+    assert not torch.equal(a.conv1.weight, c.conv1.weight)
+    # Initial weights depend on the seed only, not on the percentage or mode.
+    d = build_mixlu_lenet(spec(7.0, backward="inverted", seed=3))
+    assert torch.equal(a.conv3.weight, d.conv3.weight) and d.act.num_neg == 35
+
+
+def test_build_mixlu_lenet_resample_mask():
+    m = build_mixlu_lenet(spec(10.0), mask="resample")
+    assert m.act.mask == "resample"
+    assert m(torch.randn(4, 1, 28, 28)).shape == (4, 10)
+
+
+def test_mask_seeds_differ_per_position_and_from_init_seed():
+    seeds = {mask_seed(s, p) for s in range(50) for p in range(4)}
+    assert len(seeds) == 200
+    assert all(mask_seed(s, p) != s for s in range(100) for p in range(4))
+    with pytest.raises(ValueError, match="position"):
+        mask_seed(0, 16)
+
+
+def test_build_mixlu_lenet5_positions_have_own_masks():
+    m = build_mixlu_lenet5(spec(50.0, backward="exact", seed=2))
+    acts = (m.act1, m.act2, m.act3, m.act4)
+    assert [a.num_neg for a in acts] == [16, 16, 32, 32]
+    assert not torch.equal(m.act1.neg_mask, m.act2.neg_mask)
+    assert not torch.equal(m.act3.neg_mask, m.act4.neg_mask)
+    again = build_mixlu_lenet5(spec(50.0, backward="exact", seed=2))
+    assert all(torch.equal(x.neg_mask, y.neg_mask) for x, y in
+               zip(acts, (again.act1, again.act2, again.act3, again.act4), strict=True))
+    assert torch.equal(m.conv2.weight, again.conv2.weight)
+
+
+def test_builders_reject_objects_without_spec_fields():
+    with pytest.raises(ValueError, match="neg_percent"):
+        build_mixlu_lenet(object())

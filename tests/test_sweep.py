@@ -1,0 +1,275 @@
+"""Sweep runner, resumable store, engines, CLI helpers, report tables and plots."""
+
+import json
+import sys
+import types
+
+import pytest
+import torch
+
+from ann.data import TensorData
+from ann.report import (
+    THESIS_MNIST,
+    THESIS_MNIST_EPOCHS,
+    epoch_table,
+    final_table,
+    gap_table,
+    noise_lines,
+    seed_stat,
+    summarize,
+)
+from ann.results import RunStore, atomic_write_json, read_json
+from ann.sweep import (
+    EngineUnavailable,
+    UserError,
+    make_specs,
+    parse_percents,
+    run_csv,
+    run_sweep,
+    sweep_meta,
+)
+from ann.train import RunSpec, TrainConfig, train_one
+
+
+def synthetic(n_train, n_test, seed=0):
+    """Class = position of a bright block on noise (0-255 scale, mean subtracted)."""
+    g = torch.Generator().manual_seed(seed)
+
+    def make(n):
+        y = torch.arange(n) % 10
+        x = torch.rand(n, 1, 28, 28, generator=g) * 60
+        for i, c in enumerate(y.tolist()):
+            x[i, :, 2 * c : 2 * c + 6, 3:10] = 250.0
+        return x, y
+
+    (train_x, train_y), (test_x, test_y) = make(n_train), make(n_test)
+    mean = train_x.mean(0, keepdim=True)
+    return TensorData(train_x - mean, train_y, test_x - mean, test_y, name="synthetic")
+
+
+def tiny_builder(spec):
+    """A small conv net with a last layer; weights from the spec's seed."""
+    g = torch.Generator().manual_seed(spec.seed)
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 5, stride=3), torch.nn.ReLU(),
+                                torch.nn.Flatten(), torch.nn.Linear(256, 10))
+    for p in model.parameters():
+        torch.nn.init.normal_(p, 0.0, 0.01, generator=g)
+    return model
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: one thread avoids OpenMP contention with other processes."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def data():
+    return synthetic(n_train=120, n_test=40)
+
+
+CONFIG = TrainConfig(lr=0.01, epochs=2, batch_size=50)
+
+
+def test_make_specs_order_dedupe_and_errors():
+    specs = make_specs([0, 1, 1.0], ["exact", "reference"], 2)
+    assert [s.key for s in specs] == [
+        "neg0-exact-seed0", "neg1-exact-seed0", "neg0-exact-seed1", "neg1-exact-seed1",
+        "neg0-reference-seed0", "neg1-reference-seed0", "neg0-reference-seed1",
+        "neg1-reference-seed1"]
+    assert [s.seed for s in make_specs([0], ["exact"], [7, 9])] == [7, 9]
+    with pytest.raises(ValueError, match="seeds must be a positive count"):
+        make_specs([0], ["exact"], 0)
+    with pytest.raises(ValueError, match="percents must not be empty"):
+        make_specs([], ["exact"], 1)
+    with pytest.raises(ValueError, match="neg_percent"):
+        make_specs([150], ["exact"], 1)
+
+
+def test_parse_percents():
+    assert parse_percents("0, 1,2.5,1") == [0.0, 1.0, 2.5]
+    for bad, match in (("0,x", "'x' is not a number"), ("101", "101 is outside 0..100"),
+                       ("-1", "outside"), ("", "comma-separated"), ("nan", "outside")):
+        with pytest.raises(UserError, match=match):
+            parse_percents(bad)
+
+
+def test_atomic_write_leaves_no_temp_files(tmp_path):
+    path = atomic_write_json(tmp_path / "a" / "x.json", {"v": 1})
+    atomic_write_json(path, {"v": 2})
+    assert read_json(path) == {"v": 2}
+    assert [p.name for p in path.parent.iterdir()] == ["x.json"]
+    with pytest.raises(ValueError):
+        atomic_write_json(path, {"v": float("nan")})
+    assert read_json(path) == {"v": 2}  # a failed write keeps the old file
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(ValueError, match="bad.json: not valid JSON"):
+        read_json(tmp_path / "bad.json")
+
+
+def test_run_store_refuses_a_different_sweep(tmp_path, data):
+    meta = sweep_meta("exp", data, CONFIG, model="tiny")
+    store = RunStore(tmp_path, meta)
+    store.save("k", {"x": 1})
+    assert RunStore(tmp_path, meta).load("k") == {"x": 1}
+    assert RunStore(tmp_path, meta).keys() == ["k"]
+    other = sweep_meta("exp", data, TrainConfig(lr=0.01, epochs=3, batch_size=50), model="tiny")
+    with pytest.raises(ValueError, match=r"holds runs of a different sweep \(differs in: config\)"):
+        RunStore(tmp_path, other)
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_interrupted_sweep_resumes_without_recomputing(tmp_path, data):
+    specs = make_specs([0, 5, 10], ["exact"], 1)
+    meta = sweep_meta("exp", data, CONFIG)
+    built = []
+
+    def failing_builder(spec):
+        built.append(spec.key)
+        if len(built) == 3:
+            raise Interrupt("killed")
+        return tiny_builder(spec)
+
+    with pytest.raises(Interrupt):
+        run_sweep(specs, data, CONFIG, failing_builder, store=RunStore(tmp_path, meta),
+                  progress=False, log=lambda s: None)
+    store = RunStore(tmp_path, meta)
+    assert store.keys() == sorted(["neg0-exact-seed0", "neg5-exact-seed0"])
+    first = {k: store.path(k).read_bytes() for k in store.keys()}
+
+    built.clear()
+    lines = []
+
+    def counting_builder(spec):
+        built.append(spec.key)
+        return tiny_builder(spec)
+
+    results = run_sweep(specs, data, CONFIG, counting_builder, store=store, progress=False,
+                        log=lines.append)
+    assert built == ["neg10-exact-seed0"]  # only the unfinished run was trained
+    assert lines[0].startswith("resuming: 2 of 3 runs already finished")
+    assert [r["neg_percent"] for r in results] == [0.0, 5.0, 10.0]
+    assert {k: store.path(k).read_bytes() for k in first} == first  # untouched
+    # Resumed results equal an uninterrupted sweep's (deterministic runs).
+    fresh = run_sweep(specs, data, CONFIG, tiny_builder, progress=False, log=lambda s: None)
+    strip = lambda r: {k: v for k, v in r.items() if k != "seconds"}  # noqa: E731
+    assert [strip(r) for r in results] == [strip(r) for r in fresh]
+
+
+def test_unknown_engine_and_missing_batched_engine(monkeypatch, data):
+    specs = make_specs([0], ["exact"], 1)
+    with pytest.raises(ValueError, match="engine must be one of"):
+        run_sweep(specs, data, CONFIG, tiny_builder, engine="turbo", progress=False)
+    monkeypatch.setitem(sys.modules, "ann.batched", None)  # import fails as if absent
+    with pytest.raises(EngineUnavailable, match="ann/batched.py"):
+        run_sweep(specs, data, CONFIG, tiny_builder, engine="batched", progress=False)
+
+
+def test_batched_engine_plugs_in(monkeypatch, tmp_path, data):
+    calls = []
+
+    def train_batched(specs, data, config, build_model, device, progress=True):
+        calls.append([s.key for s in specs])
+        for spec in reversed(specs):  # finish in any order
+            yield spec, train_one(spec, data, config, build_model, device)
+
+    fake = types.ModuleType("ann.batched")
+    fake.train_batched = train_batched
+    monkeypatch.setitem(sys.modules, "ann.batched", fake)
+    specs = make_specs([0, 10], ["reference"], 1)
+    store = RunStore(tmp_path, sweep_meta("exp", data, CONFIG))
+    store.save(specs[0].key, train_one(specs[0], data, CONFIG, tiny_builder))
+    results = run_sweep(specs, data, CONFIG, tiny_builder, engine="batched", store=store,
+                        progress=False, log=lambda s: None)
+    assert calls == [["neg10-reference-seed0"]]  # finished runs are not passed on
+    assert [r["neg_percent"] for r in results] == [0.0, 10.0]
+    assert store.keys() == sorted(s.key for s in specs)
+
+
+def fake_result(p, seed, test, train, backward="reference", status="ok", epochs=3):
+    return {"neg_percent": float(p), "backward": backward, "seed": seed, "status": status,
+            "train_error": train, "test_error": test, "seconds": 1.0,
+            "epochs": [{"epoch": e + 1, "train_error": train + 0.01 * (epochs - e),
+                        "test_error": test + 0.01 * (epochs - e), "loss": 1.0}
+                       for e in range(epochs)]}
+
+
+def test_seed_stat_against_hand_computed_values():
+    s = seed_stat([1.0, 2.0, 3.0])
+    assert (s.n, s.mean, s.sd) == (3, 2.0, 1.0)
+    half = 4.302652729911275 / 3 ** 0.5  # t(0.975, 2) * sd / sqrt(n)
+    assert s.lo == pytest.approx(2 - half) and s.hi == pytest.approx(2 + half)
+    assert seed_stat([0.5]).format() == "0.50"
+    assert s.format() == f"2.00 ± 1.00 [{2 - half:.2f}, {2 + half:.2f}]"
+
+
+def row_cells(table, first):
+    """Cells of the Markdown row whose first cell is ``first``."""
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and cells[0] == first:
+            return cells
+    raise AssertionError(f"no row {first!r} in\n{table}")
+
+
+def test_tables_put_thesis_beside_ours():
+    results = [fake_result(0, 0, 0.0300, 0.0000), fake_result(5, 0, 0.0400, 0.0200),
+               fake_result(10, 0, 0.9, 0.9, status="diverged", epochs=1)]
+    summary = summarize(results)
+    t6 = final_table(summary, THESIS_MNIST, neg_counts={0: 0, 5: 25, 10: 50})
+    assert row_cells(t6, "5") == ["5", "25", "1.26", "4.00"]
+    assert "90.00 (1/1 diverged)" in t6
+    t7 = gap_table(summary, THESIS_MNIST)
+    cells = row_cells(t7, "5")
+    # thesis: test 1.26 train 0.48 gap 0.78, increases 0.34 / 0.48, ratio 1.41
+    assert cells[1:7] == ["1.26", "0.48", "0.78", "0.34", "0.48", "1.41"]
+    # ours: test 4.00 train 2.00 gap 2.00, increases 1.00 / 2.00, ratio 2.00
+    assert cells[7:13] == ["4.00", "2.00", "2.00", "1.00", "2.00", "2.00"]
+    t8 = epoch_table(summarize([fake_result(0, 0, 0.03, 0.0), fake_result(1, 0, 0.04, 0.0)]),
+                     THESIS_MNIST_EPOCHS, epochs=3)
+    assert row_cells(t8, "1") == ["1", "0.0207", "0.0222", "0.0600", "0.0700"]
+
+
+def test_noise_lines_separate_real_differences_from_seed_noise():
+    results = []
+    for seed, jitter in enumerate((-0.001, 0.0, 0.001)):
+        results.append(fake_result(0, seed, 0.030 + jitter, 0.0))
+        results.append(fake_result(1, seed, 0.0302 - jitter, 0.0))  # within noise
+        results.append(fake_result(8, seed, 0.060 + jitter, 0.02))  # far beyond
+    lines = noise_lines(summarize(results), results, THESIS_MNIST)
+    assert "beyond seed noise (Welch t-test, p < 0.05): 8 % (+3.00" in lines[0]
+    assert "within noise: 1 % (+0.02" in lines[0]
+    assert "median seed sd of our test error is 0.10 points" in lines[1]
+    assert "0→1 (+0.03)" in lines[1]  # the thesis's 0.92 vs 0.95 is below 2 sd
+    one = noise_lines(summarize(results[:3]), results[:3])
+    assert "one seed per configuration" in one[0]
+
+
+def test_run_csv_rows(tmp_path):
+    text = run_csv([fake_result(0, 0, 0.03, 0.0, epochs=2)], "mnist-5k")
+    rows = text.strip().splitlines()
+    assert rows[0].startswith("dataset,neg_percent,backward,seed,status,epoch")
+    assert len(rows) == 3 and rows[1].startswith("mnist-5k,0,reference,0,ok,1,")
+
+
+def test_plot_writes_png(tmp_path):
+    from ann.plots import plot_curves
+
+    results = [fake_result(p, 0, 0.03, 0.01, backward=b) for p in (0, 1, 5)
+               for b in ("exact", "reference")]
+    path = plot_curves(results, tmp_path / "fig.png", title="t")
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+    with pytest.raises(ValueError, match="metric"):
+        plot_curves(results, tmp_path / "x.png", metric="loss")
+
+
+def test_json_round_trip_of_results(data):
+    r = train_one(RunSpec(0, "exact", 0), data, CONFIG, tiny_builder)
+    assert json.loads(json.dumps(r, allow_nan=False)) == r

@@ -1,0 +1,237 @@
+"""The loop trainer: the documented contract, learning, determinism, divergence."""
+
+import json
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ann.data import TensorData
+from ann.models import LeNet5, build_mixlu_lenet
+from ann.train import (
+    CHANCE_ERROR,
+    RunSpec,
+    TrainConfig,
+    evaluate,
+    param_groups,
+    resolve_device,
+    train_one,
+)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: one thread avoids OpenMP contention with other processes."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def synthetic(n_train=300, n_test=100, seed=0, size=28, channels=1):
+    """Class = position of a bright block on noise, on the 0-255 scale, mean subtracted."""
+    g = torch.Generator().manual_seed(seed)
+
+    def make(n):
+        y = torch.arange(n) % 10
+        x = torch.rand(n, channels, size, size, generator=g) * 60
+        for i, c in enumerate(y.tolist()):
+            x[i, :, 2 * c : 2 * c + 6, 3:10] = 250.0
+        return x, y
+
+    train_x, train_y = make(n_train)
+    test_x, test_y = make(n_test)
+    mean = train_x.mean(0, keepdim=True)
+    return TensorData(train_x - mean, train_y, test_x - mean, test_y, name="synthetic")
+
+
+class Tiny(nn.Module):
+    """A small model with a last layer, for fast contract tests."""
+
+    def __init__(self, seed):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 5, stride=3)
+        self.fc = nn.Linear(4 * 8 * 8, 10)
+        g = torch.Generator().manual_seed(seed)
+        for p in self.parameters():
+            nn.init.normal_(p, 0.0, 0.01, generator=g)
+
+    @property
+    def last_layer(self):
+        return self.fc
+
+    def forward(self, x):
+        return self.fc(F.relu(self.conv(x)).flatten(1))
+
+
+def tiny_builder(spec):
+    return Tiny(spec.seed)
+
+
+def strip_seconds(result):
+    return {k: v for k, v in result.items() if k != "seconds"}
+
+
+def test_runspec_validation_and_stable_key():
+    assert RunSpec(1, "reference", 0).key == "neg1-reference-seed0"
+    assert RunSpec(0.25, "exact", 12).key == "neg0.25-exact-seed12"
+    assert RunSpec(10, "inverted", 3).neg_percent == 10.0
+    assert RunSpec(1, "exact", 0) == RunSpec(1.0, "exact", 0)
+    with pytest.raises(ValueError, match=r"neg_percent .* got 101"):
+        RunSpec(101, "exact", 0)
+    with pytest.raises(ValueError, match=r"backward .* got 'sideways'"):
+        RunSpec(1, "sideways", 0)
+    with pytest.raises(ValueError, match=r"seed .* got -1"):
+        RunSpec(1, "exact", -1)
+
+
+def test_train_config_defaults_validation_and_dict():
+    c = TrainConfig()
+    assert (c.lr, c.momentum, c.weight_decay, c.batch_size, c.epochs) == (1e-3, 0.9, 5e-4, 100, 20)
+    d = TrainConfig(epochs=2, lr_schedule=[0.1, 0.01, 0.001]).to_dict()
+    assert d["lr_schedule"] == [0.1, 0.01] and json.loads(json.dumps(d)) == d
+    with pytest.raises(ValueError, match="lr_schedule has 1 entries"):
+        TrainConfig(epochs=2, lr_schedule=[0.1])
+    with pytest.raises(ValueError, match=r"batch_size .* got 0"):
+        TrainConfig(batch_size=0)
+    with pytest.raises(ValueError, match=r"lr .* got -1"):
+        TrainConfig(lr=-1)
+    with pytest.raises(ValueError, match="last_bias_lr_mult"):
+        TrainConfig(last_bias_lr_mult=float("nan"))
+
+
+def test_param_groups_follow_multipliers_and_last_layer():
+    model = LeNet5()
+    config = TrainConfig(lr=0.05, weight_lr_mult=0.1, bias_lr_mult=2,
+                         last_weight_lr_mult=0.01, last_bias_lr_mult=0.2)
+    groups = {g["name"]: g for g in param_groups(model, config)}
+    assert {n: g["lr_mult"] for n, g in groups.items()} == {
+        "weight": 0.1, "bias": 2, "last_weight": 0.01, "last_bias": 0.2}
+    assert groups["last_weight"]["params"] == [model.conv5.weight]
+    assert groups["last_bias"]["params"] == [model.conv5.bias]
+    assert len(groups["weight"]["params"]) == 4 and len(groups["bias"]["params"]) == 4
+    assert groups["bias"]["lr"] == pytest.approx(0.1)
+    default = {g["name"]: g["lr_mult"] for g in param_groups(model, TrainConfig(bias_lr_mult=3))}
+    assert default["last_bias"] == 3 and default["last_weight"] == 1.0
+
+
+def reference_loop(spec, data, config, build_model):
+    """An independent transcription of the procedure in ann/train.py's docstring."""
+    model = build_model(spec)
+    last = set(map(id, model.last_layer.parameters()))
+    mult = config.lr_mults()
+    groups = []
+    for name, p in model.named_parameters():
+        kind = ("last_" if id(p) in last else "") + ("bias" if name.endswith("bias") else "weight")
+        groups.append({"params": [p], "m": mult[kind]})
+    opt = torch.optim.SGD(groups, lr=1.0, momentum=config.momentum,
+                          weight_decay=config.weight_decay)
+    g = torch.Generator().manual_seed(spec.seed)
+    n, epochs = data.train_size, []
+    for e in range(config.epochs):
+        lr = config.lr_schedule[e] if config.lr_schedule else config.lr
+        for group in opt.param_groups:
+            group["lr"] = lr * group["m"]
+        perm = torch.randperm(n, generator=g)
+        wrong, loss_sum = 0, 0.0
+        for start in range(0, n, config.batch_size):
+            idx = perm[start : start + config.batch_size]
+            xb, yb = data.train_x[idx], data.train_y[idx]
+            if config.flip and torch.rand((), generator=g).item() < 0.5:
+                xb = torch.flip(xb, dims=[3])
+            out = model(xb)
+            loss = F.cross_entropy(out, yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            wrong += int((out.argmax(1) != yb).sum())
+            loss_sum += loss.item() * len(yb)
+        model.eval()
+        with torch.no_grad():
+            test_wrong = int((model(data.test_x).argmax(1) != data.test_y).sum())
+        model.train()
+        epochs.append({"epoch": e + 1, "train_error": wrong / n,
+                       "test_error": test_wrong / data.test_size, "loss": loss_sum / n})
+    return epochs, model
+
+
+def test_train_one_matches_the_documented_procedure():
+    data = synthetic(n_train=250, n_test=60)  # 250 = 2 full batches + a partial one
+    config = TrainConfig(lr=0.01, batch_size=100, epochs=3, lr_schedule=[0.02, 0.01, 0.005],
+                         flip=True, weight_lr_mult=0.5, bias_lr_mult=2.0,
+                         last_weight_lr_mult=0.25, last_bias_lr_mult=0.1)
+    spec = RunSpec(0, "reference", 3)
+    result = train_one(spec, data, config, tiny_builder)
+    expected, _ = reference_loop(spec, data, config, tiny_builder)
+    assert len(result["epochs"]) == 3
+    for got, want in zip(result["epochs"], expected, strict=True):
+        assert got["epoch"] == want["epoch"]
+        assert got["train_error"] == want["train_error"]
+        assert got["test_error"] == want["test_error"]
+        assert got["loss"] == pytest.approx(want["loss"], rel=1e-6)
+    assert result["status"] == "ok"
+    assert result["train_error"] == expected[-1]["train_error"]
+    assert result["test_error"] == expected[-1]["test_error"]
+    assert set(result) == {"neg_percent", "backward", "seed", "status", "train_error",
+                           "test_error", "epochs", "seconds"}
+
+
+def test_flip_changes_the_run():
+    data = synthetic(n_train=200, n_test=50)
+    spec = RunSpec(0, "exact", 0)
+    a = train_one(spec, data, TrainConfig(lr=0.01, epochs=2), tiny_builder)
+    b = train_one(spec, data, TrainConfig(lr=0.01, epochs=2, flip=True), tiny_builder)
+    assert a["epochs"][-1]["loss"] != b["epochs"][-1]["loss"]
+
+
+def test_trainer_lowers_loss_on_tiny_data():
+    data = synthetic()
+    result = train_one(RunSpec(1, "reference", 0), data, TrainConfig(epochs=4, batch_size=20),
+                       build_mixlu_lenet)
+    losses = [e["loss"] for e in result["epochs"]]
+    assert result["status"] == "ok"
+    assert losses[-1] < 0.5 * losses[0]
+    assert result["epochs"][-1]["train_error"] < result["epochs"][0]["train_error"]
+    assert result["test_error"] < 0.5  # chance is 0.9
+
+
+def test_same_seed_same_numbers_different_seed_different_numbers():
+    data = synthetic(n_train=200, n_test=50)
+    config = TrainConfig(epochs=2)
+    a = train_one(RunSpec(5, "reference", 1), data, config, build_mixlu_lenet)
+    b = train_one(RunSpec(5, "reference", 1), data, config, build_mixlu_lenet)
+    c = train_one(RunSpec(5, "reference", 2), data, config, build_mixlu_lenet)
+    assert strip_seconds(a) == strip_seconds(b)
+    assert a["epochs"] != c["epochs"]
+
+
+def test_divergence_is_recorded_not_raised():
+    data = synthetic(n_train=200, n_test=50)
+    result = train_one(RunSpec(0, "exact", 0), data, TrainConfig(lr=1e12, epochs=3),
+                       tiny_builder)
+    assert result["status"] == "diverged"
+    assert result["train_error"] == result["test_error"] == CHANCE_ERROR
+    assert len(result["epochs"]) < 3
+    assert all(math.isfinite(e["loss"]) for e in result["epochs"])
+    json.dumps(result, allow_nan=False)
+
+
+def test_evaluate_chunks_and_restores_mode():
+    data = synthetic(n_train=10, n_test=37)
+    model = Tiny(0)
+    model.train()
+    assert evaluate(model, data.test_x, data.test_y, chunk=5) == evaluate(
+        model, data.test_x, data.test_y, chunk=1000)
+    assert model.training
+
+
+def test_resolve_device():
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ValueError, match="'gpu-please'"):
+        resolve_device("gpu-please")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device("cuda")
