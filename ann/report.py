@@ -195,7 +195,7 @@ def gap_table(
         if test0 is None:
             return cells + ["—"] * 3
         dtest, dtrain = sign * (test - test0), sign * (train - train0)
-        ratio = f"{dtrain / dtest:.2f}" if abs(dtest) > 1e-12 else "—"
+        ratio = f"{dtrain / dtest + 0.0:.2f}" if abs(dtest) > 1e-12 else "—"  # no "-0.00"
         return cells + [f"{dtest:.2f}", f"{dtrain:.2f}", ratio]
 
     blocks = []
@@ -289,13 +289,13 @@ def noise_lines(
                     if r["backward"] == b and float(r["neg_percent"]) == p]
 
         base = values(0.0)
-        beyond, within = [], []
+        beyond, within, untested = [], [], []
         for p in ps:
             if p == 0.0:
                 continue
             other = values(p)
             if len(other) < 2 or len(base) < 2:
-                within.append(f"{p:g} % (n<2)")
+                untested.append(f"{p:g} %")
                 continue
             diff = sum(other) / len(other) - sum(base) / len(base)
             if max(other) == min(other) and max(base) == min(base):
@@ -306,7 +306,9 @@ def noise_lines(
         lines.append(
             f"{b}: test {metric} differences from 0 % beyond seed noise (Welch t-test, "
             f"p < {alpha}): {', '.join(beyond) or 'none'}; within noise: "
-            f"{', '.join(within) or 'none'}."
+            f"{', '.join(within) or 'none'}"
+            + (f"; not tested (fewer than 2 seeds): {', '.join(untested)}" if untested else "")
+            + "."
         )
         sds = [summary[(b, p)]["test"].sd for p in ps if summary[(b, p)]["n"] > 1
                and summary[(b, p)]["diverged"] == 0]

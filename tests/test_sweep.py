@@ -242,12 +242,14 @@ def test_noise_lines_separate_real_differences_from_seed_noise():
         results.append(fake_result(0, seed, 0.030 + jitter, 0.0))
         results.append(fake_result(1, seed, 0.0302 - jitter, 0.0))  # within noise
         results.append(fake_result(8, seed, 0.060 + jitter, 0.02))  # far beyond
+    results.append(fake_result(5, 0, 0.05, 0.0))  # one seed only: cannot be tested
     lines = noise_lines(summarize(results), results, THESIS_MNIST)
     assert "beyond seed noise (Welch t-test, p < 0.05): 8 % (+3.00" in lines[0]
     assert "within noise: 1 % (+0.02" in lines[0]
+    assert lines[0].endswith("not tested (fewer than 2 seeds): 5 %.")
     assert "median seed sd of our test error is 0.10 points" in lines[1]
     assert "0→1 (+0.03)" in lines[1]  # the thesis's 0.92 vs 0.95 is below 2 sd
-    one = noise_lines(summarize(results[:3]), results[:3])
+    one = noise_lines(summarize(results[:3:3]), results[:3:3])
     assert "one seed per configuration" in one[0]
 
 

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# GPU check of the batched sweep engine (issue 6), for a machine with one NVIDIA GPU.
+#
+#   bash benchmarks/gpu_check.sh            # on the GPU machine: about 3-4 minutes
+#   bash benchmarks/gpu_check.sh --dry-run  # the same steps, tiny sizes, on CPU (tests this script)
+#
+# Needs only this repository and a Python with torch ($PYTHON, default python3); the
+# data are synthetic images of the real shapes.  Prints, in order:
+#   0. the GPU, driver, Python and torch versions;
+#   1. correctness on the GPU: 5 runs (4 NegLU settings + 1 built to diverge) trained
+#      batched and by the loop trainer with TF32 off, largest differences per run, and a
+#      check that an epoch of the batched engine makes no host synchronisation
+#      (torch.cuda.set_sync_debug_mode("error")), for LeNet and for LeNet5 with flips;
+#   2. the issue's benchmark: the full Table 6 sweep (11 NegLU percentages x 20 epochs x
+#      60,000 images, batch 100, 10,000 test images) batched (target: under 60 s), and the
+#      plain loop timed on 2 runs x 1 epoch and extrapolated (target: ratio >= 5);
+#   3. what decides the GPU defaults: the batched sweep for 2 epochs without channels-last,
+#      and LeNet5 on CIFAR-shaped data (6 percentages of Tables 9/10, 1 epoch of 50,000).
+# Each step has its own time limit, so the whole script ends within 5 minutes.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+PY="${PYTHON:-python3}"
+export PYTHONUNBUFFERED=1
+
+DRY=0
+if [[ "${1:-}" == "--dry-run" ]]; then
+    DRY=1
+elif [[ $# -gt 0 ]]; then
+    echo "usage: bash benchmarks/gpu_check.sh [--dry-run]" >&2
+    exit 2
+fi
+
+if [[ $DRY == 1 ]]; then
+    DEVICE=cpu
+    CHECK_SIZES="300 100 1"          # correctness: train images, test images, epochs
+    T6=(--train-size 500 --test-size 200 --epochs 2 --percents 0,5 --loop-sample 1 --loop-epochs 1)
+    CL=(--train-size 500 --test-size 200 --epochs 1 --percents 0,5 --engines batched)
+    L5=(--model lenet5 --train-size 200 --test-size 100 --epochs 1 --percents 0,3 --loop-sample 1)
+else
+    DEVICE=cuda
+    CHECK_SIZES="3000 1000 3"
+    T6=(--train-size 60000 --test-size 10000 --epochs 20 --loop-sample 2 --loop-epochs 1)
+    CL=(--train-size 60000 --test-size 10000 --epochs 2 --engines batched --no-channels-last)
+    L5=(--model lenet5 --train-size 50000 --test-size 10000 --epochs 1
+        --percents 0,0.25,0.5,1,2,3 --loop-sample 1)
+fi
+
+step() { echo; echo "== $* ($(date +%T))"; }
+
+step "0. machine"
+if [[ $DRY == 0 ]]; then
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+fi
+"$PY" - "$DEVICE" <<'EOF' || exit 1
+import sys
+import torch
+print(f"python {sys.version.split()[0]}, torch {torch.__version__}, CUDA {torch.version.cuda}")
+if sys.argv[1] == "cuda":
+    if not torch.cuda.is_available():
+        sys.exit("no CUDA device visible to torch: nothing to check")
+    p = torch.cuda.get_device_properties(0)
+    print(f"GPU: {p.name}, {p.total_memory / 2**30:.1f} GiB, {p.multi_processor_count} SMs")
+else:
+    print(f"dry run on CPU ({torch.get_num_threads()} threads)")
+EOF
+
+step "1. correctness: batched vs loop on $DEVICE, TF32 off; host syncs inside an epoch"
+# shellcheck disable=SC2086
+timeout 100 "$PY" - "$DEVICE" $CHECK_SIZES <<'EOF'
+import sys
+import time
+
+sys.path[:0] = [".", "benchmarks"]
+import torch
+
+from bench_sweep import synthetic_data
+from ann.batched import StackedRun, train_batched
+from ann.models import build_mixlu_lenet, build_mixlu_lenet5
+from ann.train import RunSpec, TrainConfig, train_one
+
+device = torch.device(sys.argv[1])
+n_train, n_test, epochs = (int(v) for v in sys.argv[2:5])
+torch.backends.cudnn.allow_tf32 = False
+torch.backends.cuda.matmul.allow_tf32 = False
+data = synthetic_data(n_train, n_test, 1, 28).to(device)
+config = TrainConfig(epochs=epochs)
+DIVERGE = 9  # this seed's weights are scaled by 1e30: its first loss is not finite
+
+
+def build(spec):
+    model = build_mixlu_lenet(spec)
+    if spec.seed == DIVERGE:
+        with torch.no_grad():
+            for p in model.parameters():
+                p.mul_(1e30)
+    return model
+
+
+specs = [RunSpec(0, "reference", 0), RunSpec(5, "reference", 1), RunSpec(10, "exact", 2),
+         RunSpec(10, "inverted", 3), RunSpec(5, "reference", DIVERGE)]
+start = time.perf_counter()
+batched = dict(train_batched(specs, data, config, build, device, progress=False))
+print(f"batched: {len(specs)} runs x {epochs} epochs of {n_train} images in "
+      f"{time.perf_counter() - start:.1f} s")
+ok = True
+for spec in specs:
+    loop = train_one(spec, data, config, build, device)
+    b = batched[spec]
+    err = max((max(abs(x["train_error"] - y["train_error"]) * n_train,
+                   abs(x["test_error"] - y["test_error"]) * n_test)
+               for x, y in zip(loop["epochs"], b["epochs"], strict=False)), default=0.0)
+    rel = max((abs(x["loss"] - y["loss"]) / abs(y["loss"])
+               for x, y in zip(loop["epochs"], b["epochs"], strict=False)), default=0.0)
+    same = (loop["status"] == b["status"] and len(loop["epochs"]) == len(b["epochs"])
+            and err <= 2 and rel <= 1e-3)
+    ok &= same
+    print(f"  {spec.key:<24} loop {loop['status']:<8} batched {b['status']:<8} "
+          f"final test error {loop['test_error']:.4f} / {b['test_error']:.4f}; "
+          f"largest difference: {err:.0f} images, loss {rel:.1e} relative"
+          f"{'' if same else '  <-- DIFFERS'}")
+print(f"correctness: {'PASS' if ok else 'FAIL'} (tolerance: 2 images, loss 1e-3 relative)")
+
+for name, builder, shape, flip in (("LeNet", build_mixlu_lenet, (1, 28), False),
+                                   ("LeNet5 + flips", build_mixlu_lenet5, (3, 32), True)):
+    small = synthetic_data(1000, 100, shape[0], shape[1]).to(device)
+    cfg = TrainConfig(epochs=2, flip=flip)
+    stack = specs[:4]
+    run = StackedRun(stack, [builder(s) for s in stack], small, cfg, device)
+    run.run_epoch(*run.draw_epoch())  # warm-up: caches, cuDNN plans
+    perm, flip_draws = run.draw_epoch()
+    if device.type != "cuda":
+        run.run_epoch(perm, flip_draws)
+        print(f"host-sync check ({name}): skipped on {device}")
+        continue
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        run.run_epoch(perm, flip_draws)
+        verdict = "none in an epoch (PASS)"
+    except RuntimeError as exc:
+        verdict = f"FOUND: {str(exc).splitlines()[0]}"
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    print(f"host-sync check ({name}, {len(stack)} members, 10 steps): {verdict}")
+EOF
+echo "(exit status $?)"
+
+step "2. Table 6 sweep: batched vs loop on $DEVICE"
+timeout 170 "$PY" benchmarks/bench_sweep.py --device "$DEVICE" "${T6[@]}"
+echo "(exit status $?)"
+
+step "3a. batched without channels-last (2 epochs of the same sweep; compare with step 2 / 10)"
+timeout 30 "$PY" benchmarks/bench_sweep.py --device "$DEVICE" "${CL[@]}"
+echo "(exit status $?)"
+
+step "3b. LeNet5 on CIFAR-shaped data, Tables 9/10 percentages"
+timeout 40 "$PY" benchmarks/bench_sweep.py --device "$DEVICE" "${L5[@]}"
+echo "(exit status $?)"
+echo
+echo "== done ($(date +%T))"

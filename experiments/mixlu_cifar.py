@@ -1,0 +1,223 @@
+"""MixLU-LeNet5 on CIFAR-10: thesis Tables 9 and 10 and Figure 13, ours beside the thesis's.
+
+Trains the ReLU-LeNet5 of MatConvNet's ``cnn_cifar`` ('lenet', CIFAR10-quick) with a
+share of the units of all four ReLU positions turned into NegLUs (0 .. 3 %, as the
+thesis), by the reference protocol (REFERENCE §4): SGD with momentum 0.9, weight
+decay 1e-4, batch 100, learning rate 0.05 for 15 epochs, 0.005 for 10, 0.0005 for 5
+(``--epochs N`` runs the first N epochs of this schedule), learning-rate multipliers
+0.1 for weights and 2 for biases (last conv: 0.01 and 0.2), a random horizontal flip
+of each batch with probability 0.5; data: mean image subtracted, per-image contrast
+normalisation and ZCA whitening (:mod:`ann.preprocess`, computed once and cached).
+It prints
+
+- Table 9: final test accuracy per NegLU percentage;
+- Table 10: test, training, their gap, their decreases from 0 % and the ratio;
+
+with the thesis's numbers beside ours and, with ``--seeds N >= 2``, mean ± sd, 95 %
+intervals and which differences exceed seed noise.  ``--out DIR`` writes
+``mixlu_cifar.json``, ``mixlu_cifar.csv`` and ``mixlu_cifar.png`` (Figure 13 style)
+and makes the sweep resumable.
+
+MixLU mask: the default ``--mask resample`` draws a fresh NegLU mask over all
+elements of each activation tensor on every pass, as the published MatConvNet layer
+did when given no mask, which is what produced the thesis's numbers.  ``--mask
+fixed`` designates whole channels once per run; rounded per layer (32, 32, 64, 64
+channels) that leaves shares below ~1.6 % with no NegLU in the 32-channel layers.
+
+CIFAR-10 is read from ``--data-dir``, the user cache, or downloaded (md5-checked).
+The toolkit's 28x28 gray datasets (``--dataset fashion-mnist``, ``mnist``, ``mnist-5k``)
+are zero-padded to 32x32 and repeated to three channels and then go through the same
+pipeline, so it can be exercised where CIFAR-10 is not available.
+
+Reproduce (CIFAR-10, 30 epochs, six percentages, reference backward)::
+
+    python experiments/mixlu_cifar.py --data-dir ~/data/cifar-10-batches-py \\
+        --out results/mixlu_cifar
+
+Quick demo::
+
+    python experiments/mixlu_cifar.py --quick --dataset fashion-mnist
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import ann.data.cifar  # noqa: E402, F401  (registers the dataset "cifar10")
+from ann.activations import neg_unit_count  # noqa: E402
+from ann.data import load_dataset, subset  # noqa: E402
+from ann.models import build_mixlu_lenet5  # noqa: E402
+from ann.preprocess import PreprocessParams, preprocess_cifar  # noqa: E402
+from ann.report import THESIS_CIFAR, final_table, gap_table, noise_lines, summarize  # noqa: E402
+from ann.sweep import (  # noqa: E402
+    OneLineArgumentParser,
+    UserError,
+    add_sweep_arguments,
+    check_sweep_arguments,
+    cli_main,
+    parse_percents,
+    run_experiment,
+)
+from ann.train import TrainConfig  # noqa: E402
+
+DEFAULT_PERCENTS = "0,0.25,0.5,1,2,3"
+#: The reference schedule: 0.05 for 15 epochs, 0.005 for 10, 0.0005 for 5.
+LR_SCHEDULE = [0.05] * 15 + [0.005] * 10 + [0.0005] * 5
+QUICK = {"percents": "0,3", "epochs": 2, "train_subset": 2000, "test_subset": 1000}
+#: Channels of the four MixLU positions of LeNet5 and their activation sizes per image.
+CHANNELS = (32, 32, 64, 64)
+ELEMENTS = (32 * 16 * 16, 32 * 16 * 16, 64 * 8 * 8, 64 * 1 * 1)
+DEFAULT_MASK = "resample"
+
+
+def make_config(epochs: int = len(LR_SCHEDULE)) -> TrainConfig:
+    """The reference training configuration for the first ``epochs`` epochs.
+
+    Raises:
+        ValueError: ``epochs`` outside 1..30.
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) \
+            or not 1 <= epochs <= len(LR_SCHEDULE):
+        raise ValueError(f"epochs must be an integer in 1..{len(LR_SCHEDULE)}, got {epochs!r}")
+    return TrainConfig(
+        lr=LR_SCHEDULE[0],
+        momentum=0.9,
+        weight_decay=1e-4,
+        batch_size=100,
+        epochs=epochs,
+        lr_schedule=list(LR_SCHEDULE),
+        flip=True,
+        weight_lr_mult=0.1,
+        bias_lr_mult=2.0,
+        last_weight_lr_mult=0.01,
+        last_bias_lr_mult=0.2,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: the options shared with ``mixlu_mnist.py`` plus ``--no-cache``."""
+    parser = OneLineArgumentParser(
+        prog="mixlu_cifar.py",
+        description="MixLU-LeNet5 on CIFAR-10: thesis Tables 9-10 and Figure 13, ours beside "
+        "the thesis's.",
+        epilog="Without CIFAR-10 in --data-dir or the cache and without a network, the error "
+        "says what to download and where to put it. 28x28 gray datasets are zero-padded to "
+        "32x32 and repeated to 3 channels. Bad options print one 'error: ...' line and exit "
+        "with status 2.",
+    )
+    add_sweep_arguments(
+        parser,
+        default_percents=DEFAULT_PERCENTS,
+        default_epochs=len(LR_SCHEDULE),
+        default_dataset="cifar10",
+        quick_help="demo/CI run: percents 0,3 (unless --percents), 2 epochs (unless "
+        "--epochs), 2,000 training and 1,000 test images (unless --train-subset/"
+        "--test-subset)",
+    )
+    for action in parser._actions:  # the thesis's setting is the default here
+        if action.dest == "mask":
+            action.default = DEFAULT_MASK
+            action.help = (
+                "MixLU mask: resample (a fresh per-element mask every forward pass, as the "
+                "published layer did when given no mask: reproduces the thesis's setting) "
+                "or fixed (NegLU channels drawn once per run; shares below ~1.6 %% give no "
+                "NegLU in the 32-channel layers) (default: %(default)s)")
+    parser.add_argument(
+        "--no-cache", action="store_true",
+        help="recompute the preprocessing instead of reading/writing its disk cache")
+    return parser
+
+
+def load_data(args: argparse.Namespace, log=print):
+    """The preprocessed dataset of ``args`` (subset first, then :func:`preprocess_cifar`)."""
+    data = load_dataset(args.dataset, args.data_dir, log=log)
+    if args.train_subset or args.test_subset:
+        data = subset(data, args.train_subset, args.test_subset, seed=0)
+    try:
+        return preprocess_cifar(data, PreprocessParams(), use_cache=not args.no_cache, log=log,
+                                progress=not args.no_progress)
+    except ValueError as exc:
+        raise UserError(f"--dataset {args.dataset}: {exc}") from None
+
+
+def neg_counts(percents, mask: str) -> dict[float, str]:
+    """NegLUs per percentage: channels per position (fixed) or mean elements per image
+    over the four positions (resample)."""
+    if mask == "fixed":
+        return {p: "+".join(str(neg_unit_count(c, p / 100)) for c in CHANNELS)
+                for p in percents}
+    return {p: f"{p / 100 * sum(ELEMENTS):.0f}/img" for p in percents}
+
+
+def report(results: list[dict], dataset: str, mask: str) -> str:
+    """Tables 9 and 10 and the seed-noise lines."""
+    summary = summarize(results, metric="accuracy")
+    counts = neg_counts(sorted({p for _, p in summary}), mask)
+    note = (f"MixLU-LeNet5 on {dataset}, mask {mask} "
+            + ("(the thesis's setting)" if mask == "resample" else
+               "(NOT the thesis's setting, which is --mask resample)")
+            + "; thesis: CIFAR-10, 50,000 training images, 30 epochs, one seed")
+    if dataset != "cifar10":
+        note += (f"; the thesis columns are CIFAR-10's, so compare patterns, not values, on "
+                 f"{dataset}")
+    unit = ("NegLU channels per position (32+32+64+64 channels)" if mask == "fixed" else
+            f"expected NegLU elements per image over the four positions ({sum(ELEMENTS)} "
+            f"units per image)")
+    parts = [
+        note,
+        final_table(summary, THESIS_CIFAR, metric="accuracy", title="Table 9",
+                    neg_counts=counts) + f"\n\nNegLUs: {unit}.",
+        gap_table(summary, THESIS_CIFAR, metric="accuracy", title="Table 10"),
+        "\n".join(noise_lines(summary, results, THESIS_CIFAR, metric="accuracy")),
+    ]
+    return "\n\n".join(parts)
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Run the experiment for parsed ``args``; return the JSON document (with ``runs``)."""
+    if args.quick:
+        for name, value in QUICK.items():
+            if getattr(args, name) is None:
+                setattr(args, name, value)
+    check_sweep_arguments(args)
+    if args.epochs is not None and args.epochs > len(LR_SCHEDULE):
+        raise UserError(f"--epochs must be at most {len(LR_SCHEDULE)} (the reference "
+                        f"schedule's length), got {args.epochs}")
+    percents = parse_percents(args.percents or DEFAULT_PERCENTS)
+    config = make_config(args.epochs or len(LR_SCHEDULE))
+    data = load_data(args)
+    mask = args.mask
+    print(f"mask: {mask}" + (" (per-element, resampled each pass: the thesis's setting)"
+                             if mask == "resample" else
+                             " (fixed channels; the thesis's setting is --mask resample)"))
+    return run_experiment(
+        args,
+        stem="mixlu_cifar",
+        data=data,
+        config=config,
+        build_model=functools.partial(build_mixlu_lenet5, mask=mask),
+        percents=percents,
+        report=lambda results: report(results, data.name, mask),
+        extra={
+            "model": "LeNet5 (MatConvNet cnn_cifar 'lenet')",
+            "mask": mask,
+            "preprocessing": data.info.get("preprocessing_params"),
+        },
+        metric="accuracy",
+        title=f"MixLU-LeNet5 on {data.name}: training (solid) and test (dotted) accuracy",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status (2 for user errors)."""
+    return cli_main(build_parser(), run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

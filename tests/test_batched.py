@@ -1,0 +1,302 @@
+"""The batched sweep engine: members trained in a stack equal the same runs trained alone."""
+
+import warnings
+
+import pytest
+import torch
+from torch import nn
+
+from ann.activations import MixLU, NegLU
+from ann.batched import (
+    StackedActivation,
+    UnsupportedModel,
+    plan_chunks,
+    stack_models,
+    train_batched,
+)
+from ann.data import TensorData
+from ann.models import LeNet, build_mixlu_lenet, build_mixlu_lenet5
+from ann.train import CHANCE_ERROR, RunSpec, TrainConfig, train_one
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small tensors: one thread avoids OpenMP contention with other processes."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def synthetic(n_train, n_test, size=28, channels=1, seed=0):
+    """Class = position of a bright block on noise (0-255 scale), mean subtracted."""
+    g = torch.Generator().manual_seed(seed)
+
+    def make(n):
+        y = torch.arange(n) % 10
+        x = torch.rand(n, channels, size, size, generator=g) * 60
+        for i, c in enumerate(y.tolist()):
+            x[i, :, 2 * c : 2 * c + 6, 3:10] = 250.0
+        return x, y
+
+    train_x, train_y = make(n_train)
+    test_x, test_y = make(n_test)
+    mean = train_x.mean(0, keepdim=True)
+    return TensorData(train_x - mean, train_y, test_x - mean, test_y, name="synthetic")
+
+
+def assert_same_run(batched, alone, n_train, n_test, loss_rtol=1e-3, max_flips=2):
+    """Same status and epochs; errors within ``max_flips`` images, losses to ``loss_rtol``."""
+    assert batched["status"] == alone["status"]
+    assert (batched["neg_percent"], batched["backward"], batched["seed"]) == (
+        alone["neg_percent"], alone["backward"], alone["seed"])
+    assert len(batched["epochs"]) == len(alone["epochs"])
+    for b, a in zip(batched["epochs"], alone["epochs"], strict=True):
+        assert b["epoch"] == a["epoch"]
+        assert abs(b["train_error"] - a["train_error"]) * n_train <= max_flips
+        assert abs(b["test_error"] - a["test_error"]) * n_test <= max_flips
+        assert b["loss"] == pytest.approx(a["loss"], rel=loss_rtol)
+    assert set(batched) == set(alone)
+
+
+def run_both(specs, data, config, build, **kwargs):
+    batched = dict(train_batched(specs, data, config, build, "cpu", progress=False, **kwargs))
+    assert set(batched) == set(specs)
+    alone = {s: train_one(s, data, config, build, "cpu") for s in specs}
+    return batched, alone
+
+
+def test_stacked_activation_matches_members_forward_and_every_backward():
+    members = [
+        MixLU(6, 0.5, backward="exact", seed=1),
+        MixLU(6, 0.5, backward="reference", seed=2),
+        MixLU(6, 0.5, backward="inverted", seed=3),
+        nn.ReLU(),
+        NegLU(backward="inverted"),
+        MixLU(6, 0.0, backward="reference", seed=4),
+    ]
+    descriptors = []
+    for m in members:
+        if isinstance(m, MixLU):
+            descriptors.append(("mix", m.neg_mask, m.backward))
+        elif isinstance(m, NegLU):
+            descriptors.append(("neg", None, m.backward))
+        else:
+            descriptors.append(("relu", None, None))
+    stacked = StackedActivation(descriptors)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(5, len(members) * 6, 3, 3, generator=g)
+    x[0, :, 0, 0] = 0.0  # every mode has derivative 0 at 0
+    x.requires_grad_(True)
+    w = torch.randn(x.shape, generator=g)
+    (stacked(x) * w).sum().backward()
+    for k, m in enumerate(members):
+        xk = x.detach()[:, 6 * k : 6 * k + 6].clone().requires_grad_(True)
+        yk = m(xk)
+        (yk * w[:, 6 * k : 6 * k + 6]).sum().backward()
+        torch.testing.assert_close(stacked(x.detach())[:, 6 * k : 6 * k + 6], yk.detach(),
+                                   rtol=0, atol=0)
+        torch.testing.assert_close(x.grad[:, 6 * k : 6 * k + 6], xk.grad, rtol=0, atol=0)
+    # not vacuous: the three NegLU backwards give three different gradients
+    grads = [x.grad[:, 6 * k : 6 * k + 6] for k in range(3)]
+    assert not torch.equal(grads[0], grads[1]) and not torch.equal(grads[1], grads[2])
+
+
+def test_lenet_members_match_their_solo_runs():
+    # 2 epochs x 50 steps of batch 10 = 100 SGD steps per member, 4 members that differ
+    # in NegLU share, backward mode and seed.
+    data = synthetic(500, 200)
+    config = TrainConfig(epochs=2, batch_size=10)
+    specs = [RunSpec(0, "reference", 0), RunSpec(10, "reference", 1),
+             RunSpec(40, "exact", 2), RunSpec(40, "inverted", 3)]
+    batched, alone = run_both(specs, data, config, build_mixlu_lenet)
+    for s in specs:
+        assert_same_run(batched[s], alone[s], 500, 200)
+    # not vacuous: training learned, and the members differ from each other
+    assert alone[specs[0]]["epochs"][-1]["train_error"] < 0.5
+    losses = {round(alone[s]["epochs"][-1]["loss"], 6) for s in specs}
+    assert len(losses) == len(specs)
+
+
+class Scaled:
+    """Wraps a LeNet builder: spec seeds in ``scale`` get their weights multiplied."""
+
+    def __init__(self, scale):
+        self.scale = scale
+
+    def __call__(self, spec):
+        model = build_mixlu_lenet(spec)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.mul_(self.scale.get(spec.seed, 1.0))
+        return model
+
+
+def test_diverging_member_is_recorded_and_others_are_undisturbed():
+    data = synthetic(200, 100)
+    config = TrainConfig(epochs=3, batch_size=20, lr=1e-3)
+    # weights x 6 (seed 7): the first epoch's losses are finite, then the run blows up
+    build = Scaled({7: 6.0})
+    specs = [RunSpec(0, "reference", 0), RunSpec(5, "reference", 7), RunSpec(5, "exact", 1)]
+    batched, alone = run_both(specs, data, config, build)
+    bad = alone[specs[1]]
+    assert bad["status"] == "diverged"
+    assert bad["train_error"] == bad["test_error"] == CHANCE_ERROR
+    assert batched[specs[1]]["status"] == "diverged"
+    assert batched[specs[1]]["train_error"] == CHANCE_ERROR
+    assert len(batched[specs[1]]["epochs"]) == len(bad["epochs"]) == 1
+    # its one kept epoch is already unstable (loss ~ 250), so rounding shows at the % level
+    assert batched[specs[1]]["epochs"][0]["loss"] == pytest.approx(bad["epochs"][0]["loss"],
+                                                                   rel=0.05)
+    for s in (specs[0], specs[2]):
+        assert_same_run(batched[s], alone[s], 200, 100)
+    assert alone[specs[0]]["status"] == "ok" and len(alone[specs[0]]["epochs"]) == 3
+
+
+def test_member_that_diverges_on_its_first_step_keeps_no_epochs():
+    data = synthetic(100, 50)
+    config = TrainConfig(epochs=2, batch_size=50)
+    build = Scaled({3: 1e30})
+    specs = [RunSpec(1, "reference", 3), RunSpec(1, "reference", 4)]
+    batched, alone = run_both(specs, data, config, build)
+    assert alone[specs[0]]["status"] == "diverged" and alone[specs[0]]["epochs"] == []
+    for s in specs:
+        assert_same_run(batched[s], alone[s], 100, 50)
+    assert batched[specs[1]]["status"] == "ok"
+
+
+def test_chunks_give_the_results_of_one_stack():
+    data = synthetic(200, 100)
+    config = TrainConfig(epochs=2, batch_size=25)
+    specs = [RunSpec(p, "reference", s) for p, s in ((0, 0), (5, 1), (10, 2))]
+    one = dict(train_batched(specs, data, config, build_mixlu_lenet, "cpu", progress=False))
+    chunked = dict(train_batched(specs, data, config, build_mixlu_lenet, "cpu",
+                                 progress=False, max_members=2))
+    for s in specs:
+        assert_same_run(chunked[s], one[s], 200, 100)
+    # a memory budget of one member forces one member per chunk
+    tiny = dict(train_batched(specs, data, config, build_mixlu_lenet, "cpu", progress=False,
+                              memory_budget=1))
+    for s in specs:
+        assert_same_run(tiny[s], one[s], 200, 100)
+
+
+def test_plan_chunks():
+    assert plan_chunks(11, 10, 1000, None) == [11]
+    assert plan_chunks(11, 10, 1000, 4) == [4, 4, 3]
+    assert plan_chunks(11, 100, 500, None) == [4, 4, 3]  # 5 fit: 3 chunks, balanced
+    assert plan_chunks(3, 100, 1, None) == [1, 1, 1]
+    with pytest.raises(ValueError, match="max_members"):
+        plan_chunks(3, 1, 1, 0)
+
+
+def test_lenet5_with_flip_schedule_and_lr_multipliers_matches_solo_runs():
+    data = synthetic(60, 40, size=32, channels=3)
+    config = TrainConfig(epochs=2, batch_size=20, lr_schedule=[0.05, 0.005], flip=True,
+                         weight_decay=1e-4, weight_lr_mult=0.1, bias_lr_mult=2.0,
+                         last_weight_lr_mult=0.01, last_bias_lr_mult=0.2)
+    specs = [RunSpec(0, "reference", 0), RunSpec(10, "reference", 1),
+             RunSpec(10, "inverted", 2)]
+    batched, alone = run_both(specs, data, config, build_mixlu_lenet5)
+    for s in specs:
+        assert_same_run(batched[s], alone[s], 60, 40)
+
+
+def test_resampled_masks_are_stacked_and_draw_the_loops_masks():
+    # LeNet5 as mixlu_cifar.py runs it by default (mask="resample", flips), one member
+    # with fixed masks beside them; test set of 1100 images: two test chunks per epoch
+    data = synthetic(60, 1100, size=32, channels=3)
+    config = TrainConfig(epochs=2, batch_size=20, lr_schedule=[0.05, 0.005], flip=True,
+                         weight_decay=1e-4, weight_lr_mult=0.1, bias_lr_mult=2.0,
+                         last_weight_lr_mult=0.01, last_bias_lr_mult=0.2)
+    specs = [RunSpec(0, "reference", 0), RunSpec(3, "reference", 1),
+             RunSpec(3, "inverted", 2), RunSpec(10, "exact", 3)]
+
+    def build(spec):
+        return build_mixlu_lenet5(spec, mask="fixed" if spec.seed == 3 else "resample")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no fallback to the loop
+        batched, alone = run_both(specs, data, config, build)
+    for s in specs:
+        assert_same_run(batched[s], alone[s], 60, 1100)
+    # not vacuous: the masks matter (3 % resampled NegLUs change the run vs 0 %)
+    assert alone[specs[1]]["epochs"][0]["loss"] != alone[specs[0]]["epochs"][0]["loss"]
+
+
+def test_unseeded_resample_masks_and_unstackable_models_fall_back_to_the_loop():
+    data = synthetic(40, 20)
+    config = TrainConfig(epochs=1, batch_size=20)
+    specs = [RunSpec(5, "reference", 0), RunSpec(5, "reference", 1)]
+
+    def build(spec):
+        if spec.seed == 0:
+            torch.manual_seed(0)  # the unseeded mask draws from the global generator
+            return LeNet(lambda n: MixLU(n, 0.05, mask="resample"))
+        return build_mixlu_lenet(spec)
+
+    with pytest.warns(UserWarning, match="seed=None"):
+        batched = dict(train_batched(specs, data, config, build, "cpu", progress=False))
+    for s in specs:
+        if s.seed == 0:
+            torch.manual_seed(0)
+        alone = train_one(s, data, config, build, "cpu")
+        assert_same_run(batched[s], alone, 40, 20)
+
+    class WithNorm(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(1, 10, 28)
+            self.norm = nn.BatchNorm2d(10)
+
+        def forward(self, x):
+            return self.norm(self.conv(x)).flatten(1)
+
+    with pytest.raises(UnsupportedModel, match="BatchNorm2d"):
+        stack_models([WithNorm(), WithNorm()])
+    with pytest.warns(UserWarning, match="BatchNorm2d"):
+        results = list(train_batched(specs[:1], data, config, lambda s: WithNorm(), "cpu",
+                                     progress=False))
+    assert results[0][1]["status"] == "ok"
+
+
+def test_bad_arguments_raise_value_errors():
+    data = synthetic(20, 10)
+    specs = [RunSpec(0, "reference", 0)]
+    with pytest.raises(ValueError, match="max_members"):
+        train_batched(specs, data, TrainConfig(), build_mixlu_lenet, max_members=0)
+    with pytest.raises(ValueError, match="memory_budget"):
+        train_batched(specs, data, TrainConfig(), build_mixlu_lenet, memory_budget=-5)
+    with pytest.raises(ValueError, match="device"):
+        train_batched(specs, data, TrainConfig(), build_mixlu_lenet, device="nonsense")
+
+
+def test_bench_sweep_runs_both_engines_and_reports_the_ratio(capsys):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    try:
+        import bench_sweep
+    finally:
+        sys.path.pop(0)
+    out = bench_sweep.main(["--device", "cpu", "--steps", "2", "--test-size", "50",
+                            "--percents", "0,5,10", "--max-members", "2"])
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed[-1] == f"ratio: {out['ratio']:.2f}"
+    assert out["loop_seconds"] > 0 and out["batched_seconds"] > 0
+    assert out["max_error_difference"] <= 2 / 50  # at most 2 of the 50 test images
+
+
+@pytest.mark.slow
+def test_gpu_check_dry_run_on_cpu():
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(["bash", "benchmarks/gpu_check.sh", "--dry-run"], cwd=root,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "correctness: PASS" in proc.stdout
+    assert proc.stdout.count("ratio: ") == 2  # Table 6 and LeNet5 steps
+    assert proc.stdout.count("(exit status 0)") == 4  # every step ended normally
