@@ -684,7 +684,7 @@ class StackedRun:
         self.model = stack_models(models)
         if verify:
             verify_stacked(self.model, models, data.train_x[:4].detach().to("cpu"))
-        pass  # _reset_draws(self.model)  # resampled masks start from their seeds, as in the loop
+        _reset_draws(self.model)  # resampled masks start from their seeds, as in the loop
         self.model.to(device).train()
         self.generators = [torch.Generator().manual_seed(s.seed) for s in self.specs]
         self.epochs: list[list[dict[str, Any]]] = [[] for _ in self.specs]

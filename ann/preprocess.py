@@ -320,8 +320,8 @@ def preprocess_cifar(
         ValueError: images that are neither 3x32x32 nor 1x28x28.
     """
     params = params or PreprocessParams()
+    key = cache_key(data, params)  # of the input: gray sets hash 12x fewer bytes
     data = to_cifar_shape(data)
-    key = cache_key(data, params)
     cache = (Path(cache_dir) if cache_dir is not None else default_cache_dir()) / "preprocessed"
     path = cache / f"{data.name}-{key[:24]}.pt"
     stored = None

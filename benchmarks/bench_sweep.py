@@ -4,7 +4,8 @@ Trains the same sweep (default: the 11 MNIST percentages 0..10 of Table 6, one s
 backward ``reference``) (a) one model at a time by :func:`ann.train.train_one` and (b)
 all at once by :func:`ann.batched.train_batched`, in one process on one device, on
 synthetic data of the real shape (MNIST: 1x28x28 on the 0-255 scale, mean image
-subtracted; CIFAR-10 with ``--model lenet5``: 3x32x32) that the nets can learn.  It
+subtracted; CIFAR-10 with ``--model lenet5``: 3x32x32) that the nets can learn, with
+the experiments' MixLU masks (fixed for LeNet, resampled every pass for LeNet5).  It
 prints the training images per second per model for each engine, how far the two
 engines' results are apart, and as its last line ``ratio: <loop time / batched time>``.
 
@@ -21,6 +22,7 @@ epochs and its time for the whole sweep is extrapolated linearly (printed as suc
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import platform
@@ -71,6 +73,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default auto)")
     p.add_argument("--model", default="lenet", choices=sorted(MODELS))
+    p.add_argument("--mask", default=None, choices=["fixed", "resample"],
+                   help="MixLU mask (default: the experiments' defaults, fixed for lenet as "
+                        "mixlu_mnist.py, resample for lenet5 as mixlu_cifar.py)")
     p.add_argument("--percents", default="0,1,2,3,4,5,6,7,8,9,10",
                    help="comma-separated NegLU percentages (default: Table 6)")
     p.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1 per percentage")
@@ -149,6 +154,8 @@ def main(argv=None) -> dict:
         raise SystemExit("--timer cpu measures CPU devices only")
     clock = time.process_time if args.timer == "cpu" else time.perf_counter
     build, channels, size = MODELS[args.model]
+    mask = args.mask or ("resample" if args.model == "lenet5" else "fixed")
+    build = functools.partial(build, mask=mask)
     percents = [float(p) for p in args.percents.split(",")]
     backwards = [b.strip() for b in args.backward.split(",")]
     specs = [RunSpec(p, b, s) for b in backwards for s in range(args.seeds) for p in percents]
@@ -163,14 +170,14 @@ def main(argv=None) -> dict:
                                  f", {torch.get_num_threads()} threads)"))
     print(f"timer: {'CPU seconds of this process' if args.timer == 'cpu' else 'wall clock'}; "
           f"load average before: {_load()}")
-    print(f"torch {torch.__version__}; model {args.model}; {len(specs)} runs "
+    print(f"torch {torch.__version__}; model {args.model}, mask {mask}; {len(specs)} runs "
           f"(percents {args.percents}; backward {args.backward}; {args.seeds} seed(s)); "
           f"{n_train} training images x {args.epochs} epoch(s), batch {args.batch_size} "
           f"({math.ceil(n_train / args.batch_size)} steps/epoch), {args.test_size} test images")
     _warm_up(data, build, device, args.max_members, channels_last)
 
     out: dict = {"device": str(device), "gpu": gpu, "runs": len(specs),
-                 "train_images": n_train, "epochs": args.epochs, "model": args.model}
+                 "train_images": n_train, "epochs": args.epochs, "model": args.model, "mask": mask}
     results: dict[str, dict] = {}
     if "loop" in args.engines:
         sample = specs[: args.loop_sample] if args.loop_sample else specs

