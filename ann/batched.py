@@ -48,7 +48,8 @@ fails the built-in forward/gradient check against its members) are trained by
 
 K is split into chunks that fit memory (:func:`plan_chunks`): an estimate of bytes
 per member against a budget (half the available RAM on CPU, 80 % of free GPU memory
-on CUDA) and a cap ``max_members``.
+on CUDA) and a cap ``max_members`` (on CPU by default :data:`CPU_STACK_BYTES`, since
+small stacks keep their activations in cache).
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ from ann.train import (
 )
 
 __all__ = [
-    "CPU_MAX_MEMBERS",
+    "CPU_STACK_BYTES",
     "UnsupportedModel",
     "StackedActivation",
     "StackedConv2d",
@@ -90,11 +91,14 @@ __all__ = [
     "train_batched",
 ]
 
-#: Default cap on members per chunk on CPU: past a few members the stacked activations
-#: outgrow the cache and each member gets slower.  Measured (LeNet, 11 runs x 30 steps,
-#: ``bench_sweep.py --timer cpu --threads 1``, CPU seconds): stacks of 2: 12.4 s, 3: 11.0,
-#: 4: 11.6, 6: 11.2, 11: 14.8; the plain loop 19.2-19.9.
-CPU_MAX_MEMBERS = 6
+#: Default size of one stack on CPU, in estimated training bytes (:func:`member_bytes`):
+#: past a few members the stacked activations outgrow the cache and every member gets
+#: slower, so on CPU a stack holds at most ``CPU_STACK_BYTES // member_bytes`` members
+#: (LeNet: 7, LeNet5: 2).  Measured with ``bench_sweep.py --timer cpu --threads 1``
+#: (CPU seconds, 1 thread): LeNet, 11 runs x 30 steps, stacks of 2: 12.4 s, 3: 11.0,
+#: 4: 11.6, 6: 11.2, 11: 14.8, the plain loop 19.2-19.9; LeNet5, 10 steps of a stack,
+#: per member: stacks of 1: 1.27 s, 2: 0.98, 3: 1.15, 6: 1.70.
+CPU_STACK_BYTES = 300 * 2**20
 
 #: Leaf modules without state that act channel-wise and so run unchanged on a stack.
 _STATELESS_OK = (nn.MaxPool2d, nn.AvgPool2d, nn.Identity, nn.Flatten)
@@ -581,7 +585,9 @@ def member_bytes(model: nn.Module, x: Tensor, batch_size: int) -> int:
     autograd saves for a batch (measured with saved-tensor hooks on a forward of the
     images ``x``, scaled to ``batch_size``).
     """
+    model = copy.deepcopy(model)  # the forward below must not touch the caller's state
     param_ids = {p.data_ptr() for p in model.parameters()}
+    x = x.clone()  # a view into a dataset would count the dataset's whole storage
     seen: dict[int, int] = {}
 
     def pack(t: Tensor) -> Tensor:
@@ -893,8 +899,8 @@ def train_batched(
         build_model: ``spec -> nn.Module``, deterministic given the spec.
         device: torch device (``"auto"`` allowed).
         progress: a tqdm bar of steps per stack (and per epoch for loop fallbacks).
-        max_members: most members per stack; ``None``: :data:`CPU_MAX_MEMBERS` on CPU,
-            memory-bound only on CUDA.
+        max_members: most members per stack; ``None``: as many as fit
+            :data:`CPU_STACK_BYTES` on CPU (cache), memory-bound only on CUDA.
         memory_budget: bytes the stacks may use; ``None``: :func:`memory_budget_bytes`.
         channels_last: stacked images in channels-last memory format.
 
@@ -925,10 +931,8 @@ def _train_batched(specs, data, config, build_model, device, progress, max_membe
                    memory_budget, channels_last):
     if data.train_x.device != device:
         data = data.to(device)
-    if max_members is None and device.type == "cpu":
-        max_members = CPU_MAX_MEMBERS
     budget = memory_budget or memory_budget_bytes(device)
-    sample = data.train_x[:4].detach().to("cpu")
+    sample = data.train_x[:4].detach().to("cpu").clone()  # own storage: see member_bytes
     groups: dict[tuple, list[tuple[RunSpec, nn.Module]]] = {}
     fallback: list[tuple[RunSpec, str]] = []
     for spec in specs:
@@ -946,7 +950,10 @@ def _train_batched(specs, data, config, build_model, device, progress, max_membe
     stacks: list[list[tuple[RunSpec, nn.Module]]] = []
     for members in groups.values():
         per_member = member_bytes(members[0][1], sample, config.batch_size)
-        sizes = plan_chunks(len(members), per_member, budget, max_members)
+        cap = max_members
+        if cap is None and device.type == "cpu":
+            cap = max(1, CPU_STACK_BYTES // per_member)
+        sizes = plan_chunks(len(members), per_member, budget, cap)
         start = 0
         for size in sizes:
             stacks.append(members[start : start + size])
