@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["BACKWARDS", "MASK_MODES", "neglu", "smooth_neglu", "NegLU", "MixLU"]
+__all__ = ["BACKWARDS", "MASK_MODES", "neglu", "smooth_neglu", "NegLU", "MixLU", "random_subset"]
 
 BACKWARDS = ("exact", "reference", "inverted")
 MASK_MODES = ("fixed", "resample")
@@ -35,8 +35,8 @@ def _check_backward(backward: str) -> str:
     return backward
 
 
-class _ReferenceNegLU(torch.autograd.Function):
-    """min(0, x) forward; backward passes the gradient where x > 0 (published layer)."""
+class _NegLUFunction(torch.autograd.Function):
+    """min(0, x) forward, saving ``x``; subclasses define the backward."""
 
     generate_vmap_rule = True
 
@@ -48,6 +48,10 @@ class _ReferenceNegLU(torch.autograd.Function):
     def setup_context(ctx, inputs, output):
         (x,) = inputs
         ctx.save_for_backward(x)
+
+
+class _ReferenceNegLU(_NegLUFunction):
+    """Backward passes the gradient where x > 0 (the published layer)."""
 
     @staticmethod
     def backward(ctx, grad_output: Tensor) -> Tensor:
@@ -55,19 +59,8 @@ class _ReferenceNegLU(torch.autograd.Function):
         return grad_output * (x > 0).to(grad_output.dtype)
 
 
-class _InvertedNegLU(torch.autograd.Function):
-    """min(0, x) forward; backward with derivative -1 where x < 0 (thesis's intent)."""
-
-    generate_vmap_rule = True
-
-    @staticmethod
-    def forward(x: Tensor) -> Tensor:
-        return torch.clamp(x, max=0.0)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        (x,) = inputs
-        ctx.save_for_backward(x)
+class _InvertedNegLU(_NegLUFunction):
+    """Backward with derivative -1 where x < 0 (the thesis's intent)."""
 
     @staticmethod
     def backward(ctx, grad_output: Tensor) -> Tensor:
@@ -126,6 +119,26 @@ class NegLU(nn.Module):
 
     def extra_repr(self) -> str:
         return f"backward={self.backward!r}"
+
+
+def random_subset(n: int, count: int, generator: torch.Generator | None = None) -> Tensor:
+    """Sorted indices of a uniformly random ``count``-element subset of ``range(n)`` (CPU).
+
+    Draws indices with replacement until ``count`` distinct ones are in hand, then keeps
+    a uniformly random ``count`` of them.  Every step treats all indices alike, so every
+    subset is equally likely; the cost is ``O(count log count)``, independent of ``n``.
+    """
+    if not 0 <= count <= n:
+        raise ValueError(f"count must be in [0, n={n}], got {count}")
+    chosen = torch.empty(0, dtype=torch.long)
+    while chosen.numel() < count:
+        need = count - chosen.numel()
+        draw = torch.randint(n, (need + need // 8 + 16,), generator=generator)
+        chosen = torch.unique(torch.cat([chosen, draw]))
+    if chosen.numel() > count:
+        keep = torch.randperm(chosen.numel(), generator=generator)[:count]
+        chosen = chosen[keep.sort().values]
+    return chosen
 
 
 def neg_unit_count(num_units: int, neg_fraction: float) -> int:
@@ -219,10 +232,20 @@ class MixLU(nn.Module):
         if self.mask == "fixed":
             return self.neg_mask.view((1, -1) + (1,) * (x.dim() - 2))
         numel = x.numel()
-        num_relu = int(math.floor((1.0 - self.neg_fraction) * numel))
-        flat = torch.ones(numel, dtype=torch.bool, device=x.device)
-        order = torch.randperm(numel, device=x.device, generator=self._generator(x.device))
-        flat[order[:num_relu]] = False
+        num_neg = numel - int(math.floor((1.0 - self.neg_fraction) * numel))
+        generator = self._generator(x.device)
+        if x.device.type != "cpu":
+            # one permutation: no host synchronisation on an accelerator
+            flat = torch.zeros(numel, dtype=torch.bool, device=x.device)
+            flat[torch.randperm(numel, device=x.device, generator=generator)[:num_neg]] = True
+            return flat.view_as(x)
+        # CPU: draw the smaller of the two sets (NegLU or ReLU elements) directly,
+        # which costs O(count log count) instead of a permutation of every element
+        # (about 7 ms per pass for a LeNet5 position at batch 100).
+        drawn_neg = num_neg <= numel - num_neg
+        count = num_neg if drawn_neg else numel - num_neg
+        flat = torch.full((numel,), not drawn_neg, dtype=torch.bool)
+        flat[random_subset(numel, count, generator)] = drawn_neg
         return flat.view_as(x)
 
     def _generator(self, device: torch.device) -> torch.Generator | None:

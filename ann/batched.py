@@ -68,12 +68,12 @@ from torch import Tensor, nn
 from ann.activations import BACKWARDS, MixLU, NegLU
 from ann.data.datasets import TensorData
 from ann.train import (
-    CHANCE_ERROR,
     TEST_CHUNK,
     RunSpec,
     TrainConfig,
     param_groups,
     resolve_device,
+    run_result,
     train_one,
 )
 
@@ -646,24 +646,6 @@ def plan_chunks(n: int, per_member: int, budget: int, max_members: int | None) -
 # ---------------------------------------------------------------------------
 
 
-def _result(spec: RunSpec, status: str, epochs: list[dict[str, Any]], seconds: float
-            ) -> dict[str, Any]:
-    if status == "ok":
-        train_error, test_error = epochs[-1]["train_error"], epochs[-1]["test_error"]
-    else:
-        train_error = test_error = CHANCE_ERROR
-    return {
-        "neg_percent": spec.neg_percent,
-        "backward": spec.backward,
-        "seed": spec.seed,
-        "status": status,
-        "train_error": train_error,
-        "test_error": test_error,
-        "epochs": epochs,
-        "seconds": seconds,
-    }
-
-
 class StackedRun:
     """Training state of one stack of members: model, optimiser, generators, results.
 
@@ -832,7 +814,7 @@ class StackedRun:
                 finished = []
                 for i, b in enumerate(bad):
                     if b:
-                        finished.append((self.specs[i], _result(
+                        finished.append((self.specs[i], run_result(
                             self.specs[i], "diverged", self.epochs[i],
                             time.perf_counter() - start)))
                 if len(keep) < self.members:
@@ -855,7 +837,7 @@ class StackedRun:
                 yield from finished
             seconds = time.perf_counter() - start
             for spec, epochs in zip(self.specs, self.epochs, strict=True):
-                yield spec, _result(spec, "ok", epochs, seconds)
+                yield spec, run_result(spec, "ok", epochs, seconds)
         finally:
             if bar is not None:
                 bar.close()

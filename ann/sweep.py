@@ -7,12 +7,12 @@ that ``experiments/mixlu_mnist.py`` and ``experiments/mixlu_cifar.py`` stay thin
 :func:`run_sweep` trains every :class:`~ann.train.RunSpec` that is not already in
 the :class:`~ann.results.RunStore`, with one of two engines:
 
-``"loop"``
-    :func:`ann.train.train_one` for each run in turn (the reference trainer).
-``"batched"``
+``"batched"`` (the scripts' default)
     ``ann.batched.train_batched(specs, data, config, build_model, device,
     progress=True)``, imported on first use: an iterator yielding ``(spec, result)``
     as runs finish, with results equal to the loop's to float tolerance.
+``"loop"``
+    :func:`ann.train.train_one` for each run in turn (the reference trainer).
 
 Each finished run is written to the store at once (atomically), so an interrupted
 sweep loses at most the runs in progress, and rerunning it trains only the rest.
@@ -252,8 +252,14 @@ def add_sweep_arguments(
     default_epochs: int,
     default_dataset: str,
     quick_help: str,
+    default_mask: str = "fixed",
+    mask_help: str | None = None,
 ) -> None:
-    """Add the options every MixLU sweep script shares (see ``--help`` of either)."""
+    """Add the options every MixLU sweep script shares (see ``--help`` of either).
+
+    ``mask_help`` replaces the help of ``--mask`` (it should end with
+    ``(default: %(default)s)``); ``default_mask`` is that option's default.
+    """
     from ann.data.datasets import dataset_description, dataset_names
 
     names = dataset_names()
@@ -289,14 +295,14 @@ def add_sweep_arguments(
              "rerunning the same command resumes, skipping finished runs (default: "
              "nothing written)")
     parser.add_argument(
-        "--engine", default="loop", choices=list(ENGINES),
+        "--engine", default="batched", choices=list(ENGINES),
         help="batched: train all runs at once (ann/batched.py); loop: one model at a time "
              "(default: %(default)s)")
     parser.add_argument(
-        "--mask", default="fixed", choices=list(MASK_MODES),
-        help="MixLU mask: fixed (NegLU units drawn once per run from the seed) or resample "
-             "(a fresh per-element mask every forward pass, as the published layer did "
-             "when given no mask) (default: fixed)")
+        "--mask", default=default_mask, choices=list(MASK_MODES),
+        help=mask_help or "MixLU mask: fixed (NegLU units drawn once per run from the seed) "
+             "or resample (a fresh per-element mask every forward pass, as the published "
+             "layer did when given no mask) (default: %(default)s)")
     parser.add_argument(
         "--train-subset", type=int, default=None, metavar="N",
         help="train on a random subset of N training images (default: all)")
@@ -311,6 +317,14 @@ def add_sweep_arguments(
              "several partial sweeps into one report")
     parser.add_argument(
         "--no-progress", action="store_true", help="no progress bars (one line per run only)")
+
+
+def apply_quick(args: argparse.Namespace, quick: dict[str, Any]) -> None:
+    """With ``--quick``, set each option of ``quick`` that the user left unset."""
+    if args.quick:
+        for name, value in quick.items():
+            if getattr(args, name) is None:
+                setattr(args, name, value)
 
 
 def check_sweep_arguments(args: argparse.Namespace) -> None:

@@ -77,6 +77,7 @@ __all__ = [
     "param_groups",
     "evaluate",
     "train_one",
+    "run_result",
     "resolve_device",
 ]
 
@@ -341,10 +342,21 @@ def train_one(
     finally:
         if bar is not None:
             bar.close()
-    if status == "diverged":
-        train_error = test_error = CHANCE_ERROR
-    else:
+    return run_result(spec, status, epochs, time.perf_counter() - start)
+
+
+def run_result(spec: RunSpec, status: str, epochs: list[dict[str, Any]], seconds: float
+               ) -> dict[str, Any]:
+    """The result record of one run (the schema of :func:`train_one` and the run store).
+
+    ``train_error``/``test_error`` are the last epoch's for a run with status ``"ok"``
+    and :data:`CHANCE_ERROR` for a ``"diverged"`` one, whose completed ``epochs`` are
+    kept as they were.
+    """
+    if status == "ok":
         train_error, test_error = epochs[-1]["train_error"], epochs[-1]["test_error"]
+    else:
+        train_error = test_error = CHANCE_ERROR
     return {
         "neg_percent": spec.neg_percent,
         "backward": spec.backward,
@@ -353,5 +365,5 @@ def train_one(
         "train_error": train_error,
         "test_error": test_error,
         "epochs": epochs,
-        "seconds": time.perf_counter() - start,
+        "seconds": seconds,
     }

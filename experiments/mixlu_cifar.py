@@ -59,6 +59,7 @@ from ann.sweep import (  # noqa: E402
     OneLineArgumentParser,
     UserError,
     add_sweep_arguments,
+    apply_quick,
     check_sweep_arguments,
     cli_main,
     parse_percents,
@@ -119,15 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
         quick_help="demo/CI run: percents 0,3 (unless --percents), 2 epochs (unless "
         "--epochs), 2,000 training and 1,000 test images (unless --train-subset/"
         "--test-subset)",
+        default_mask=DEFAULT_MASK,  # the thesis's setting
+        mask_help="MixLU mask: resample (a fresh per-element mask every forward pass, as the "
+        "published layer did when given no mask: reproduces the thesis's setting) or fixed "
+        "(NegLU channels drawn once per run; shares below ~1.6 %% give no NegLU in the "
+        "32-channel layers) (default: %(default)s)",
     )
-    for action in parser._actions:  # the thesis's setting is the default here
-        if action.dest == "mask":
-            action.default = DEFAULT_MASK
-            action.help = (
-                "MixLU mask: resample (a fresh per-element mask every forward pass, as the "
-                "published layer did when given no mask: reproduces the thesis's setting) "
-                "or fixed (NegLU channels drawn once per run; shares below ~1.6 %% give no "
-                "NegLU in the 32-channel layers) (default: %(default)s)")
     parser.add_argument(
         "--no-cache", action="store_true",
         help="recompute the preprocessing instead of reading/writing its disk cache")
@@ -181,10 +179,7 @@ def report(results: list[dict], dataset: str, mask: str) -> str:
 
 def run(args: argparse.Namespace) -> dict:
     """Run the experiment for parsed ``args``; return the JSON document (with ``runs``)."""
-    if args.quick:
-        for name, value in QUICK.items():
-            if getattr(args, name) is None:
-                setattr(args, name, value)
+    apply_quick(args, QUICK)
     check_sweep_arguments(args)
     if args.epochs is not None and args.epochs > len(LR_SCHEDULE):
         raise UserError(f"--epochs must be at most {len(LR_SCHEDULE)} (the reference "

@@ -49,6 +49,7 @@ from ann.report import (  # noqa: E402
 from ann.sweep import (  # noqa: E402
     OneLineArgumentParser,
     add_sweep_arguments,
+    apply_quick,
     check_sweep_arguments,
     cli_main,
     parse_percents,
@@ -112,10 +113,7 @@ def report(results: list[dict], dataset: str) -> str:
 
 def run(args: argparse.Namespace) -> dict:
     """Run the experiment for parsed ``args``; return the JSON document (with ``runs``)."""
-    if args.quick:
-        for name, value in QUICK.items():
-            if getattr(args, name) is None:
-                setattr(args, name, value)
+    apply_quick(args, QUICK)
     check_sweep_arguments(args)
     percents = parse_percents(args.percents or DEFAULT_PERCENTS)
     data = load_data(args)

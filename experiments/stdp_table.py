@@ -331,23 +331,21 @@ def bridge_markdown(data: dict) -> str:
     return note + head + "\n".join(lines)
 
 
+def regime_table(protocol: str, title: str) -> Table:
+    """The four-regime table measured with ``protocol`` (``"pairing"`` or ``"poisson"``)."""
+    return Table(
+        key=protocol,
+        json_key="regimes",
+        title=title,
+        conditions=lambda cfg: _regime_conditions(cfg, protocol),
+        summarize=lambda cfg, res: regime_rows(cfg, res, protocol),
+        markdown=regime_markdown,
+    )
+
+
 TABLES: list[Table] = [
-    Table(
-        key="pairing",
-        json_key="regimes",
-        title="Table 1 — the four STDP regimes, pairing protocol",
-        conditions=lambda cfg: _regime_conditions(cfg, "pairing"),
-        summarize=lambda cfg, res: regime_rows(cfg, res, "pairing"),
-        markdown=regime_markdown,
-    ),
-    Table(
-        key="poisson",
-        json_key="regimes",
-        title="Table 2 — the four STDP regimes, correlated Poisson trains",
-        conditions=lambda cfg: _regime_conditions(cfg, "poisson"),
-        summarize=lambda cfg, res: regime_rows(cfg, res, "poisson"),
-        markdown=regime_markdown,
-    ),
+    regime_table("pairing", "Table 1 — the four STDP regimes, pairing protocol"),
+    regime_table("poisson", "Table 2 — the four STDP regimes, correlated Poisson trains"),
     Table(
         key="windows",
         json_key="windows",

@@ -172,6 +172,9 @@ def rate_ramp_conditions(
         rules = [p if isinstance(p, STDPRule) else preset(p) for p in presets]
         if not rules:
             raise ValueError("presets must not be empty, got []")
+    names = [rule.name for rule in rules]
+    if len(set(names)) != len(names):
+        raise ValueError(f"presets must have distinct names, got {names!r}")
     n = _checks.positive_int(n_synapses, "n_synapses", minimum=2)
     d = float(_checks.time_scalar(duration, "duration"))
     p = float(_checks.time_scalar(pad, "pad", allow_zero=True))
@@ -319,8 +322,5 @@ def run_rate_ramp(
         post_rate_high=post_rate_high,
         seed=seed,
     )
-    names = [c.rule.name for c in conditions[:: n_synapses * len(RAMPS)]]
-    if len(set(names)) != len(names):
-        raise ValueError(f"presets must have distinct names, got {names!r}")
     run_kwargs.setdefault("idt_window", None)
     return summarize_rate_ramp(run_conditions(conditions, **run_kwargs))

@@ -7,7 +7,17 @@ import torch
 import torch.nn.functional as F
 from torch.autograd import gradcheck
 
-from ann.activations import BACKWARDS, MixLU, NegLU, neg_unit_count, neglu, smooth_neglu
+from ann.activations import (
+    BACKWARDS,
+    MixLU,
+    NegLU,
+    neg_unit_count,
+    neglu,
+    random_subset,
+    smooth_neglu,
+)
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 X = [-2.0, -0.5, 0.0, 0.5, 3.0]
 UPSTREAM = [1.0, 2.0, 3.0, 4.0, 5.0]
@@ -17,15 +27,6 @@ DERIVATIVE = {
     "reference": [0.0, 0.0, 0.0, 1.0, 1.0],
     "inverted": [-1.0, -1.0, 0.0, 0.0, 0.0],
 }
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread avoids OpenMP contention with other processes."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _grad(fn, x_values, upstream=UPSTREAM):
@@ -182,6 +183,33 @@ def test_mixlu_resample_draws_per_element_masks_reproducibly():
     assert not torch.equal(first, second)  # a fresh mask each pass
     b = MixLU(20, 0.1, mask="resample", seed=4)
     assert torch.equal(b(x), first)  # the same seed gives the same sequence of masks
+
+
+@pytest.mark.parametrize("fraction", [0.03, 0.5, 0.9, 1.0])
+def test_mixlu_resample_exact_count_for_every_share(fraction):
+    # above 50 % the draw picks the ReLU elements instead; the count must not change
+    x = torch.randn(7, 30, 3) - 10.0
+    numel = x.numel()
+    out = MixLU(30, fraction, mask="resample", seed=1)(x)
+    assert int((out != 0).sum()) == numel - math.floor((1.0 - fraction) * numel)
+
+
+def test_random_subset_is_distinct_sorted_and_uniform():
+    g = torch.Generator().manual_seed(0)
+    big = random_subset(10_000, 3_000, g)
+    assert big.numel() == 3_000 == big.unique().numel()
+    assert torch.equal(big, big.sort().values) and 0 <= int(big.min()) and int(big.max()) < 10_000
+    assert random_subset(5, 0, g).numel() == 0 and torch.equal(random_subset(5, 5, g),
+                                                               torch.arange(5))
+    # every 2-subset of range(6) equally likely: 15 subsets x 400 expected, sd ~19
+    counts: dict[tuple[int, ...], int] = {}
+    for _ in range(6000):
+        key = tuple(random_subset(6, 2, g).tolist())
+        counts[key] = counts.get(key, 0) + 1
+    assert len(counts) == 15
+    assert all(abs(c - 400) < 100 for c in counts.values()), counts
+    with pytest.raises(ValueError, match="count"):
+        random_subset(5, 6)
 
 
 @pytest.mark.parametrize("fraction", [-0.01, 1.5, float("nan")])

@@ -14,35 +14,12 @@ from ann.batched import (
     stack_models,
     train_batched,
 )
-from ann.data import TensorData
 from ann.models import LeNet, build_mixlu_lenet, build_mixlu_lenet5
 from ann.train import CHANCE_ERROR, RunSpec, TrainConfig, train_one
 
+from helpers import synthetic
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small tensors: one thread avoids OpenMP contention with other processes."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def synthetic(n_train, n_test, size=28, channels=1, seed=0):
-    """Class = position of a bright block on noise (0-255 scale), mean subtracted."""
-    g = torch.Generator().manual_seed(seed)
-
-    def make(n):
-        y = torch.arange(n) % 10
-        x = torch.rand(n, channels, size, size, generator=g) * 60
-        for i, c in enumerate(y.tolist()):
-            x[i, :, 2 * c : 2 * c + 6, 3:10] = 250.0
-        return x, y
-
-    train_x, train_y = make(n_train)
-    test_x, test_y = make(n_test)
-    mean = train_x.mean(0, keepdim=True)
-    return TensorData(train_x - mean, train_y, test_x - mean, test_y, name="synthetic")
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def assert_same_run(batched, alone, n_train, n_test, loss_rtol=1e-3, max_flips=2):

@@ -25,16 +25,9 @@ from ann.data.download import DownloadError, download, download_first
 from ann.data.idx import write_idx
 from ann.data.mnist import MNIST, IdxDataset, load_idx_dataset
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread avoids OpenMP contention with other processes."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def write_tiny_mnist(directory: Path, n_train=60, n_test=20, gz=True, seed=0):

@@ -1,7 +1,6 @@
 """experiments/mixlu_cifar.py: protocol reaching the optimizer, --quick on synthetic
 CIFAR-format files, gray 28x28 data, resume, user errors."""
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -19,15 +18,12 @@ from ann.data.idx import write_idx
 from ann.models import build_mixlu_lenet5
 from ann.train import RunSpec, train_one
 
+from helpers import call_main, load_script
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "experiments" / "mixlu_cifar.py"
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("mixlu_cifar", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def write_tiny_cifar(directory: Path, per_batch=40, n_test=40, seed=0) -> Path:
@@ -46,21 +42,17 @@ def write_tiny_cifar(directory: Path, per_batch=40, n_test=40, seed=0) -> Path:
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
-    """Own cache, no network, one torch thread."""
+    """Own cache, no network."""
     monkeypatch.setenv("NEGLU_STDP_CACHE", str(tmp_path / "cache"))
 
     def no_network(url, timeout=None):
         raise OSError("network disabled in tests")
 
     monkeypatch.setattr(urllib.request, "urlopen", no_network)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_config_is_the_reference_protocol():
-    script = load_script()
+    script = load_script(SCRIPT)
     c = script.make_config()
     assert c.epochs == 30 and c.lr_schedule == [0.05] * 15 + [0.005] * 10 + [0.0005] * 5
     assert (c.momentum, c.weight_decay, c.batch_size, c.flip) == (0.9, 1e-4, 100, True)
@@ -72,7 +64,7 @@ def test_config_is_the_reference_protocol():
 
 def test_schedule_and_multipliers_reach_the_optimizer(monkeypatch):
     """All 30 epochs, one SGD step each: record every group's lr at every step."""
-    script = load_script()
+    script = load_script(SCRIPT)
     config = script.make_config(30)
     g = torch.Generator().manual_seed(0)
     data = TensorData(torch.randn(8, 3, 32, 32, generator=g), torch.arange(8) % 10,
@@ -105,7 +97,7 @@ def test_schedule_and_multipliers_reach_the_optimizer(monkeypatch):
 
 
 def test_quick_run_on_synthetic_cifar_writes_json_and_resumes(tmp_path, capsys):
-    script = load_script()
+    script = load_script(SCRIPT)
     data_dir = write_tiny_cifar(tmp_path / "data")
     out = tmp_path / "out"
     argv = ["--quick", "--data-dir", str(data_dir), "--out", str(out), "--no-progress"]
@@ -146,7 +138,7 @@ def test_quick_run_on_synthetic_cifar_writes_json_and_resumes(tmp_path, capsys):
 
 
 def test_gray_28x28_dataset_runs_through_the_pipeline(tmp_path, capsys):
-    script = load_script()
+    script = load_script(SCRIPT)
     rng = np.random.default_rng(0)
     d = tmp_path / "mnist"
     d.mkdir()
@@ -168,20 +160,10 @@ def test_gray_28x28_dataset_runs_through_the_pipeline(tmp_path, capsys):
 
 
 def test_neg_counts_per_mask_mode():
-    script = load_script()
+    script = load_script(SCRIPT)
     assert script.neg_counts([0.25, 1, 3], "fixed") == {0.25: "0+0+0+0", 1: "0+0+1+1",
                                                          3: "1+1+2+2"}
     assert script.neg_counts([1], "resample") == {1: "205/img"}  # 1 % of 20544
-
-
-def call_main(argv, capsys):
-    script = load_script()
-    try:
-        code = script.main(argv)
-    except SystemExit as exc:
-        code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.mark.parametrize(("argv", "message"), [
@@ -194,7 +176,7 @@ def call_main(argv, capsys):
                                          "directory"),
 ])
 def test_bad_inputs_give_one_line_errors(argv, message, capsys):
-    code, out, err = call_main(argv, capsys)
+    code, out, err = call_main(SCRIPT, argv, capsys)
     assert code == 2
     assert err.startswith(message), err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
@@ -203,7 +185,7 @@ def test_bad_inputs_give_one_line_errors(argv, message, capsys):
 def test_offline_without_cifar_exits_2_saying_what_to_download(tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
-    code, _, err = call_main(["--quick", "--data-dir", str(empty)], capsys)
+    code, _, err = call_main(SCRIPT, ["--quick", "--data-dir", str(empty)], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert err.startswith("error: CIFAR-10 not found in ")
     assert "download https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz" in err
@@ -213,13 +195,13 @@ def test_offline_without_cifar_exits_2_saying_what_to_download(tmp_path, capsys)
 def test_malformed_batch_is_a_one_line_error_naming_it(tmp_path, capsys):
     d = write_tiny_cifar(tmp_path / "data", per_batch=4, n_test=4)
     (d / "data_batch_3").write_bytes(b"\x80\x02}q\x00")  # truncated pickle
-    code, _, err = call_main(["--quick", "--data-dir", str(d)], capsys)
+    code, _, err = call_main(SCRIPT, ["--quick", "--data-dir", str(d)], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert f"{d / 'data_batch_3'}: not a valid python pickle" in err
 
 
 def test_help_documents_the_protocol_options(capsys):
-    code, out, _ = call_main(["--help"], capsys)
+    code, out, _ = call_main(SCRIPT, ["--help"], capsys)
     assert code == 0
     for needle in ("cifar10", "fashion-mnist", "--no-cache", "reproduces the thesis's",
                    "(default: resample)", "(default: 0,0.25,0.5,1,2,3)", "(default: 30"):

@@ -1,6 +1,5 @@
 """experiments/mixlu_mnist.py: --quick smoke on tiny data, outputs, resume, user errors."""
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -9,21 +8,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from ann.data import mnist as mnist_module
 from ann.data.download import DownloadError
 from ann.data.idx import write_idx
 
+from helpers import call_main, load_script
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "experiments" / "mixlu_mnist.py"
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("mixlu_mnist", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def write_tiny_mnist(directory: Path, n_train=200, n_test=50, seed=0):
@@ -42,17 +37,13 @@ def write_tiny_mnist(directory: Path, n_train=200, n_test=50, seed=0):
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
-    """Own cache, no network, one torch thread."""
+    """Own cache, no network."""
     monkeypatch.setenv("NEGLU_STDP_CACHE", str(tmp_path / "cache"))
 
     def no_network(urls, dest, sha256, timeout=0, urlopen=None):
         raise DownloadError("network disabled in tests")
 
     monkeypatch.setattr(mnist_module, "download_first", no_network)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def run_cli(*argv, env_cache=None):
@@ -65,7 +56,7 @@ def run_cli(*argv, env_cache=None):
 
 
 def test_quick_run_writes_outputs_and_resumes(tmp_path, capsys):
-    script = load_script()
+    script = load_script(SCRIPT)
     data_dir = write_tiny_mnist(tmp_path / "data")
     out = tmp_path / "out"
     argv = ["--quick", "--dataset", "mnist", "--data-dir", str(data_dir), "--backward", "all",
@@ -100,7 +91,7 @@ def test_quick_run_writes_outputs_and_resumes(tmp_path, capsys):
 
 
 def test_report_only_combines_partial_sweeps_without_training(tmp_path, capsys):
-    script = load_script()
+    script = load_script(SCRIPT)
     data_dir = write_tiny_mnist(tmp_path / "data", n_train=100, n_test=20)
     base = ["--quick", "--epochs", "1", "--data-dir", str(data_dir), "--no-progress",
             "--out", str(tmp_path / "o")]
@@ -116,12 +107,12 @@ def test_report_only_combines_partial_sweeps_without_training(tmp_path, capsys):
     assert [(r["backward"], r["neg_percent"]) for r in doc["runs"]] == [("exact", 0.0),
                                                                         ("inverted", 5.0)]
     assert {p.name: p.read_bytes() for p in (tmp_path / "o" / "runs").iterdir()} == runs_before
-    code, _, err = call_main(["--report-only", "--data-dir", str(data_dir)], capsys)
+    code, _, err = call_main(SCRIPT, ["--report-only", "--data-dir", str(data_dir)], capsys)
     assert code == 2 and err.startswith("error: --report-only needs --out DIR")
 
 
 def test_fallback_from_mnist_to_mnist_5k_in_one_line(tmp_path, capsys):
-    script = load_script()
+    script = load_script(SCRIPT)
     empty = tmp_path / "empty"
     empty.mkdir()
     argv = ["--quick", "--percents", "0", "--epochs", "1", "--train-subset", "100",
@@ -135,7 +126,7 @@ def test_fallback_from_mnist_to_mnist_5k_in_one_line(tmp_path, capsys):
 
 
 def test_deterministic_across_invocations(tmp_path):
-    script = load_script()
+    script = load_script(SCRIPT)
     data_dir = write_tiny_mnist(tmp_path / "data")
     args = ["--quick", "--percents", "5", "--data-dir", str(data_dir), "--no-progress"]
     a = script.run(script.build_parser().parse_args(args))
@@ -144,19 +135,8 @@ def test_deterministic_across_invocations(tmp_path):
     assert strip(a) == strip(b)
 
 
-def call_main(argv, capsys):
-    """main() in-process: (exit status, stdout, stderr), argparse exits included."""
-    script = load_script()
-    try:
-        code = script.main(argv)
-    except SystemExit as exc:
-        code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 def test_help_documents_every_option(capsys):
-    code, out, _ = call_main(["--help"], capsys)
+    code, out, _ = call_main(SCRIPT, ["--help"], capsys)
     assert code == 0
     for option in ("--percents", "--seeds", "--backward", "--epochs", "--dataset", "--data-dir",
                    "--device", "--out", "--quick", "--engine", "--mask", "--train-subset",
@@ -178,7 +158,7 @@ def test_help_documents_every_option(capsys):
     (["--train-subset", "0"], "error: --train-subset must be positive, got 0"),
 ])
 def test_bad_inputs_give_one_line_errors(argv, message, capsys):
-    code, out, err = call_main(argv, capsys)
+    code, out, err = call_main(SCRIPT, argv, capsys)
     assert code == 2
     assert err.startswith(message), err
     assert len(err.strip().splitlines()) == 1
@@ -188,15 +168,15 @@ def test_bad_inputs_give_one_line_errors(argv, message, capsys):
 def test_corrupt_file_in_data_dir_is_a_one_line_error(tmp_path, capsys):
     data_dir = write_tiny_mnist(tmp_path / "data")
     (data_dir / "t10k-labels-idx1-ubyte.gz").write_bytes(b"\x00\x00\x08\x01")  # header only
-    code, _, err = call_main(["--quick", "--dataset", "mnist-5k", "--data-dir", str(data_dir)],
-                             capsys)
+    code, _, err = call_main(SCRIPT, ["--quick", "--dataset", "mnist-5k", "--data-dir",
+                                      str(data_dir)], capsys)
     assert code == 2
     assert err.startswith("error: ") and "t10k-labels-idx1-ubyte.gz" in err
     assert len(err.strip().splitlines()) == 1
 
 
 def test_out_dir_of_a_different_sweep_is_refused(tmp_path, capsys):
-    script = load_script()
+    script = load_script(SCRIPT)
     data_dir = write_tiny_mnist(tmp_path / "data")
     base = ["--quick", "--percents", "0", "--data-dir", str(data_dir), "--no-progress",
             "--out", str(tmp_path / "o")]

@@ -19,14 +19,12 @@ from ann.preprocess import (
     to_cifar_shape,
 )
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("NEGLU_STDP_CACHE", str(tmp_path / "cache"))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def numpy_zca(z: np.ndarray, floor: float, count: int) -> np.ndarray:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from brian2 import Hz, ms, second
 
-from stdp_sim import RAMPS, expected_rate_ramp_dw, preset, run_rate_ramp
+from stdp_sim import RAMPS, expected_rate_ramp_dw, preset, rate_ramp_conditions, run_rate_ramp
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +73,10 @@ def test_bad_rate_ramp_input_raises():
         run_rate_ramp(["hebbian"], post_rate_low=50 * Hz, post_rate_high=10 * Hz)
     with pytest.raises(ValueError, match="presets"):
         run_rate_ramp([])
-    with pytest.raises(ValueError, match="presets"):
+    with pytest.raises(ValueError, match="distinct names"):
         run_rate_ramp(["hebbian", "hebbian"], n_synapses=2)
+    with pytest.raises(ValueError, match="distinct names"):
+        rate_ramp_conditions(["hebbian", "hebbian"], n_synapses=2)
 
 
 def test_rows_are_plain_floats(hebbian_rows):

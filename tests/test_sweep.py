@@ -7,7 +7,6 @@ import types
 import pytest
 import torch
 
-from ann.data import TensorData
 from ann.report import (
     THESIS_MNIST,
     THESIS_MNIST_EPOCHS,
@@ -30,21 +29,9 @@ from ann.sweep import (
 )
 from ann.train import RunSpec, TrainConfig, train_one
 
+from helpers import synthetic
 
-def synthetic(n_train, n_test, seed=0):
-    """Class = position of a bright block on noise (0-255 scale, mean subtracted)."""
-    g = torch.Generator().manual_seed(seed)
-
-    def make(n):
-        y = torch.arange(n) % 10
-        x = torch.rand(n, 1, 28, 28, generator=g) * 60
-        for i, c in enumerate(y.tolist()):
-            x[i, :, 2 * c : 2 * c + 6, 3:10] = 250.0
-        return x, y
-
-    (train_x, train_y), (test_x, test_y) = make(n_train), make(n_test)
-    mean = train_x.mean(0, keepdim=True)
-    return TensorData(train_x - mean, train_y, test_x - mean, test_y, name="synthetic")
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_builder(spec):
@@ -55,15 +42,6 @@ def tiny_builder(spec):
     for p in model.parameters():
         torch.nn.init.normal_(p, 0.0, 0.01, generator=g)
     return model
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread avoids OpenMP contention with other processes."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture

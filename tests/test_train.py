@@ -8,7 +8,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ann.data import TensorData
 from ann.models import LeNet5, build_mixlu_lenet
 from ann.train import (
     CHANCE_ERROR,
@@ -20,31 +19,9 @@ from ann.train import (
     train_one,
 )
 
+from helpers import synthetic
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread avoids OpenMP contention with other processes."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def synthetic(n_train=300, n_test=100, seed=0, size=28, channels=1):
-    """Class = position of a bright block on noise, on the 0-255 scale, mean subtracted."""
-    g = torch.Generator().manual_seed(seed)
-
-    def make(n):
-        y = torch.arange(n) % 10
-        x = torch.rand(n, channels, size, size, generator=g) * 60
-        for i, c in enumerate(y.tolist()):
-            x[i, :, 2 * c : 2 * c + 6, 3:10] = 250.0
-        return x, y
-
-    train_x, train_y = make(n_train)
-    test_x, test_y = make(n_test)
-    mean = train_x.mean(0, keepdim=True)
-    return TensorData(train_x - mean, train_y, test_x - mean, test_y, name="synthetic")
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class Tiny(nn.Module):
@@ -187,7 +164,7 @@ def test_flip_changes_the_run():
 
 
 def test_trainer_lowers_loss_on_tiny_data():
-    data = synthetic()
+    data = synthetic(n_train=300, n_test=100)
     result = train_one(RunSpec(1, "reference", 0), data, TrainConfig(epochs=4, batch_size=20),
                        build_mixlu_lenet)
     losses = [e["loss"] for e in result["epochs"]]

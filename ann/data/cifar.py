@@ -43,6 +43,7 @@ import numpy as np
 import torch
 
 from ann.data.datasets import DataError, DataNotFound, TensorData, register_dataset
+from ann.data.download import DownloadError, fetch
 
 __all__ = [
     "CIFAR10_URL",
@@ -249,34 +250,17 @@ def download_archive(
     """
     url = url or CIFAR10_URL
     md5 = (md5 or CIFAR10_MD5).lower()
-    urlopen = urlopen or urllib.request.urlopen
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
-    try:
-        try:
-            with os.fdopen(fd, "wb") as out, urlopen(url, timeout=timeout) as response:
-                from tqdm.auto import tqdm
 
-                total = response.headers.get("Content-Length") if hasattr(
-                    response, "headers") and response.headers else None
-                with tqdm(total=int(total) if total else None, unit="B", unit_scale=True,
-                          desc=f"downloading {dest.name}", disable=not progress,
-                          leave=False) as bar:
-                    for chunk in iter(lambda: response.read(_CHUNK), b""):
-                        out.write(chunk)
-                        bar.update(len(chunk))
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            reason = getattr(exc, "reason", None) or exc
-            raise DataNotFound(f"{url}: download failed ({reason})") from None
+    def verify(tmp: Path) -> None:
         got = _md5(tmp)
         if got != md5:
-            raise DataNotFound(f"{url}: md5 of the download is {got}, expected {md5}")
-        os.replace(tmp, dest)
-        return dest
-    finally:
-        tmp.unlink(missing_ok=True)
+            raise DownloadError(f"{url}: md5 of the download is {got}, expected {md5}")
+
+    try:
+        return fetch(url, dest, verify, timeout=timeout,
+                     urlopen=urlopen or urllib.request.urlopen, progress=progress)
+    except DownloadError as exc:
+        raise DataNotFound(str(exc)) from None
 
 
 def extract_archive(archive: str | Path, dest_dir: str | Path) -> Path:

@@ -22,7 +22,9 @@ import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-__all__ = ["DEFAULT_TIMEOUT", "DownloadError", "download", "download_first", "content_sha256"]
+__all__ = [
+    "DEFAULT_TIMEOUT", "DownloadError", "download", "download_first", "fetch", "content_sha256",
+]
 
 #: Seconds to wait on a connection or read before giving up on a mirror.
 DEFAULT_TIMEOUT = 10.0
@@ -79,18 +81,7 @@ def download(
     DownloadError
         On any network failure or a checksum mismatch; ``dest`` is then untouched.
     """
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
-    try:
-        try:
-            with os.fdopen(fd, "wb") as out, urlopen(url, timeout=timeout) as response:
-                for chunk in iter(lambda: response.read(_CHUNK), b""):
-                    out.write(chunk)
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            reason = getattr(exc, "reason", None) or exc
-            raise DownloadError(f"{url}: download failed ({reason})") from exc
+    def verify(tmp: Path) -> None:
         try:
             got = content_sha256(tmp)
         except (OSError, EOFError, zlib.error) as exc:
@@ -99,6 +90,50 @@ def download(
             raise DownloadError(
                 f"{url}: checksum mismatch (sha256 of content {got}, expected {sha256})"
             )
+
+    return fetch(url, dest, verify, timeout=timeout, urlopen=urlopen)
+
+
+def fetch(
+    url: str,
+    dest: str | Path,
+    verify: Callable[[Path], None],
+    timeout: float = DEFAULT_TIMEOUT,
+    urlopen: Callable = urllib.request.urlopen,
+    progress: bool = False,
+) -> Path:
+    """Fetch ``url`` to a temporary file next to ``dest``, ``verify`` it, rename it into place.
+
+    ``verify(tmp_path)`` raises :class:`DownloadError` to reject the file; ``dest`` is
+    then untouched and the temporary file removed.  ``progress`` shows a tqdm bar over
+    the bytes.
+
+    Raises
+    ------
+    DownloadError
+        On any network failure or when ``verify`` rejects the file.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    tmp = Path(tmp_name)
+    try:
+        try:
+            with os.fdopen(fd, "wb") as out, urlopen(url, timeout=timeout) as response:
+                from tqdm.auto import tqdm
+
+                headers = getattr(response, "headers", None)
+                total = headers.get("Content-Length") if headers else None
+                with tqdm(total=int(total) if total else None, unit="B", unit_scale=True,
+                          desc=f"downloading {dest.name}", disable=not progress,
+                          leave=False) as bar:
+                    for chunk in iter(lambda: response.read(_CHUNK), b""):
+                        out.write(chunk)
+                        bar.update(len(chunk))
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", None) or exc
+            raise DownloadError(f"{url}: download failed ({reason})") from exc
+        verify(tmp)
         os.replace(tmp, dest)
         return dest
     finally:

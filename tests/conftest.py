@@ -1,0 +1,22 @@
+"""Fixtures shared by the test modules.
+
+No torch import at module level: the stdp_sim tests must run without PyTorch installed
+(stdp_sim never needs torch), so torch is imported only inside the fixtures that use it.
+"""
+
+import pytest
+
+
+@pytest.fixture
+def one_thread():
+    """Small tensors: one thread avoids OpenMP contention with other processes.
+
+    Not autouse: the torch test modules opt in with
+    ``pytestmark = pytest.mark.usefixtures("one_thread")``.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
