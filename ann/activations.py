@@ -173,8 +173,12 @@ class MixLU(nn.Module):
         seed: seed of the mask draws.  With ``mask="fixed"`` it seeds the one draw of
             ``neg_mask``; with ``mask="resample"`` it seeds a private generator (one
             per device, created on first use, not saved in the ``state_dict``) from
-            which every pass draws, so a run is reproducible.  ``None`` draws from
-            torch's global generator (reproducible under ``torch.manual_seed``).
+            which every pass draws, so a run is reproducible on the same kind of
+            device (CPU draws the NegLU or ReLU elements directly, in
+            ``O(count log count)`` by :func:`random_subset`; accelerators take a prefix
+            of one permutation, which needs no host synchronisation; the masks differ).
+            ``None`` draws from torch's global generator (reproducible under
+            ``torch.manual_seed``).
 
     Shape:
         - Input: :math:`(N, C, *)` with ``C == num_units``.

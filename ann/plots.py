@@ -71,12 +71,11 @@ def plot_curves(
                     ys = [sum(value(r["epochs"][e][key]) for r in runs) / len(runs)
                           for e in range(n)]
                     ax.plot(xs, ys, style, color="C0" if key == "train_error" else "C3",
-                            label="train" if key == "train_error" else "test")
+                            label="train" if key == "train_error" else "test",
+                            marker="o" if n <= 3 else None, markersize=3)
                     tail += ys[1:] if n > 1 else ys
-                # Zoom on epochs 2.. (epoch 1 is far above the rest and would flatten them).
-                top = max(tail) if metric == "error" else 100.0
-                ax.set_ylim(0.0 if metric == "error" else min(tail) * 0.95,
-                            max(top * 1.15, 0.5))
+                # Zoom on epochs 2.. (epoch 1 is far off the rest and would flatten them).
+                ax.set_ylim(*_limits(tail, metric))
             diverged = sum(r["status"] == "diverged" for r in runs)
             ax.set_title(f"{p:g} %" + (f" ({diverged} diverged)" if diverged else ""),
                          fontsize=9)
@@ -92,3 +91,12 @@ def plot_curves(
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
     return path
+
+
+def _limits(values: list[float], metric: str) -> tuple[float, float]:
+    """y range of a panel: errors from 0, accuracies around the values, never past 100 %."""
+    if metric == "error":
+        return 0.0, max(max(values) * 1.15, 0.5)
+    low, high = min(values), max(values)
+    margin = 0.1 * (high - low) + 0.5
+    return max(0.0, low - margin), min(100.0, high + margin)

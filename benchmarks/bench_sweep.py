@@ -6,7 +6,8 @@ all at once by :func:`ann.batched.train_batched`, in one process on one device, 
 synthetic data of the real shape (MNIST: 1x28x28 on the 0-255 scale, mean image
 subtracted; CIFAR-10 with ``--model lenet5``: 3x32x32) that the nets can learn, with
 the experiments' MixLU masks (fixed for LeNet, resampled every pass for LeNet5).  It
-prints the training images per second per model for each engine, how far the two
+prints, for each engine, the training images per second per model (each model's images
+over the whole sweep's time) and for all models together, how far the two
 engines' results are apart, and as its last line ``ratio: <loop time / batched time>``.
 
 Examples::
@@ -190,15 +191,13 @@ def main(argv=None) -> dict:
         _sync(device)
         measured = clock() - start
         loop_time = measured * (len(specs) / len(sample)) * (args.epochs / loop_epochs)
-        per_model = images / (loop_time / len(specs))
         note = ""
         if len(sample) < len(specs) or loop_epochs != args.epochs:
             note = (f" (extrapolated from {len(sample)} run(s) x {loop_epochs} epoch(s) "
                     f"in {measured:.2f} s)")
-        print(f"loop:    {loop_time:8.2f} s{note}; {per_model:9.0f} images/s per model, "
-              f"{per_model:9.0f} images/s in all")
+        print(_speed_line("loop", loop_time, images, len(specs)) + note)
         out.update(loop_seconds=loop_time, loop_measured_seconds=measured,
-                   loop_images_per_s_per_model=per_model)
+                   loop_images_per_s_per_model=images / loop_time)
     if "batched" in args.engines:
         start = clock()
         results["batched"] = dict(train_batched(
@@ -207,10 +206,9 @@ def main(argv=None) -> dict:
             channels_last=channels_last))
         _sync(device)
         batched_time = clock() - start
-        per_model = images * len(specs) / batched_time / len(specs)
-        print(f"batched: {batched_time:8.2f} s; {images / batched_time:9.0f} images/s per "
-              f"model, {images * len(specs) / batched_time:9.0f} images/s in all")
-        out.update(batched_seconds=batched_time, batched_images_per_s_per_model=per_model)
+        print(_speed_line("batched", batched_time, images, len(specs)))
+        out.update(batched_seconds=batched_time,
+                   batched_images_per_s_per_model=images / batched_time)
         statuses = [r["status"] for r in results["batched"].values()]
         print(f"batched runs: {statuses.count('ok')} ok, {statuses.count('diverged')} diverged")
     if "loop" in results and "batched" in results and args.loop_epochs in (None, args.epochs):
@@ -226,6 +224,12 @@ def main(argv=None) -> dict:
         print(f"largest |loop - batched| train/test error over runs and epochs: "
               f"{max(diffs):.4f}")
         out["max_error_difference"] = max(diffs)
+        floor = _rounding_floor(results["loop"], data, loop_config, build, device, args)
+        if floor is not None:
+            print(f"rounding floor: the loop alone, {floor[1]} vs {floor[2]} CPU threads, "
+                  f"differs by up to {floor[0]:.4f} over the same runs (differences of this "
+                  f"order are float rounding amplified by training)")
+            out["loop_thread_difference"] = floor[0]
     if "loop_seconds" in out and "batched_seconds" in out:
         out["ratio"] = out["loop_seconds"] / out["batched_seconds"]
     if args.json:
@@ -234,6 +238,34 @@ def main(argv=None) -> dict:
     if "ratio" in out:
         print(f"ratio: {out['ratio']:.2f}")
     return out
+
+
+def _rounding_floor(loop_results, data, config, build, device, args):
+    """Largest error difference between the loop's runs and the same runs with another
+    CPU thread count (only other summation orders): ``(difference, threads, other)``,
+    or ``None`` off the CPU."""
+    if device.type != "cpu":
+        return None
+    threads = torch.get_num_threads()
+    other = 1 if threads > 1 else 2
+    diffs = []
+    torch.set_num_threads(other)
+    try:
+        for spec, first in loop_results.items():
+            again = train_one(spec, data, config, build, device, progress=False)
+            diffs.append(max((abs(x[k] - y[k]) for x, y in zip(first["epochs"],
+                                                               again["epochs"], strict=False)
+                              for k in ("train_error", "test_error")), default=0.0))
+    finally:
+        torch.set_num_threads(threads)
+    return max(diffs), threads, other
+
+
+def _speed_line(engine: str, seconds: float, images: int, runs: int) -> str:
+    """Sweep time and throughput: every model's training images over the whole sweep's
+    time, per model (so the two engines' numbers compare) and for all models together."""
+    return (f"{engine + ':':9}{seconds:8.2f} s; {images / seconds:9.0f} images/s per model, "
+            f"{images * runs / seconds:9.0f} images/s in all ({runs} models)")
 
 
 if __name__ == "__main__":

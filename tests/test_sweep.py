@@ -250,6 +250,17 @@ def test_plot_writes_png(tmp_path):
         plot_curves(results, tmp_path / "x.png", metric="loss")
 
 
+def test_plot_ranges_stay_on_the_scale():
+    from ann.plots import _limits
+
+    # accuracy panels bracket the values and never reach past 100 %
+    low, high = _limits([84.1, 78.2, 99.9], "accuracy")
+    assert low < 78.2 and 99.9 < high <= 100.0
+    low, high = _limits([50.0], "accuracy")  # a one-epoch run: a finite window around it
+    assert low < 50.0 < high
+    assert _limits([3.0, 1.0], "error") == (0.0, pytest.approx(3.45))
+
+
 def test_json_round_trip_of_results(data):
     r = train_one(RunSpec(0, "exact", 0), data, CONFIG, tiny_builder)
     assert json.loads(json.dumps(r, allow_nan=False)) == r
