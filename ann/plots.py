@@ -1,7 +1,7 @@
 """Figure-12-style plots: training (solid) and test (dotted) metric over epochs,
 one panel per NegLU percentage, one row per backward mode.  Each panel's y range
-is fitted to epochs 2 onwards (the first epoch's error is far higher and runs off
-the top of the panel).
+is fitted to epochs 2 onwards: the first epoch is far worse and runs off the panel
+(off the top for error, off the bottom for accuracy).
 
 Uses matplotlib's object API with the Agg canvas, so no display is needed.
 """

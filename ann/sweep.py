@@ -34,7 +34,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ann.activations import BACKWARDS, MASK_MODES
+from ann.activations import BACKWARDS, MASK_DRAW, MASK_MODES
 from ann.data.datasets import TensorData
 from ann.results import RunStore, SweepMismatch, atomic_write_json, atomic_write_text
 from ann.train import RunSpec, TrainConfig, resolve_device, train_one
@@ -52,6 +52,8 @@ __all__ = [
     "add_sweep_arguments",
     "check_sweep_arguments",
     "backwards_of",
+    "mask_settings",
+    "apply_quick",
     "run_csv",
     "write_outputs",
     "run_experiment",
@@ -356,6 +358,17 @@ def check_sweep_arguments(args: argparse.Namespace) -> None:
 def backwards_of(arg: str) -> list[str]:
     """``"all"`` -> the three modes, else ``[arg]``."""
     return list(BACKWARDS) if arg == "all" else [arg]
+
+
+def mask_settings(mask: str) -> dict[str, str]:
+    """Settings saved with a sweep (and checked on resume) for the MixLU ``mask`` mode.
+
+    A resampled mask also records :data:`ann.activations.MASK_DRAW`, so that a sweep
+    begun with another draw of the masks is not resumed with this one.
+    """
+    if mask == "resample":
+        return {"mask": mask, "mask_draw": MASK_DRAW}
+    return {"mask": mask}
 
 
 def run_csv(results: Sequence[dict[str, Any]], dataset: str) -> str:

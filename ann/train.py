@@ -51,7 +51,8 @@ Result (a JSON-ready dict)::
      "status": "ok" | "diverged",
      "train_error": float, "test_error": float,     # final epoch, fractions
      "epochs": [{"epoch": 1, "train_error": ..., "test_error": ..., "loss": ...}, ...],
-     "seconds": float}                                # wall time of the run
+     "seconds": float}    # wall time of the run; under the batched engine, of the stack
+                          # the run was trained in (until the run finished or diverged)
 """
 
 from __future__ import annotations

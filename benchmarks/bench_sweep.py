@@ -104,6 +104,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="wall: elapsed seconds (default); cpu: CPU seconds of this process "
                         "(time.process_time), a steadier measure on a CPU shared with other "
                         "work, best with --threads 1; CPU devices only")
+    p.add_argument("--rounding-floor", action="store_true",
+                   help="CPU only: train the loop's runs again with another thread count and "
+                        "print how much that alone changes the errors, the scale against "
+                        "which to read the loop vs batched difference")
     p.add_argument("--progress", action="store_true", help="tqdm bars while training")
     p.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = p.parse_args(argv)
@@ -197,7 +201,7 @@ def main(argv=None) -> dict:
                     f"in {measured:.2f} s)")
         print(_speed_line("loop", loop_time, images, len(specs)) + note)
         out.update(loop_seconds=loop_time, loop_measured_seconds=measured,
-                   loop_images_per_s_per_model=images / loop_time)
+                   loop_images_per_s_per_model_over_sweep=images / loop_time)
     if "batched" in args.engines:
         start = clock()
         results["batched"] = dict(train_batched(
@@ -208,7 +212,7 @@ def main(argv=None) -> dict:
         batched_time = clock() - start
         print(_speed_line("batched", batched_time, images, len(specs)))
         out.update(batched_seconds=batched_time,
-                   batched_images_per_s_per_model=images / batched_time)
+                   batched_images_per_s_per_model_over_sweep=images / batched_time)
         statuses = [r["status"] for r in results["batched"].values()]
         print(f"batched runs: {statuses.count('ok')} ok, {statuses.count('diverged')} diverged")
     if "loop" in results and "batched" in results and args.loop_epochs in (None, args.epochs):
@@ -224,11 +228,13 @@ def main(argv=None) -> dict:
         print(f"largest |loop - batched| train/test error over runs and epochs: "
               f"{max(diffs):.4f}")
         out["max_error_difference"] = max(diffs)
-        floor = _rounding_floor(results["loop"], data, loop_config, build, device, args)
+        floor = None
+        if args.rounding_floor:
+            floor = _rounding_floor(results["loop"], data, loop_config, build, device)
         if floor is not None:
             print(f"rounding floor: the loop alone, {floor[1]} vs {floor[2]} CPU threads, "
-                  f"differs by up to {floor[0]:.4f} over the same runs (differences of this "
-                  f"order are float rounding amplified by training)")
+                  f"differs by up to {floor[0]:.4f} over the same runs (float summation "
+                  f"order only)")
             out["loop_thread_difference"] = floor[0]
     if "loop_seconds" in out and "batched_seconds" in out:
         out["ratio"] = out["loop_seconds"] / out["batched_seconds"]
@@ -240,7 +246,7 @@ def main(argv=None) -> dict:
     return out
 
 
-def _rounding_floor(loop_results, data, config, build, device, args):
+def _rounding_floor(loop_results, data, config, build, device):
     """Largest error difference between the loop's runs and the same runs with another
     CPU thread count (only other summation orders): ``(difference, threads, other)``,
     or ``None`` off the CPU."""

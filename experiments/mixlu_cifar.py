@@ -62,6 +62,7 @@ from ann.sweep import (  # noqa: E402
     apply_quick,
     check_sweep_arguments,
     cli_main,
+    mask_settings,
     parse_percents,
     run_experiment,
 )
@@ -201,7 +202,7 @@ def run(args: argparse.Namespace) -> dict:
         report=lambda results: report(results, data.name, mask),
         extra={
             "model": "LeNet5 (MatConvNet cnn_cifar 'lenet')",
-            "mask": mask,
+            **mask_settings(mask),
             "preprocessing": data.info.get("preprocessing_params"),
         },
         metric="accuracy",

@@ -52,6 +52,7 @@ from ann.sweep import (  # noqa: E402
     apply_quick,
     check_sweep_arguments,
     cli_main,
+    mask_settings,
     parse_percents,
     run_experiment,
 )
@@ -127,7 +128,7 @@ def run(args: argparse.Namespace) -> dict:
         build_model=functools.partial(build_mixlu_lenet, mask=mask),
         percents=percents,
         report=lambda results: report(results, data.name),
-        extra={"model": "LeNet (MatConvNet cnn_mnist)", "mask": mask},
+        extra={"model": "LeNet (MatConvNet cnn_mnist)", **mask_settings(mask)},
         metric="error",
         title=f"MixLU-LeNet on {data.name}: training (solid) and test (dotted) error",
     )

@@ -194,22 +194,33 @@ def test_mixlu_resample_exact_count_for_every_share(fraction):
     assert int((out != 0).sum()) == numel - math.floor((1.0 - fraction) * numel)
 
 
-def test_random_subset_is_distinct_sorted_and_uniform():
+def test_random_subset_is_distinct_sorted_and_in_range():
     g = torch.Generator().manual_seed(0)
-    big = random_subset(10_000, 3_000, g)
-    assert big.numel() == 3_000 == big.unique().numel()
-    assert torch.equal(big, big.sort().values) and 0 <= int(big.min()) and int(big.max()) < 10_000
-    assert random_subset(5, 0, g).numel() == 0 and torch.equal(random_subset(5, 5, g),
-                                                               torch.arange(5))
-    # every 2-subset of range(6) equally likely: 15 subsets x 400 expected, sd ~19
-    counts: dict[tuple[int, ...], int] = {}
-    for _ in range(6000):
-        key = tuple(random_subset(6, 2, g).tolist())
-        counts[key] = counts.get(key, 0) + 1
-    assert len(counts) == 15
-    assert all(abs(c - 400) < 100 for c in counts.values()), counts
+    for n, count in [(10_000, 1_000), (10_000, 3_000), (10**6, 500_000), (10**6, 10**6)]:
+        # 1,000 of 10,000 is the repeated-draw path, the others the permutation path
+        chosen = random_subset(n, count, g)
+        assert chosen.numel() == count == chosen.unique().numel()
+        assert torch.equal(chosen, chosen.sort().values)
+        assert 0 <= int(chosen.min()) and int(chosen.max()) < n
+    assert random_subset(5, 0, g).numel() == 0
+    assert torch.equal(random_subset(5, 5, g), torch.arange(5))
     with pytest.raises(ValueError, match="count"):
         random_subset(5, 6)
+
+
+@pytest.mark.parametrize("n, count, draws", [
+    (16, 2, 12_000),  # count <= n // 8: repeated draws; 120 subsets x 100 expected, sd ~10
+    (6, 2, 6_000),  # count > n // 8: one permutation; 15 subsets x 400 expected, sd ~19
+])
+def test_random_subset_draws_every_subset_equally_often(n, count, draws):
+    g = torch.Generator().manual_seed(0)
+    counts: dict[tuple[int, ...], int] = {}
+    for _ in range(draws):
+        key = tuple(random_subset(n, count, g).tolist())
+        counts[key] = counts.get(key, 0) + 1
+    expected = draws / math.comb(n, count)
+    assert len(counts) == math.comb(n, count)
+    assert all(abs(c - expected) < expected / 4 + 4 * expected**0.5 for c in counts.values())
 
 
 @pytest.mark.parametrize("fraction", [-0.01, 1.5, float("nan")])

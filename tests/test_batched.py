@@ -1,6 +1,10 @@
 """The batched sweep engine: members trained in a stack equal the same runs trained alone."""
 
+import os
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -17,7 +21,9 @@ from ann.batched import (
 from ann.models import LeNet, build_mixlu_lenet, build_mixlu_lenet5
 from ann.train import CHANCE_ERROR, RunSpec, TrainConfig, train_one
 
-from helpers import synthetic
+from helpers import load_script, synthetic
+
+ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -247,33 +253,21 @@ def test_bad_arguments_raise_value_errors():
 
 
 def test_bench_sweep_runs_both_engines_and_reports_the_ratio(capsys):
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    try:
-        import bench_sweep
-    finally:
-        sys.path.pop(0)
+    bench_sweep = load_script(ROOT / "benchmarks" / "bench_sweep.py")
     out = bench_sweep.main(["--device", "cpu", "--steps", "2", "--test-size", "50",
-                            "--percents", "0,5,10", "--max-members", "2"])
+                            "--percents", "0,5,10", "--max-members", "2", "--rounding-floor"])
     printed = capsys.readouterr().out.strip().splitlines()
     assert printed[-1] == f"ratio: {out['ratio']:.2f}"
     assert out["loop_seconds"] > 0 and out["batched_seconds"] > 0
     assert out["max_error_difference"] <= 2 / 50  # at most 2 of the 50 test images
+    assert 0 <= out["loop_thread_difference"] <= 2 / 50
+    assert any(line.startswith("rounding floor: the loop alone") for line in printed)
 
 
 @pytest.mark.slow
 def test_gpu_check_dry_run_on_cpu():
-    import subprocess
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    import os
-    import sys
-
     env = {**os.environ, "PYTHON": sys.executable}  # the interpreter that has torch
-    proc = subprocess.run(["bash", "benchmarks/gpu_check.sh", "--dry-run"], cwd=root, env=env,
+    proc = subprocess.run(["bash", "benchmarks/gpu_check.sh", "--dry-run"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert "correctness: PASS" in proc.stdout

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ann.activations import MASK_DRAW
 from ann.data import mnist as mnist_module
 from ann.data.download import DownloadError
 from ann.data.idx import write_idx
@@ -185,6 +186,24 @@ def test_out_dir_of_a_different_sweep_is_refused(tmp_path, capsys):
     assert script.main(base + ["--epochs", "2"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: out directory") and "differs in: config" in err
+
+
+def test_resample_sweep_of_an_older_mask_draw_is_refused(tmp_path, capsys):
+    script = load_script(SCRIPT)
+    data_dir = write_tiny_mnist(tmp_path / "data", n_train=100, n_test=20)
+    out = tmp_path / "o"
+    argv = ["--quick", "--percents", "5", "--epochs", "1", "--mask", "resample",
+            "--data-dir", str(data_dir), "--no-progress", "--out", str(out)]
+    assert script.main(argv) == 0
+    capsys.readouterr()
+    meta = json.loads((out / "sweep.json").read_text())
+    assert meta["mask"] == "resample" and meta["mask_draw"] == MASK_DRAW
+    # a folder written before the draw was versioned: same settings, no mask_draw
+    del meta["mask_draw"]
+    (out / "sweep.json").write_text(json.dumps(meta))
+    assert script.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: out directory") and "mask_draw" in err
 
 
 def test_script_runs_as_a_program(tmp_path):
