@@ -122,6 +122,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     args.engines = engines
     if args.timer == "cpu" and args.device not in ("cpu", "auto"):
         p.error("--timer cpu measures CPU devices only")
+    if args.rounding_floor and (set(engines) != {"loop", "batched"}
+                                or args.loop_epochs not in (None, args.epochs)):
+        p.error("--rounding-floor needs both engines and the loop's full --epochs "
+                "(no --loop-epochs)")
     return args
 
 
@@ -154,9 +158,14 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
+    try:
+        device = resolve_device(args.device)
+    except ValueError as exc:
+        raise SystemExit(f"bench_sweep.py: error: --device: {exc}") from None
     if args.timer == "cpu" and device.type != "cpu":
         raise SystemExit("--timer cpu measures CPU devices only")
+    if args.rounding_floor and device.type != "cpu":
+        raise SystemExit(f"--rounding-floor varies CPU threads: use --device cpu, not {device}")
     clock = time.process_time if args.timer == "cpu" else time.perf_counter
     build, channels, size = MODELS[args.model]
     mask = args.mask or ("resample" if args.model == "lenet5" else "fixed")
@@ -228,14 +237,13 @@ def main(argv=None) -> dict:
         print(f"largest |loop - batched| train/test error over runs and epochs: "
               f"{max(diffs):.4f}")
         out["max_error_difference"] = max(diffs)
-        floor = None
         if args.rounding_floor:
-            floor = _rounding_floor(results["loop"], data, loop_config, build, device)
-        if floor is not None:
-            print(f"rounding floor: the loop alone, {floor[1]} vs {floor[2]} CPU threads, "
-                  f"differs by up to {floor[0]:.4f} over the same runs (float summation "
+            difference, threads, other = _rounding_floor(results["loop"], data, loop_config,
+                                                         build)
+            print(f"rounding floor: the loop alone, {threads} vs {other} CPU threads, "
+                  f"differs by up to {difference:.4f} over the same runs (float summation "
                   f"order only)")
-            out["loop_thread_difference"] = floor[0]
+            out["loop_thread_difference"] = difference
     if "loop_seconds" in out and "batched_seconds" in out:
         out["ratio"] = out["loop_seconds"] / out["batched_seconds"]
     if args.json:
@@ -246,19 +254,17 @@ def main(argv=None) -> dict:
     return out
 
 
-def _rounding_floor(loop_results, data, config, build, device):
-    """Largest error difference between the loop's runs and the same runs with another
-    CPU thread count (only other summation orders): ``(difference, threads, other)``,
-    or ``None`` off the CPU."""
-    if device.type != "cpu":
-        return None
+def _rounding_floor(loop_results, data, config, build):
+    """Largest error difference between the loop's runs (on the CPU) and the same runs
+    with another CPU thread count (only other summation orders):
+    ``(difference, threads, other)``."""
     threads = torch.get_num_threads()
     other = 1 if threads > 1 else 2
     diffs = []
     torch.set_num_threads(other)
     try:
         for spec, first in loop_results.items():
-            again = train_one(spec, data, config, build, device, progress=False)
+            again = train_one(spec, data, config, build, "cpu", progress=False)
             diffs.append(max((abs(x[k] - y[k]) for x, y in zip(first["epochs"],
                                                                again["epochs"], strict=False)
                               for k in ("train_error", "test_error")), default=0.0))

@@ -220,7 +220,7 @@ def test_random_subset_draws_every_subset_equally_often(n, count, draws):
         counts[key] = counts.get(key, 0) + 1
     expected = draws / math.comb(n, count)
     assert len(counts) == math.comb(n, count)
-    assert all(abs(c - expected) < expected / 4 + 4 * expected**0.5 for c in counts.values())
+    assert all(abs(c - expected) < 5 * expected**0.5 for c in counts.values()), counts
 
 
 @pytest.mark.parametrize("fraction", [-0.01, 1.5, float("nan")])
