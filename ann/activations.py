@@ -1,4 +1,4 @@
-"""Negative-linear units (NegLU) and mixed ReLU/NegLU layers (MixLU).
+"""Negative-linear units (NegLU), mixed ReLU/NegLU layers (MixLU) and the one op under both.
 
 NegLU is :math:`\\eta(x) = \\min(0, x)`.  Its forward pass is the same in every
 mode; what differs is the backward pass (REFERENCE §3), selected by ``backward``:
@@ -13,26 +13,51 @@ mode; what differs is the backward pass (REFERENCE §3), selected by ``backward`
     The thesis's stated intent, a negative derivative: -1 where ``x < 0``.
 
 At ``x = 0`` every mode has derivative 0, as :func:`torch.relu` has.
+
+Every unit here is one op, :func:`piecewise_linear`: a line through the origin on
+each side of zero, with forward slopes and (possibly different) backward slopes that
+may vary per unit or per element.  ReLU, the three NegLU backwards, MixLU and Leaky
+ReLU are slope tables of it (:data:`SLOPES`), and the batched sweep engine evaluates
+the stacked units of many runs through the same op, so both engines share one copy
+of the maths.
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = [
-    "BACKWARDS", "MASK_MODES", "MASK_DRAW", "neglu", "smooth_neglu", "NegLU", "MixLU",
-    "random_subset",
+    "BACKWARDS", "MASK_MODES", "Slopes", "SLOPES", "piecewise_linear", "neglu",
+    "smooth_neglu", "PiecewiseLinearUnit", "NegLU", "MixLU", "random_subset",
+    "neg_unit_count", "resample_neg_count",
 ]
 
 BACKWARDS = ("exact", "reference", "inverted")
 MASK_MODES = ("fixed", "resample")
-#: Version of the CPU draw of ``mask="resample"`` masks.  Saved with sweep results, so
-#: that resuming a sweep trained with another draw (another stream of masks) is refused.
-MASK_DRAW = "subset-v2"
+
+
+class Slopes(NamedTuple):
+    """Slopes of a piecewise-linear unit: forward for ``x > 0`` / ``x < 0``, then the
+    backward pass's derivative for ``x > 0`` / ``x < 0`` (0 at ``x = 0``)."""
+
+    fpos: float
+    fneg: float
+    gpos: float
+    gneg: float
+
+
+#: ReLU and the three NegLU backward modes as slope tables of :func:`piecewise_linear`.
+SLOPES: dict[str, Slopes] = {
+    "relu": Slopes(1.0, 0.0, 1.0, 0.0),
+    "exact": Slopes(0.0, 1.0, 0.0, 1.0),
+    "reference": Slopes(0.0, 1.0, 1.0, 0.0),
+    "inverted": Slopes(0.0, 1.0, 0.0, -1.0),
+}
 
 
 def _check_backward(backward: str) -> str:
@@ -41,37 +66,73 @@ def _check_backward(backward: str) -> str:
     return backward
 
 
-class _NegLUFunction(torch.autograd.Function):
-    """min(0, x) forward, saving ``x``; subclasses define the backward."""
+class _PiecewiseLinear(torch.autograd.Function):
+    """``y = x * (fpos if x > 0 else fneg)``; ``dx = dy * (gpos if x > 0, gneg if x < 0,
+    else 0)``; gradients for the forward slopes when they require one."""
 
     generate_vmap_rule = True
 
     @staticmethod
-    def forward(x: Tensor) -> Tensor:
-        return torch.clamp(x, max=0.0)
+    def forward(x: Tensor, fpos: Tensor, fneg: Tensor, gpos: Tensor, gneg: Tensor) -> Tensor:
+        return x * torch.where(x > 0, fpos, fneg)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        (x,) = inputs
-        ctx.save_for_backward(x)
-
-
-class _ReferenceNegLU(_NegLUFunction):
-    """Backward passes the gradient where x > 0 (the published layer)."""
+        x, fpos, fneg, gpos, gneg = inputs
+        ctx.save_for_backward(x, gpos, gneg)
+        ctx.slope_shapes = (fpos.shape, fneg.shape)
 
     @staticmethod
-    def backward(ctx, grad_output: Tensor) -> Tensor:
-        (x,) = ctx.saved_tensors
-        return grad_output * (x > 0).to(grad_output.dtype)
+    def backward(ctx, grad: Tensor):
+        x, gpos, gneg = ctx.saved_tensors
+        dx = dfpos = dfneg = None
+        if ctx.needs_input_grad[0]:
+            dx = grad * torch.where(x > 0, gpos, torch.where(x < 0, gneg, 0.0))
+        if ctx.needs_input_grad[1]:
+            dfpos = (grad * x * (x > 0)).sum_to_size(ctx.slope_shapes[0])
+        if ctx.needs_input_grad[2]:
+            dfneg = (grad * x * (x < 0)).sum_to_size(ctx.slope_shapes[1])
+        return dx, dfpos, dfneg, None, None
 
 
-class _InvertedNegLU(_NegLUFunction):
-    """Backward with derivative -1 where x < 0 (the thesis's intent)."""
+def _as_slope(value: Tensor | float, x: Tensor) -> Tensor:
+    if isinstance(value, Tensor):
+        return value
+    return torch.tensor(float(value), dtype=x.dtype, device=x.device)
 
-    @staticmethod
-    def backward(ctx, grad_output: Tensor) -> Tensor:
-        (x,) = ctx.saved_tensors
-        return -grad_output * (x < 0).to(grad_output.dtype)
+
+def piecewise_linear(
+    x: Tensor,
+    fpos: Tensor | float,
+    fneg: Tensor | float,
+    gpos: Tensor | float | None = None,
+    gneg: Tensor | float | None = None,
+) -> Tensor:
+    r"""Piecewise-linear unit with separate forward and backward slopes.
+
+    .. math::
+        y = \begin{cases} f_+ x & x > 0 \\ f_- x & x \le 0 \end{cases}
+        \qquad
+        \frac{\partial L}{\partial x} = \frac{\partial L}{\partial y}
+        \begin{cases} g_+ & x > 0 \\ g_- & x < 0 \\ 0 & x = 0 \end{cases}
+
+    The slopes are tensors broadcastable to ``x`` (a per-unit table of shape
+    ``(1, C, 1, ...)``, a per-element one, or scalars).  ``gpos``/``gneg`` default to
+    ``fpos``/``fneg``: the true derivative (``gradcheck`` passes).  Other backward
+    slopes give a deliberately different backward pass, e.g. NegLU's ``"reference"``
+    and ``"inverted"`` modes.  Forward slopes that require grad receive
+    ``sum(dL/dy * x)`` over the elements on their side (learned slopes, PReLU-style).
+
+    Examples::
+
+        >>> piecewise_linear(torch.tensor([-2.0, 3.0]), *SLOPES["relu"])
+        tensor([-0., 3.])
+    """
+    gpos = fpos if gpos is None else gpos
+    gneg = fneg if gneg is None else gneg
+    fpos, fneg = _as_slope(fpos, x), _as_slope(fneg, x)
+    gpos, gneg = _as_slope(gpos, x).detach(), _as_slope(gneg, x).detach()
+    return _PiecewiseLinear.apply(x, fpos, fneg, gpos, gneg)
 
 
 def neglu(x: Tensor, backward: str = "exact") -> Tensor:
@@ -79,13 +140,7 @@ def neglu(x: Tensor, backward: str = "exact") -> Tensor:
 
     See :class:`NegLU` for the formula and the meaning of ``backward``.
     """
-    _check_backward(backward)
-    if backward == "exact":
-        # -relu(-x) is min(0, x) with autograd's true derivative (0 at x = 0).
-        return -F.relu(-x)
-    if backward == "reference":
-        return _ReferenceNegLU.apply(x)
-    return _InvertedNegLU.apply(x)
+    return piecewise_linear(x, *SLOPES[_check_backward(backward)])
 
 
 def smooth_neglu(x: Tensor) -> Tensor:
@@ -93,7 +148,37 @@ def smooth_neglu(x: Tensor) -> Tensor:
     return -F.softplus(-x)
 
 
-class NegLU(nn.Module):
+class PiecewiseLinearUnit(nn.Module):
+    """Base of the units computed by :func:`piecewise_linear` (NegLU, MixLU, ...).
+
+    A subclass defines :meth:`slopes`; :meth:`forward` applies the op with them.  The
+    batched sweep engine stacks any such unit by concatenating its members' slope
+    tables, so a new unit of this family is stackable without engine code.
+
+    Attributes:
+        per_unit: True when :meth:`slopes` depends only on the unit (dimension 1),
+            not on the pass, so a stack may compute it once; False when every pass
+            draws new slopes (a resampled mask).
+    """
+
+    per_unit = True
+
+    def slopes(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """``(fpos, fneg, gpos, gneg)`` broadcastable to ``x`` (see :func:`piecewise_linear`)."""
+        raise NotImplementedError
+
+    def forward(self, x: Tensor) -> Tensor:
+        return piecewise_linear(x, *self.slopes(x))
+
+
+def _unit_table(x: Tensor, table: Tensor) -> tuple[Tensor, ...]:
+    """The four columns of a ``(C, 4)`` slope table as ``(1, C, 1, ...)`` tensors for ``x``."""
+    table = table.to(device=x.device, dtype=x.dtype)
+    shape = (1, -1) + (1,) * (x.dim() - 2)
+    return tuple(table[:, i].reshape(shape) for i in range(4))
+
+
+class NegLU(PiecewiseLinearUnit):
     r"""Applies the negative-linear unit element-wise.
 
     .. math::
@@ -120,8 +205,8 @@ class NegLU(nn.Module):
         super().__init__()
         self.backward = _check_backward(backward)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return neglu(x, self.backward)
+    def slopes(self, x: Tensor) -> tuple[Tensor, ...]:
+        return tuple(_as_slope(v, x) for v in SLOPES[self.backward])
 
     def extra_repr(self) -> str:
         return f"backward={self.backward!r}"
@@ -153,11 +238,21 @@ def random_subset(n: int, count: int, generator: torch.Generator | None = None) 
 
 
 def neg_unit_count(num_units: int, neg_fraction: float) -> int:
-    """Number of NegLU units in a MixLU layer: ``neg_fraction * num_units`` rounded half up."""
+    """NegLU units of a fixed-mask MixLU layer: ``neg_fraction * num_units`` rounded half
+    up (``floor(p * n + 0.5)``; 2.5 -> 3)."""
     return int(math.floor(neg_fraction * num_units + 0.5))
 
 
-class MixLU(nn.Module):
+def resample_neg_count(numel: int, neg_fraction: float) -> int:
+    """NegLU elements of one resampled MixLU mask over ``numel`` elements:
+    ``numel - floor((1 - neg_fraction) * numel)``, the rule of the published
+    ``nnmixlu.m`` (which keeps ``floor((1 - p) * numel)`` ReLUs).  Because ``1 - p`` is
+    rounded in floating point first, this can differ by one from rounding ``p * numel``
+    (p = 0.07, numel = 30,000 gives 2,101, not 2,100)."""
+    return numel - int(math.floor((1.0 - neg_fraction) * numel))
+
+
+class MixLU(PiecewiseLinearUnit):
     r"""A layer of ReLU and NegLU units mixed.
 
     .. math::
@@ -171,24 +266,28 @@ class MixLU(nn.Module):
 
     Args:
         num_units: number of units ``C`` (size of input dimension 1).
-        neg_fraction: share of NegLU units, in [0, 1].  ``round(neg_fraction *
-            num_units)`` units (rounded half up) are NegLUs; 0 is exactly ReLU.
+        neg_fraction: share of NegLU units, in [0, 1]; 0 is exactly ReLU.  With
+            ``mask="fixed"``, ``neg_fraction * num_units`` rounded half up
+            (:func:`neg_unit_count`) units are NegLUs; with ``mask="resample"``,
+            ``numel - floor((1 - neg_fraction) * numel)`` elements of each input
+            (:func:`resample_neg_count`, the published layer's rule).
         backward: NegLU backward pass, ``"exact"``, ``"reference"`` (default, as the
             published layer) or ``"inverted"``.
         mask: ``"fixed"`` (default) draws the NegLU units once and keeps them in the
             bool buffer ``neg_mask`` of shape ``(num_units,)``, saved in the
             ``state_dict``.  ``"resample"`` draws a fresh mask over *all elements*
             of each input (units x batch x space) on every forward pass, as the
-            published layer did when given no mask: ``numel - floor((1 -
-            neg_fraction) * numel)`` elements become NegLUs.
+            published layer did when given no mask.  It draws in eval mode too, as
+            the published layer did at test time: under ``"resample"`` the test
+            output of a MixLU net is random (reproducible from the seed), under
+            ``"fixed"`` it is deterministic.
         seed: seed of the mask draws.  With ``mask="fixed"`` it seeds the one draw of
             ``neg_mask``; with ``mask="resample"`` it seeds a private generator (one
             per device, created on first use, not saved in the ``state_dict``) from
             which every pass draws, so a run is reproducible on the same kind of
             device (CPU draws the NegLU or ReLU elements directly by
-            :func:`random_subset`, the draw :data:`MASK_DRAW` names; accelerators take
-            a prefix of one permutation, which needs no host synchronisation; the masks
-            differ).
+            :func:`random_subset`; accelerators take a prefix of one permutation,
+            which needs no host synchronisation; the masks differ).
             ``None`` draws from torch's global generator (reproducible under
             ``torch.manual_seed``).
 
@@ -227,6 +326,7 @@ class MixLU(nn.Module):
         self.mask = mask
         self.seed = seed
         self._generators: dict[torch.device, torch.Generator] = {}
+        self._slope_cache: dict[tuple, tuple] = {}
         generator = None
         if seed is not None:
             generator = torch.Generator().manual_seed(seed)
@@ -248,7 +348,7 @@ class MixLU(nn.Module):
         if self.mask == "fixed":
             return self.neg_mask.view((1, -1) + (1,) * (x.dim() - 2))
         numel = x.numel()
-        num_neg = numel - int(math.floor((1.0 - self.neg_fraction) * numel))
+        num_neg = resample_neg_count(numel, self.neg_fraction)
         generator = self._generator(x.device)
         if x.device.type != "cpu":
             # one permutation: no host synchronisation on an accelerator
@@ -273,14 +373,39 @@ class MixLU(nn.Module):
             self._generators[device] = torch.Generator(device=device).manual_seed(self.seed)
         return self._generators[device]
 
+    @property
+    def per_unit(self) -> bool:  # a resampled mask draws new slopes on every pass
+        return self.mask == "fixed" or self.neg_fraction == 0.0
+
+    def slopes(self, x: Tensor) -> tuple[Tensor, ...]:
+        """Per-unit slopes (fixed mask), or per-element slopes of a fresh draw (resample)."""
+        relu, neg, table = self._tables(x)
+        if self.per_unit:
+            return table
+        mask = self.element_mask(x)
+        return tuple(torch.where(mask, neg[i], relu[i]) for i in range(4))
+
+    def _tables(self, x: Tensor) -> tuple[Tensor, Tensor, tuple[Tensor, ...]]:
+        """ReLU and NegLU slope vectors and the per-unit table, on ``x``'s device and
+        dtype, cached (no host-device copy per pass); rebuilt when ``neg_mask`` changes."""
+        mask = self.neg_mask
+        key = (x.device, x.dtype, x.dim(), mask.data_ptr(), mask._version)
+        cached = self._slope_cache.get(key[:3])
+        if cached is None or cached[0] != key:
+            relu = torch.tensor(SLOPES["relu"], dtype=x.dtype).to(x.device)
+            neg = torch.tensor(SLOPES[self.backward], dtype=x.dtype).to(x.device)
+            unit_neg = mask.to(x.device)[:, None] & (self.neg_fraction > 0.0)
+            table = _unit_table(x, torch.where(unit_neg, neg, relu))
+            cached = (key, (relu, neg, table))
+            self._slope_cache[key[:3]] = cached
+        return cached[1]
+
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() < 2 or x.shape[1] != self.num_units:
             raise ValueError(
                 f"MixLU expects input of shape (N, {self.num_units}, *), got {tuple(x.shape)}"
             )
-        if self.neg_fraction == 0.0:
-            return F.relu(x)
-        return torch.where(self.element_mask(x), neglu(x, self.backward), F.relu(x))
+        return super().forward(x)
 
     def extra_repr(self) -> str:
         return (

@@ -10,6 +10,8 @@ the ReLU positions.  ``activation`` is either
 - ``None`` (default): ``nn.ReLU()``.
 
 Both return logits of shape ``(N, 10)``; the softmax loss is the trainer's.
+:func:`build_model` builds the network of a :class:`~ann.specs.RunSpec` (model name,
+activation spec, seed); both classes are registered in :data:`ann.specs.MODELS`.
 """
 
 from __future__ import annotations
@@ -22,20 +24,21 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ann.activations import MixLU
+from ann.specs import MODELS, RunSpec
 
 __all__ = [
     "LeNet",
     "LeNet5",
     "make_activation",
     "mask_seed",
-    "build_mixlu_lenet",
-    "build_mixlu_lenet5",
+    "build_model",
+    "neglu_counts",
 ]
 
-ActivationSpec = nn.Module | Callable[[int], nn.Module] | None
+ActivationArg = nn.Module | Callable[[int], nn.Module] | None
 
 
-def make_activation(spec: ActivationSpec, num_units: int, copy_module: bool = False) -> nn.Module:
+def make_activation(spec: ActivationArg, num_units: int, copy_module: bool = False) -> nn.Module:
     """Build the activation module for a position with ``num_units`` channels."""
     if spec is None:
         return nn.ReLU()
@@ -67,7 +70,7 @@ class LeNet(nn.Module):
 
     hidden_units = 500
 
-    def __init__(self, activation: ActivationSpec = None):
+    def __init__(self, activation: ActivationArg = None):
         super().__init__()
         self.conv1 = nn.Conv2d(1, 20, 5)
         self.conv2 = nn.Conv2d(20, 50, 5)
@@ -88,10 +91,22 @@ class LeNet(nn.Module):
             nn.init.zeros_(conv.bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = F.max_pool2d(self.conv1(x), 2, 2)
-        x = F.max_pool2d(self.conv2(x), 2, 2)
+        x = F.max_pool2d(_first_max_order(self.conv1(x)), 2, 2)
+        x = F.max_pool2d(_first_max_order(self.conv2(x)), 2, 2)
         x = self.act(self.conv3(x))
         return self.conv4(x).flatten(1)
+
+
+def _first_max_order(x: Tensor) -> Tensor:
+    """``x`` in the contiguous (N, C, H, W) layout before max pooling.
+
+    Where a window holds equal maxima, the gradient goes to one of them, and which one
+    depends on torch's kernel for the memory layout (channels-last kernels pick
+    another than the NCHW ones).  The batched engine keeps its images channels-last
+    for speed; pooling in one layout makes the stacked and the plain model route ties
+    alike (a no-op for an already contiguous tensor).
+    """
+    return x.contiguous()
 
 
 def _pool_pad_right_bottom(x: Tensor, method: str) -> Tensor:
@@ -103,7 +118,7 @@ def _pool_pad_right_bottom(x: Tensor, method: str) -> Tensor:
     number of *input* elements it covers (6 or 4 at the padded edge instead of 9).
     """
     if method == "max":
-        return F.max_pool2d(F.pad(x, (0, 1, 0, 1), value=float("-inf")), 3, 2)
+        return F.max_pool2d(F.pad(_first_max_order(x), (0, 1, 0, 1), value=float("-inf")), 3, 2)
     sums = F.avg_pool2d(F.pad(x, (0, 1, 0, 1), value=0.0), 3, 2, divisor_override=1)
     ones = torch.ones((1, 1) + tuple(x.shape[-2:]), dtype=x.dtype, device=x.device)
     counts = F.avg_pool2d(F.pad(ones, (0, 1, 0, 1), value=0.0), 3, 2, divisor_override=1)
@@ -125,7 +140,7 @@ class LeNet5(nn.Module):
         activation: the module in each ReLU position (see the module docstring).
     """
 
-    def __init__(self, activation: ActivationSpec = None):
+    def __init__(self, activation: ActivationArg = None):
         super().__init__()
         self.conv1 = nn.Conv2d(3, 32, 5, padding=2)
         self.act1 = make_activation(activation, 32, copy_module=True)
@@ -175,50 +190,54 @@ def mask_seed(seed: int, position: int = 0) -> int:
     return 16 * int(seed) + position + 1
 
 
-def _spec_fields(spec) -> tuple[float, str, int]:
-    try:
-        return float(spec.neg_percent), str(spec.backward), int(spec.seed)
-    except AttributeError as exc:
-        raise ValueError(
-            f"spec must have neg_percent, backward and seed attributes, got {spec!r}"
-        ) from exc
+def build_model(spec: RunSpec) -> nn.Module:
+    """The network of a run: the ``build_model`` of every sweep.
 
+    ``MODELS[spec.model]`` with ``spec.activation.build(units, mask_seed(spec.seed, i))``
+    in its activation position ``i`` (0-based, in the order the model creates them),
+    then ``reset_parameters(generator=torch.Generator().manual_seed(spec.seed))``:
+    deterministic given ``spec``, with masks and weights from separate streams.
 
-def build_mixlu_lenet(spec, mask: str = "fixed") -> LeNet:
-    """MixLU-LeNet for a run: the ``build_model`` of the MNIST experiment.
-
-    The 500-unit layer is ``MixLU(500, spec.neg_percent / 100, spec.backward, mask,
-    seed=mask_seed(spec.seed, 0))``; weights are then drawn by
-    ``reset_parameters(generator=torch.Generator().manual_seed(spec.seed))``.
-    Deterministic given ``spec`` (any object with ``neg_percent``, ``backward``, ``seed``).
-    """
-    neg_percent, backward, seed = _spec_fields(spec)
-    model = LeNet(
-        activation=lambda n: MixLU(
-            n, neg_percent / 100.0, backward=backward, mask=mask, seed=mask_seed(seed, 0)
-        )
-    )
-    model.reset_parameters(generator=torch.Generator().manual_seed(seed))
-    return model
-
-
-def build_mixlu_lenet5(spec, mask: str = "fixed") -> LeNet5:
-    """MixLU-LeNet5 for a run: MixLU in all four positions, mask seeds
-    ``mask_seed(spec.seed, i)`` for ``act1`` .. ``act4`` (i = 0..3), then
-    ``reset_parameters(generator=torch.Generator().manual_seed(spec.seed))``.
-
-    Note: with ``mask="fixed"`` the NegLU count per position is rounded from the
-    channel count (32, 32, 64, 64), so shares below ~1.6 % give no NegLU in a
+    With a fixed-mask MixLU the NegLU count per position is rounded from its channel
+    count (LeNet5: 32, 32, 64, 64), so shares below ~1.6 % give no NegLU in a
     32-channel layer; ``mask="resample"`` (a fresh per-element mask each pass, as the
     published layer without a supplied mask) has no such floor.
     """
-    neg_percent, backward, seed = _spec_fields(spec)
-    position = iter(range(4))
-    model = LeNet5(
-        activation=lambda n: MixLU(
-            n, neg_percent / 100.0, backward=backward, mask=mask,
-            seed=mask_seed(seed, next(position)),
-        )
+    if not isinstance(spec, RunSpec):
+        raise ValueError(f"spec must be a RunSpec, got {spec!r}")
+    position = iter(range(16))
+    model = MODELS[spec.model](
+        activation=lambda n: spec.activation.build(n, mask_seed(spec.seed, next(position)))
     )
-    model.reset_parameters(generator=torch.Generator().manual_seed(seed))
+    model.reset_parameters(generator=torch.Generator().manual_seed(spec.seed))
     return model
+
+
+def neglu_counts(model: nn.Module, image_shape: tuple[int, ...]) -> list[float]:
+    """Expected NegLU elements per image at each MixLU position of ``model`` (in forward
+    order), for images of ``image_shape`` ``(C, H, W)``: NegLU units x positions per
+    unit for a fixed mask, ``neg_fraction`` x the position's elements for a resampled
+    one (the expectation per image; a pass rounds over its whole batch,
+    :func:`~ann.activations.resample_neg_count`)."""
+    counts: list[float] = []
+
+    def hook(module: MixLU, inputs: tuple[Tensor, ...]) -> None:
+        x = inputs[0]
+        per_unit = x[0, 0].numel()
+        if module.mask == "fixed" or module.neg_fraction == 0.0:
+            counts.append(float(module.num_neg * per_unit))
+        else:  # the share of the batch's elements, per image (not rounded per image)
+            counts.append(module.neg_fraction * x[0].numel())
+
+    mixlus = [m for m in model.modules() if isinstance(m, MixLU)]
+    handles = [m.register_forward_pre_hook(hook) for m in mixlus]
+    try:
+        with torch.no_grad():
+            model(torch.zeros((1, *image_shape)))
+    finally:
+        for h in handles:
+            h.remove()
+    return counts
+
+
+MODELS.update({"lenet": LeNet, "lenet5": LeNet5})

@@ -13,6 +13,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ann.report import column_of
+from common.files import atomic_write
+
 __all__ = ["plot_curves"]
 
 
@@ -41,7 +44,7 @@ def plot_curves(
         raise ValueError(f"metric must be 'error' or 'accuracy', got {metric!r}")
     groups: dict[tuple[str, float], list[dict[str, Any]]] = defaultdict(list)
     for r in results:
-        groups[(r["backward"], float(r["neg_percent"]))].append(r)
+        groups[(column_of(r), float(r["neg_percent"]))].append(r)
     if not groups:
         raise ValueError("results must not be empty")
     backwards = list(dict.fromkeys(b for b, _ in groups))
@@ -87,10 +90,7 @@ def plot_curves(
     axes[0][0].legend(fontsize=7)
     if title:
         fig.suptitle(title, fontsize=10)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    return path
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=90, format="png"))
 
 
 def _limits(values: list[float], metric: str) -> tuple[float, float]:

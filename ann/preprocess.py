@@ -24,8 +24,10 @@ Gray 28x28 datasets (MNIST, Fashion-MNIST) are first made CIFAR-shaped by
 
 :func:`preprocess_cifar` runs the steps and caches the result in
 ``cache_dir / "preprocessed" / <key>.pt``, the key a sha256 of the parameters and of
-the input data's fingerprint; the file is written atomically, and a later call with
-the same data and parameters loads it instead of recomputing.
+the input data's fingerprint; the file is written atomically
+(:func:`common.files.atomic_write`), and a later call with the same data and parameters
+loads it instead of recomputing.  A cache file that cannot be read or holds anything
+else is logged and recomputed; a cache that cannot be written is logged and skipped.
 """
 
 from __future__ import annotations
@@ -33,9 +35,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import pickle
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -46,6 +45,7 @@ import torch
 from torch import Tensor
 
 from ann.data.datasets import TensorData, default_cache_dir, subtract_mean_image
+from common.files import atomic_write
 
 __all__ = [
     "PREPROCESS_VERSION",
@@ -280,16 +280,30 @@ def _compute(data: TensorData, params: PreprocessParams, log: Callable[[str], No
     return train_x.contiguous(), test_x.contiguous(), done
 
 
-def _atomic_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _load_cached(path: Path, key: str, data: TensorData) -> tuple[Tensor, Tensor, list[str]]:
+    """The cached result in ``path`` for ``key``, checked against ``data``'s shapes.
+
+    Raises:
+        ValueError: the file holds something else (another key, missing or malformed
+            entries); any exception of ``torch.load`` on a corrupt file passes through.
+    """
+    stored = torch.load(path, weights_only=True)  # tensors and plain containers only
+    if not isinstance(stored, dict) or stored.get("key") != key:
+        raise ValueError("not the cache entry of this data and these parameters")
+    train_x, test_x, steps = stored.get("train_x"), stored.get("test_x"), stored.get("steps")
+    for name, t, like in (("train_x", train_x, data.train_x), ("test_x", test_x, data.test_x)):
+        if not isinstance(t, Tensor) or t.dtype != torch.float32 or t.shape != like.shape:
+            raise ValueError(f"{name} is not a float32 tensor of shape {tuple(like.shape)}")
+    if not isinstance(steps, list) or not all(isinstance(step, str) for step in steps):
+        raise ValueError("steps is not a list of strings")
+    return train_x, test_x, steps
+
+
+def _one_line(exc: BaseException) -> str:
+    """``Type: message`` of ``exc`` on one short line."""
+    text = " ".join(str(exc).split())
+    text = text if len(text) <= 160 else text[:157] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def preprocess_cifar(
@@ -324,25 +338,28 @@ def preprocess_cifar(
     data = to_cifar_shape(data)
     cache = (Path(cache_dir) if cache_dir is not None else default_cache_dir()) / "preprocessed"
     path = cache / f"{data.name}-{key[:24]}.pt"
-    stored = None
+    cached = None
     if use_cache and path.is_file():
         try:
-            stored = torch.load(path, weights_only=True)
-            if not isinstance(stored, dict) or stored.get("key") != key:
-                stored = None
-        except (OSError, RuntimeError, EOFError, AttributeError, ValueError, KeyError,
-                pickle.UnpicklingError) as exc:
-            log(f"preprocessing cache {path} unreadable ({exc}); recomputing")
-            stored = None
-    if stored is not None:
-        train_x, test_x, steps = stored["train_x"], stored["test_x"], stored["steps"]
+            cached = _load_cached(path, key, data)
+        except Exception as exc:  # a corrupt or foreign file of any kind; not Ctrl-C
+            log(f"preprocessing cache {path} unreadable ({_one_line(exc)}); recomputing")
+    if cached is not None:
+        train_x, test_x, steps = cached
         log(f"preprocessing: loaded from cache {path}")
     else:
         train_x, test_x, steps = _compute(data, params, log, progress)
         if use_cache:
-            _atomic_save({"key": key, "train_x": train_x, "test_x": test_x, "steps": steps},
-                         path)
-            log(f"preprocessing: cached in {path}")
+            entry = {"key": key, "train_x": train_x, "test_x": test_x, "steps": steps}
+            # The result is in hand: a cache that cannot be written (no space, no
+            # permission, a file in the way) is logged, not an error.  torch.save reports
+            # write failures of its zip writer as RuntimeError.
+            try:
+                atomic_write(path, lambda tmp: torch.save(entry, tmp))
+                log(f"preprocessing: cached in {path}")
+            except (OSError, RuntimeError) as exc:
+                reason = getattr(exc, "strerror", None) or _one_line(exc)
+                log(f"preprocessing: not cached, {path} cannot be written ({reason})")
     info = dict(data.info)
     info["preprocessing"] = list(info.get("preprocessing", [])) + list(steps)
     info["preprocessing_params"] = params.to_dict()

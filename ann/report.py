@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "column_of",
     "THESIS_MNIST",
     "THESIS_MNIST_EPOCHS",
     "THESIS_CIFAR",
@@ -45,6 +46,16 @@ THESIS_CIFAR: dict[float, tuple[float, float]] = {
     0: (79.81, 88.64), 0.25: (79.72, 87.05), 0.5: (79.72, 85.57),
     1: (79.64, 84.44), 2: (78.85, 82.43), 3: (10.00, 10.00),
 }
+
+
+def column_of(result: dict[str, Any]) -> str:
+    """The table column of a run: for a MixLU run (or a run of the earlier layout) its
+    NegLU backward mode, with ``+resample`` for a resampled mask; else its activation's
+    key (``relu`` ...)."""
+    spec = result.get("activation_spec", {"kind": "mixlu"})
+    if spec["kind"] == "mixlu":
+        return str(result["backward"]) + ("+resample" if spec.get("mask") == "resample" else "")
+    return str(result.get("activation", spec["kind"]))
 
 
 @dataclass(frozen=True)
@@ -101,7 +112,7 @@ def summarize(results: Iterable[dict[str, Any]], metric: str = "error") -> dict:
     """
     groups: dict[tuple[str, float], list[dict[str, Any]]] = defaultdict(list)
     for r in results:
-        groups[(r["backward"], float(r["neg_percent"]))].append(r)
+        groups[(column_of(r), float(r["neg_percent"]))].append(r)
     order = {b: i for i, b in enumerate(dict.fromkeys(b for b, _ in groups))}
     out = {}
     for key in sorted(groups, key=lambda k: (order[k[0]], k[1])):
@@ -286,7 +297,7 @@ def noise_lines(
 
         def values(p: float, b: str = b) -> list[float]:
             return [_value(r["test_error"], metric) for r in results
-                    if r["backward"] == b and float(r["neg_percent"]) == p]
+                    if column_of(r) == b and float(r["neg_percent"]) == p]
 
         base = values(0.0)
         beyond, within, untested = [], [], []

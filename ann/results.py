@@ -1,71 +1,57 @@
-"""Atomic result files and a resumable store of finished runs.
+"""A resumable store of finished runs, and what is saved beside results.
 
 Layout of a sweep's output directory (``--out DIR``)::
 
-    DIR/sweep.json          what the runs share: configuration, dataset, fingerprint
+    DIR/sweep.json          what the runs share (checked on resume) and provenance
     DIR/runs/<key>.json     one finished run each (``RunSpec.key``), written atomically
+    DIR/.lock               the process writing DIR (PID), while it runs
 
-A rerun of the same sweep skips every run already in ``runs/``.  A directory whose
-``sweep.json`` describes a different sweep (other epochs, data, ...) is refused
-rather than mixed.
+A rerun of the same sweep skips every run already in ``runs/``.  ``sweep.json``
+holds the sweep's identity (experiment, dataset and its fingerprint, configuration,
+model, engine, :data:`~ann.train.TRAINER_VERSION`), which a rerun must match, and its
+provenance (toolkit commit, torch/brian2/numpy versions, hardware: recorded, not
+checked).  A directory holding a different sweep, runs of another engine or trainer
+version, or runs of the earlier layout (no trainer version) is refused in one line
+rather than mixed; the earlier layout can still be read with ``--report-only``
+(:meth:`RunStore.open`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import platform
-import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = [
-    "atomic_write_text",
-    "atomic_write_json",
-    "read_json",
-    "SweepMismatch",
-    "RunStore",
-    "environment",
-]
+from common.cli import UserError
+from common.environment import environment as common_environment
+from common.files import atomic_write_json, read_json
+
+__all__ = ["SweepMismatch", "StoreError", "RunStore", "RUN_FIELDS", "environment"]
+
+#: Keys every stored run has (the published fields of a run record).
+RUN_FIELDS = ("neg_percent", "backward", "seed", "status", "train_error", "test_error",
+              "epochs")
 
 
-class SweepMismatch(ValueError):
-    """An output directory that already holds the runs of a different sweep."""
+class SweepMismatch(UserError):
+    """An output directory that holds the runs of a different sweep (or engine, or
+    trainer version, or layout)."""
 
 
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` via a temporary file and ``os.replace``.
+class StoreError(UserError):
+    """A stored file that cannot be read (corrupt, foreign), or a directory that another
+    process is writing."""
 
-    Readers see either the old file or the complete new one, never a partial
-    write, even if the process is killed mid-write.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+
+def _pid_alive(pid: int) -> bool:
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def atomic_write_json(path: str | Path, obj: Any) -> Path:
-    """:func:`atomic_write_text` of ``obj`` as indented JSON (NaN/inf rejected)."""
-    return atomic_write_text(path, json.dumps(obj, indent=1, allow_nan=False) + "\n")
-
-
-def read_json(path: str | Path) -> Any:
-    """Parse a JSON file; ``ValueError`` naming the file if it is not valid JSON."""
-    path = Path(path)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from exc
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class RunStore:
@@ -73,41 +59,107 @@ class RunStore:
 
     Args:
         directory: output directory (created).
-        meta: JSON-ready description of the sweep (configuration, dataset and its
-            fingerprint, model).  Written to ``sweep.json`` on first use; later uses
-            must pass an equal ``meta``.
+        meta: JSON-ready identity of the sweep (configuration, dataset and its
+            fingerprint, model, engine, trainer version).  Written to ``sweep.json``
+            on first use; later uses must pass an equal ``meta``.
+        provenance: JSON-ready record of what ran it (commit, versions, hardware),
+            written with a new ``sweep.json`` and never checked.
 
     Raises:
-        SweepMismatch: if ``directory`` already holds a different sweep.
+        SweepMismatch: ``directory`` holds a different sweep (the message names the
+            keys that differ and what to do).
+        StoreError: ``sweep.json`` is corrupt.
     """
 
-    def __init__(self, directory: str | Path, meta: dict[str, Any]):
+    def __init__(self, directory: str | Path, meta: dict[str, Any],
+                 provenance: dict[str, Any] | None = None, *, _check: bool = True):
         self.directory = Path(directory)
         self.runs_dir = self.directory / "runs"
         self.meta = json.loads(json.dumps(meta))  # normalise (tuples -> lists, ...)
-        meta_path = self.directory / "sweep.json"
-        if meta_path.exists():
-            stored = read_json(meta_path)
+        self.meta_path = self.directory / "sweep.json"
+        self._lock_path: Path | None = None
+        if not _check:
+            return
+        if self.meta_path.exists():
+            stored = self._read(self.meta_path, "sweep.json")
+            stored.pop("provenance", None)
             if stored != self.meta:
-                diff = sorted(
-                    k for k in set(stored) | set(self.meta) if stored.get(k) != self.meta.get(k)
-                )
-                raise SweepMismatch(
-                    f"out directory {str(self.directory)!r} holds runs of a different sweep "
-                    f"(differs in: {', '.join(diff)}); use another --out or delete it"
-                )
+                raise SweepMismatch(self._mismatch(stored))
         else:
-            atomic_write_json(meta_path, self.meta)
+            document = dict(self.meta)
+            if provenance is not None:
+                document["provenance"] = provenance
+            atomic_write_json(self.meta_path, document)
         self.runs_dir.mkdir(parents=True, exist_ok=True)
+
+    @classmethod
+    def open(cls, directory: str | Path) -> RunStore:
+        """A store read as it is (``--report-only``): any sweep, any layout.
+
+        Raises:
+            StoreError: no ``sweep.json`` in ``directory``, or a corrupt one.
+        """
+        directory = Path(directory)
+        path = directory / "sweep.json"
+        if not path.is_file():
+            raise StoreError(f"{path} not found: {str(directory)!r} holds no stored sweep")
+        store = cls(directory, {}, _check=False)
+        store.meta = store._read(path, "sweep.json")
+        return store
+
+    def _mismatch(self, stored: dict[str, Any]) -> str:
+        where = f"--out {str(self.directory)!r}"
+        if "trainer_version" not in stored:
+            return (f"{where} holds runs of an earlier layout of the toolkit (no trainer "
+                    f"version); read them with --report-only, or choose a new --out")
+        for key, what in (("engine", "engine"), ("trainer_version", "trainer version")):
+            if stored.get(key) != self.meta.get(key):
+                return (f"{where} holds runs of {what} {stored.get(key)!r}, not "
+                        f"{self.meta.get(key)!r}; choose a new --out (or rerun with "
+                        f"that {what})")
+        diff = sorted(k for k in set(stored) | set(self.meta)
+                      if stored.get(k) != self.meta.get(k))
+        return (f"{where} holds runs of a different sweep (differs in: {', '.join(diff)}); "
+                f"use another --out or delete it")
+
+    def _read(self, path: Path, what: str) -> dict[str, Any]:
+        try:
+            value = read_json(path)
+        except (ValueError, OSError) as exc:
+            raise StoreError(f"{path} is not a readable {what} ({exc}); move it aside "
+                             f"(e.g. mv {path} {path}.bad) and rerun") from None
+        if not isinstance(value, dict):
+            raise StoreError(f"{path} is not a {what} (a JSON {type(value).__name__}, not an "
+                             f"object); move it aside (e.g. mv {path} {path}.bad) and rerun")
+        return value
+
+    @property
+    def stored_meta(self) -> dict[str, Any]:
+        """The identity in ``sweep.json`` (``provenance`` left out)."""
+        meta = dict(self.meta)
+        meta.pop("provenance", None)
+        return meta
 
     def path(self, key: str) -> Path:
         """File of the run with ``key``."""
         return self.runs_dir / f"{key}.json"
 
     def load(self, key: str) -> dict[str, Any] | None:
-        """The stored result of ``key``, or ``None`` if that run has not finished."""
+        """The stored result of ``key``, or ``None`` if that run has not finished.
+
+        Raises:
+            StoreError: the file is corrupt or not a run record (one line naming it).
+        """
         path = self.path(key)
-        return read_json(path) if path.exists() else None
+        if not path.exists():
+            return None
+        result = self._read(path, "stored run")
+        missing = [f for f in RUN_FIELDS if f not in result]
+        if missing or not isinstance(result.get("epochs"), list):
+            raise StoreError(f"{path} is not a stored run (missing {', '.join(missing) or 'epochs'}"
+                             f"); move it aside (e.g. mv {path} {path}.bad) and rerun to "
+                             f"train that run again")
+        return result
 
     def save(self, key: str, result: dict[str, Any]) -> Path:
         """Store a finished run atomically."""
@@ -117,23 +169,57 @@ class RunStore:
         """Keys of all stored runs, sorted."""
         return sorted(p.stem for p in self.runs_dir.glob("*.json"))
 
+    # -- one writer at a time -------------------------------------------------
+
+    def lock(self) -> None:
+        """Claim the directory for this process (``DIR/.lock`` holds its PID).
+
+        A lock whose process no longer runs (killed) is taken over.
+
+        Raises:
+            StoreError: another live process holds the lock (its PID named).
+        """
+        path = self.directory / ".lock"
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for _ in range(3):
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                try:
+                    pid = int(path.read_text().strip() or "0")
+                except (OSError, ValueError):
+                    pid = 0
+                if pid > 0 and pid != os.getpid() and _pid_alive(pid):
+                    raise StoreError(
+                        f"another process (PID {pid}) is writing to {str(self.directory)!r}; "
+                        f"wait for it to finish, or use another --out") from None
+                path.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            with os.fdopen(fd, "w") as fh:
+                fh.write(f"{os.getpid()}\n")
+            self._lock_path = path
+            return
+        raise StoreError(f"could not lock {str(self.directory)!r}; remove {path} and rerun")
+
+    def unlock(self) -> None:
+        """Release :meth:`lock` (if this process holds it)."""
+        if self._lock_path is not None:
+            self._lock_path.unlink(missing_ok=True)
+            self._lock_path = None
+
+    def __enter__(self) -> RunStore:
+        self.lock()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.unlock()
+
 
 def environment(device: str | None = None) -> dict[str, Any]:
-    """Versions and hardware, saved beside results."""
-    import numpy
+    """:func:`common.environment.environment` plus torch's threads and the GPU's name."""
     import torch
 
-    env: dict[str, Any] = {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": numpy.__version__,
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-    }
-    if device is not None:
-        env["device"] = str(device)
-        if str(device).startswith("cuda") and torch.cuda.is_available():
-            env["gpu"] = torch.cuda.get_device_name(torch.device(device))
-    return env
+    extra: dict[str, Any] = {"torch_threads": torch.get_num_threads()}
+    if device is not None and str(device).startswith("cuda") and torch.cuda.is_available():
+        extra["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    return common_environment(device, **extra)

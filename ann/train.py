@@ -1,20 +1,20 @@
-"""One training run of the thesis protocol: the contract every engine reproduces.
+"""One training run: the contract every engine reproduces, and the reference ("loop") trainer.
 
-This module is the reference ("loop") trainer.  The batched engine
-(``ann.batched.train_batched``) trains many runs at once and must reproduce the
-numbers of :func:`train_one` to float tolerance, so the procedure is specified
-here exactly.
+The batched engine (:func:`ann.batched.train_batched`) trains many runs at once and
+must reproduce the numbers of :func:`train_one` to float tolerance, so the procedure
+is specified here exactly; the rules both engines share per epoch are one copy in
+:mod:`ann.epoch`.
 
 Inputs
 ------
-- ``spec`` (:class:`RunSpec`): NegLU percentage, NegLU backward mode, seed.
+- ``spec`` (:class:`~ann.specs.RunSpec`): model name, activation spec, seed.
 - ``data`` (:class:`ann.data.TensorData`): already preprocessed float32 images
-  ``(N, C, H, W)`` (MNIST: mean training image subtracted, pixels on the 0-255
-  scale) and int64 labels, for a training and a test split.  The whole dataset is
-  moved to the device once; there is no DataLoader.
-- ``config`` (:class:`TrainConfig`): optimiser hyperparameters and epochs.
-- ``build_model(spec) -> nn.Module``: supplied by the experiment; deterministic
-  given the spec (MixLU masks drawn from the spec's seed, then
+  ``(N, C, H, W)`` and int64 labels, for a training and a test split.  The whole
+  dataset is moved to the device once; there is no DataLoader.
+- ``config`` (:class:`TrainConfig`): optimiser hyperparameters and epochs; the thesis's
+  are :data:`ann.protocols.MNIST_LENET` and :data:`ann.protocols.CIFAR_LENET5`.
+- ``build_model(spec) -> nn.Module`` (default :func:`ann.models.build_model`):
+  deterministic given the spec (activation draws seeded from the spec's seed, then
   ``reset_parameters(generator=torch.Generator().manual_seed(spec.seed))``).
 
 Procedure
@@ -29,103 +29,92 @@ Procedure
    weight_decay=config.weight_decay)`` (weight decay on every parameter, scaled by
    its group's learning rate, as in MatConvNet).
 3. ``g = torch.Generator().manual_seed(spec.seed)`` (CPU), created once per run.
-4. For epoch ``e`` = 0 .. ``epochs - 1``: learning rate ``config.lr_schedule[e]`` if
-   a schedule is given, else ``config.lr``.  ``perm = torch.randperm(N,
-   generator=g)``; batches are consecutive slices of ``perm`` of ``batch_size``
-   (the last, partial batch included).  If ``config.flip``: per batch, after the
-   perm, ``flip = bool(torch.rand((), generator=g) < 0.5)``, and a flipped batch is
+4. For epoch ``e`` = 0 .. ``epochs - 1`` (:mod:`ann.epoch`): learning rate
+   ``config.lr_schedule[e]`` if a schedule is given, else ``config.lr``;
+   ``perm = torch.randperm(N, generator=g)``, then with ``config.flip`` one
+   ``torch.rand((), generator=g) < 0.5`` per batch; batches are consecutive slices of
+   ``perm`` of ``batch_size`` (the last, partial batch included); a flipped batch is
    reversed along its width (``xb.flip(3)``).
 5. Step: ``logits = model(xb)``; ``loss = F.cross_entropy(logits, yb)`` (mean over the
    batch); ``zero_grad``; ``loss.backward()``; ``optimizer.step()``.
-6. If a batch loss is not finite the run stops at once: status ``"diverged"``,
-   final ``train_error`` and ``test_error`` recorded as :data:`CHANCE_ERROR` (0.9),
-   the completed epochs kept.  Nothing is raised.
+6. Divergence: if a batch loss is not finite the run stops at once; after the
+   epoch's last step, parameters that are not all finite also end it.  Status
+   ``"diverged"``, final ``train_error`` and ``test_error`` recorded as
+   :data:`CHANCE_ERROR` (0.9), the completed epochs kept.  Nothing is raised.
 7. Per epoch: ``train_error`` = misclassified training images / N, counted from
    the training forward passes during the epoch (the running error MatConvNet
    reports); ``loss`` = sum of batch loss x batch size / N; then ``test_error`` on the
    whole test set in eval mode without gradients, in chunks of 1000.
 
-Result (a JSON-ready dict)::
+Result (a JSON-ready dict, :func:`run_result`)::
 
-    {"neg_percent": float, "backward": str, "seed": int,
+    {"neg_percent": float, "backward": str | None, "seed": int,   # published fields
      "status": "ok" | "diverged",
      "train_error": float, "test_error": float,     # final epoch, fractions
      "epochs": [{"epoch": 1, "train_error": ..., "test_error": ..., "loss": ...}, ...],
-     "seconds": float}    # wall time of the run; under the batched engine, of the stack
-                          # the run was trained in (until the run finished or diverged)
+     "seconds": float,   # wall time of the run; under the batched engine, of the stack
+                         # the run was trained in (until the run finished or diverged)
+     "model": str, "activation": str, "activation_spec": {...},
+     "engine": "loop" | "batched", "trainer_version": str}
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ann.activations import BACKWARDS
 from ann.data.datasets import TensorData
+from ann.epoch import (
+    CHANCE_ERROR,
+    batch_starts,
+    draw_epoch,
+    epoch_record,
+    losses_finite,
+    parameters_finite,
+    set_epoch_lr,
+)
+from ann.specs import RunSpec
 
 __all__ = [
     "CHANCE_ERROR",
     "TEST_CHUNK",
+    "TRAINER_VERSION",
     "RunSpec",
     "TrainConfig",
     "param_groups",
+    "count_wrong",
     "evaluate",
     "train_one",
     "run_result",
     "resolve_device",
 ]
 
-#: Error recorded for a diverged run (chance level for 10 classes).
-CHANCE_ERROR = 0.9
 #: Test-set evaluation chunk size.
 TEST_CHUNK = 1000
+#: Version of the training procedure of both engines, saved with every run and sweep.
+#: Bump it whenever a change gives other numbers for the same spec (the order of random
+#: draws, the divergence rule, a layer's arithmetic): a store trained by another
+#: version is then refused instead of resumed.  "3": one piecewise-linear op for every
+#: unit, divergence checked after every epoch's last step (the earlier layout had
+#: "subset-v2" mask draws and no version).
+TRAINER_VERSION = "3"
 
 
 @dataclass(frozen=True)
-class RunSpec:
-    """What distinguishes one run of a sweep.
-
-    Args:
-        neg_percent: share of NegLU units in each MixLU layer, in percent (0..100).
-        backward: NegLU backward mode, one of ``"exact"``, ``"reference"``, ``"inverted"``.
-        seed: seeds the MixLU masks, the initial weights and the data order.
-    """
-
-    neg_percent: float
-    backward: str
-    seed: int
-
-    def __post_init__(self) -> None:
-        p = self.neg_percent
-        if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= float(p) <= 100.0:
-            raise ValueError(f"neg_percent must be a number in [0, 100], got {p!r}")
-        object.__setattr__(self, "neg_percent", float(p))
-        if self.backward not in BACKWARDS:
-            raise ValueError(f"backward must be one of {BACKWARDS}, got {self.backward!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
-
-    @property
-    def neg_fraction(self) -> float:
-        """``neg_percent / 100``."""
-        return self.neg_percent / 100.0
-
-    @property
-    def key(self) -> str:
-        """Stable identifier, e.g. ``"neg1-reference-seed0"`` (file name of a stored run)."""
-        return f"neg{self.neg_percent:g}-{self.backward}-seed{self.seed}"
-
-
-@dataclass
 class TrainConfig:
-    """Hyperparameters of a run (defaults: the MNIST protocol of REFERENCE §4).
+    """Hyperparameters of a run.
+
+    The defaults are neutral (``torch.optim.SGD``'s: lr 1e-3, no momentum, no weight
+    decay; batch 100, one epoch); the thesis's protocols are the constants of
+    :mod:`ann.protocols`.  Frozen: derive variants with :meth:`replace`.
 
     Args:
         lr: learning rate, used for every epoch unless ``lr_schedule`` is given.
@@ -141,11 +130,11 @@ class TrainConfig:
     """
 
     lr: float = 1e-3
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
+    momentum: float = 0.0
+    weight_decay: float = 0.0
     batch_size: int = 100
-    epochs: int = 20
-    lr_schedule: list[float] | None = None
+    epochs: int = 1
+    lr_schedule: tuple[float, ...] | None = None
     flip: bool = False
     weight_lr_mult: float = 1.0
     bias_lr_mult: float = 1.0
@@ -166,7 +155,7 @@ class TrainConfig:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if self.lr_schedule is not None:
-            self.lr_schedule = [float(v) for v in self.lr_schedule]
+            object.__setattr__(self, "lr_schedule", tuple(float(v) for v in self.lr_schedule))
             if len(self.lr_schedule) < self.epochs:
                 raise ValueError(
                     f"lr_schedule has {len(self.lr_schedule)} entries, fewer than "
@@ -175,6 +164,10 @@ class TrainConfig:
             if any(not math.isfinite(v) or v < 0 for v in self.lr_schedule):
                 raise ValueError(f"lr_schedule must hold non-negative numbers, got "
                                  f"{self.lr_schedule!r}")
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with ``changes`` (validated), e.g. ``MNIST_LENET.replace(epochs=3)``."""
+        return dataclasses.replace(self, **changes)
 
     def epoch_lr(self, epoch: int) -> float:
         """Learning rate of 0-based ``epoch``."""
@@ -196,7 +189,7 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as a JSON-ready dict (saved with results)."""
-        d = asdict(self)
+        d = dataclasses.asdict(self)
         if self.lr_schedule is not None:
             d["lr_schedule"] = list(self.lr_schedule[: self.epochs])
         return d
@@ -225,46 +218,67 @@ def param_groups(model: nn.Module, config: TrainConfig) -> list[dict[str, Any]]:
     ]
 
 
+#: Device kinds the toolkit trains on (``torch.device(...).type``).
+DEVICE_TYPES = ("cpu", "cuda")
+
+
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` -> CUDA if available, else CPU; anything else as ``torch.device``.
+    """``"auto"`` -> CUDA if available, else CPU; ``"cpu"``, ``"cuda"``, ``"cuda:N"``
+    as ``torch.device``.
 
     Raises
     ------
     ValueError
-        For an unknown device string or CUDA requested but not available.
+        For another device kind (mps, meta, xla ... are not supported), a malformed
+        string, CUDA requested but not available, or a CUDA index that does not exist.
     """
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}") \
-            from exc
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available")
+    except (RuntimeError, TypeError, ValueError):
+        dev = None
+    if dev is None or dev.type not in DEVICE_TYPES:
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {str(device)!r} requested but CUDA is not available")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device {str(device)!r}: only {torch.cuda.device_count()} CUDA "
+                             f"device(s) here")
     return dev
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, chunk: int = TEST_CHUNK) -> float:
-    """Fraction of ``x`` misclassified, in eval mode without gradients, in chunks.
-
-    Restores the model's previous train/eval mode.
-    """
+def count_wrong(model: nn.Module, x: torch.Tensor, y: torch.Tensor, chunk: int = TEST_CHUNK
+                ) -> torch.Tensor:
+    """Misclassified images of ``x`` (a device tensor: no host synchronisation), in eval
+    mode without gradients, in chunks; restores the model's train/eval mode."""
     was_training = model.training
     model.eval()
     wrong = torch.zeros((), dtype=torch.int64, device=y.device)
     for i in range(0, x.shape[0], chunk):
         wrong += (model(x[i : i + chunk]).argmax(1) != y[i : i + chunk]).sum()
     model.train(was_training)
-    return int(wrong) / x.shape[0]
+    return wrong
+
+
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, chunk: int = TEST_CHUNK) -> float:
+    """Fraction of ``x`` misclassified (:func:`count_wrong` / N)."""
+    return int(count_wrong(model, x, y, chunk)) / x.shape[0]
+
+
+def _default_builder() -> Callable[[RunSpec], nn.Module]:
+    from ann.models import build_model
+
+    return build_model
 
 
 def train_one(
     spec: RunSpec,
     data: TensorData,
     config: TrainConfig,
-    build_model: Callable[[RunSpec], nn.Module],
+    build_model: Callable[[RunSpec], nn.Module] | None = None,
     device: str | torch.device = "cpu",
     progress: bool = False,
 ) -> dict[str, Any]:
@@ -274,7 +288,8 @@ def train_one(
         spec: the run.
         data: preprocessed dataset (moved to ``device`` if it is not there).
         config: hyperparameters.
-        build_model: ``spec -> nn.Module``, deterministic given the spec.
+        build_model: ``spec -> nn.Module``, deterministic given the spec (default
+            :func:`ann.models.build_model`).
         device: torch device (``"auto"`` allowed).
         progress: show a tqdm bar over the epochs.
 
@@ -283,17 +298,17 @@ def train_one(
     """
     start = time.perf_counter()
     device = resolve_device(device)
+    build_model = build_model or _default_builder()
     if data.train_x.device != device:
         data = data.to(device)
     model = build_model(spec).to(device)
     model.train()
-    groups = param_groups(model, config)
     optimizer = torch.optim.SGD(
-        groups, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+        param_groups(model, config), lr=config.lr, momentum=config.momentum,
+        weight_decay=config.weight_decay,
     )
     g = torch.Generator().manual_seed(spec.seed)
-    n = data.train_size
-    bs = config.batch_size
+    n, bs = data.train_size, config.batch_size
     epochs: list[dict[str, Any]] = []
     status = "ok"
     bar = None
@@ -303,20 +318,18 @@ def train_one(
         bar = tqdm(total=config.epochs, desc=f"  {spec.key}", unit="epoch", leave=False)
     try:
         for epoch in range(config.epochs):
-            lr = config.epoch_lr(epoch)
-            for group in optimizer.param_groups:
-                group["lr"] = lr * group["lr_mult"]
-            perm = torch.randperm(n, generator=g)
+            set_epoch_lr(optimizer, config, epoch)
+            perm, flips = draw_epoch(g, n, config)
             wrong = torch.zeros((), dtype=torch.int64, device=device)
             loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-            for i in range(0, n, bs):
+            for j, i in enumerate(batch_starts(n, bs)):
                 idx = perm[i : i + bs].to(device)
                 xb, yb = data.train_x[idx], data.train_y[idx]
-                if config.flip and bool(torch.rand((), generator=g) < 0.5):
+                if flips is not None and bool(flips[j]):
                     xb = xb.flip(3)
                 logits = model(xb)
                 loss = F.cross_entropy(logits, yb)
-                if not torch.isfinite(loss):
+                if not bool(losses_finite(loss)):
                     status = "diverged"
                     break
                 optimizer.zero_grad(set_to_none=True)
@@ -325,46 +338,46 @@ def train_one(
                 with torch.no_grad():
                     wrong += (logits.argmax(1) != yb).sum()
                     loss_sum += loss.double() * yb.shape[0]
+            if status == "ok" and not bool(parameters_finite(model.parameters())):
+                status = "diverged"
             if status == "diverged":
                 break
-            test_error = evaluate(model, data.test_x, data.test_y)
-            epochs.append(
-                {
-                    "epoch": epoch + 1,
-                    "train_error": int(wrong) / n,
-                    "test_error": test_error,
-                    "loss": float(loss_sum) / n,
-                }
-            )
+            test_wrong = int(count_wrong(model, data.test_x, data.test_y))
+            epochs.append(epoch_record(epoch + 1, int(wrong), float(loss_sum), test_wrong,
+                                       n, data.test_size))
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(train=f"{epochs[-1]['train_error']:.4f}",
-                                test=f"{test_error:.4f}")
+                                test=f"{epochs[-1]['test_error']:.4f}")
     finally:
         if bar is not None:
             bar.close()
-    return run_result(spec, status, epochs, time.perf_counter() - start)
+    return run_result(spec, status, epochs, time.perf_counter() - start, engine="loop")
 
 
-def run_result(spec: RunSpec, status: str, epochs: list[dict[str, Any]], seconds: float
-               ) -> dict[str, Any]:
+def run_result(spec: RunSpec, status: str, epochs: list[dict[str, Any]], seconds: float,
+               engine: str) -> dict[str, Any]:
     """The result record of one run (the schema of :func:`train_one` and the run store).
 
     ``train_error``/``test_error`` are the last epoch's for a run with status ``"ok"``
     and :data:`CHANCE_ERROR` for a ``"diverged"`` one, whose completed ``epochs`` are
-    kept as they were.
+    kept as they were.  ``engine`` names the engine that trained it.
     """
     if status == "ok":
         train_error, test_error = epochs[-1]["train_error"], epochs[-1]["test_error"]
     else:
         train_error = test_error = CHANCE_ERROR
+    fields = spec.fields()
     return {
-        "neg_percent": spec.neg_percent,
-        "backward": spec.backward,
-        "seed": spec.seed,
+        "neg_percent": fields.pop("neg_percent"),
+        "backward": fields.pop("backward"),
+        "seed": fields.pop("seed"),
         "status": status,
         "train_error": train_error,
         "test_error": test_error,
         "epochs": epochs,
         "seconds": seconds,
+        **fields,
+        "engine": engine,
+        "trainer_version": TRAINER_VERSION,
     }

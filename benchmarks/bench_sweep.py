@@ -23,8 +23,6 @@ epochs and its time for the whole sweep is extrapolated linearly (printed as suc
 from __future__ import annotations
 
 import argparse
-import functools
-import json
 import math
 import platform
 import sys
@@ -36,15 +34,18 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 import torch  # noqa: E402
 
+from ann.activations import BACKWARDS  # noqa: E402
 from ann.batched import train_batched  # noqa: E402
 from ann.data import TensorData  # noqa: E402
-from ann.models import build_mixlu_lenet, build_mixlu_lenet5  # noqa: E402
-from ann.train import RunSpec, TrainConfig, resolve_device, train_one  # noqa: E402
+from ann.experiment import parse_percents  # noqa: E402
+from ann.protocols import MNIST_LENET  # noqa: E402
+from ann.specs import ActivationSpec, RunSpec, mixlu_grid  # noqa: E402
+from ann.train import resolve_device, train_one  # noqa: E402
+from common.cli import OneLineArgumentParser, UserError, cli_main  # noqa: E402
+from common.files import atomic_write_json, check_writable_dir  # noqa: E402
 
-MODELS = {
-    "lenet": (build_mixlu_lenet, 1, 28),
-    "lenet5": (build_mixlu_lenet5, 3, 32),
-}
+#: model name -> (image channels, image size)
+MODELS = {"lenet": (1, 28), "lenet5": (3, 32)}
 
 
 def synthetic_data(n_train: int, n_test: int, channels: int, size: int, seed: int = 0
@@ -70,8 +71,8 @@ def synthetic_data(n_train: int, n_test: int, channels: int, size: int, seed: in
     return TensorData(train_x - mean, train_y, test_x - mean, test_y, name="synthetic")
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def build_parser() -> argparse.ArgumentParser:
+    p = OneLineArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default auto)")
     p.add_argument("--model", default="lenet", choices=sorted(MODELS))
     p.add_argument("--mask", default=None, choices=["fixed", "resample"],
@@ -110,23 +111,55 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "which to read the loop vs batched difference")
     p.add_argument("--progress", action="store_true", help="tqdm bars while training")
     p.add_argument("--json", type=Path, default=None, help="also write the numbers here")
-    args = p.parse_args(argv)
+    return p
+
+
+def check_args(args: argparse.Namespace) -> argparse.Namespace:
+    """Validate every option before anything is timed; :class:`UserError` in one line."""
     for name in ("seeds", "batch_size", "steps", "test_size", "epochs"):
         if getattr(args, name) < 1:
-            p.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
-    if args.train_size is not None and args.train_size < 1:
-        p.error(f"--train-size must be positive, got {args.train_size}")
+            raise UserError(f"--{name.replace('_', '-')} must be positive, got "
+                            f"{getattr(args, name)}")
+    for name in ("train_size", "max_members", "loop_sample", "loop_epochs", "threads"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
+    args.percent_list = parse_percents(args.percents)
+    args.backward_list = [b.strip() for b in args.backward.split(",")]
+    bad = [b for b in args.backward_list if b not in BACKWARDS]
+    if bad or len(set(args.backward_list)) != len(args.backward_list):
+        raise UserError(f"--backward must list distinct modes of {', '.join(BACKWARDS)}, got "
+                        f"{args.backward!r}")
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     if not engines or any(e not in ("loop", "batched") for e in engines):
-        p.error(f"--engines must list loop and/or batched, got {args.engines!r}")
+        raise UserError(f"--engines must list loop and/or batched, got {args.engines!r}")
     args.engines = engines
-    if args.timer == "cpu" and args.device not in ("cpu", "auto"):
-        p.error("--timer cpu measures CPU devices only")
+    try:
+        args.device_resolved = resolve_device(args.device)
+    except ValueError as exc:
+        raise UserError(f"--device: {exc}") from None
+    if args.timer == "cpu" and args.device_resolved.type != "cpu":
+        raise UserError("--timer cpu measures CPU devices only")
     if args.rounding_floor and (set(engines) != {"loop", "batched"}
                                 or args.loop_epochs not in (None, args.epochs)):
-        p.error("--rounding-floor needs both engines and the loop's full --epochs "
-                "(no --loop-epochs)")
+        raise UserError("--rounding-floor needs both engines and the loop's full --epochs "
+                        "(no --loop-epochs)")
+    if args.rounding_floor and args.device_resolved.type != "cpu":
+        raise UserError(f"--rounding-floor varies CPU threads: use --device cpu, not "
+                        f"{args.device_resolved}")
+    if args.json is not None:
+        if args.json.is_dir():
+            raise UserError(f"--json {str(args.json)!r} is a directory; name a file")
+        try:
+            check_writable_dir(args.json.parent, "--json's folder")
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
     return args
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """Parsed and checked options (raises :class:`UserError` or exits 2 on bad ones)."""
+    return check_args(build_parser().parse_args(argv))
 
 
 def _load() -> str:
@@ -142,40 +175,32 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _warm_up(data, build, device, max_members, channels_last) -> None:
+def _warm_up(data, model, mask, device, max_members, channels_last) -> None:
     """One tiny run of each engine: library initialisation stays out of the timings."""
     small = TensorData(data.train_x[:200], data.train_y[:200], data.test_x[:100],
                        data.test_y[:100], name="warm-up")
-    cfg = TrainConfig(epochs=1)
-    specs = [RunSpec(0, "reference", 0), RunSpec(5, "reference", 1)]
-    train_one(specs[0], small, cfg, build, device)
-    list(train_batched(specs, small, cfg, build, device, progress=False,
+    cfg = MNIST_LENET.replace(epochs=1)
+    specs = [RunSpec(ActivationSpec.make("relu"), 0, model),
+             RunSpec.mixlu(5, "reference", 1, mask, model)]
+    train_one(specs[0], small, cfg, None, device)
+    list(train_batched(specs, small, cfg, None, device, progress=False,
                        max_members=max_members, channels_last=channels_last))
     _sync(device)
 
 
-def main(argv=None) -> dict:
-    args = parse_args(argv)
+def run(args: argparse.Namespace) -> dict:
+    """Time both engines for checked ``args``; print the lines and return the numbers."""
     if args.threads:
         torch.set_num_threads(args.threads)
-    try:
-        device = resolve_device(args.device)
-    except ValueError as exc:
-        raise SystemExit(f"bench_sweep.py: error: --device: {exc}") from None
-    if args.timer == "cpu" and device.type != "cpu":
-        raise SystemExit("--timer cpu measures CPU devices only")
-    if args.rounding_floor and device.type != "cpu":
-        raise SystemExit(f"--rounding-floor varies CPU threads: use --device cpu, not {device}")
+    device = args.device_resolved
     clock = time.process_time if args.timer == "cpu" else time.perf_counter
-    build, channels, size = MODELS[args.model]
+    channels, size = MODELS[args.model]
     mask = args.mask or ("resample" if args.model == "lenet5" else "fixed")
-    build = functools.partial(build, mask=mask)
-    percents = [float(p) for p in args.percents.split(",")]
-    backwards = [b.strip() for b in args.backward.split(",")]
-    specs = [RunSpec(p, b, s) for b in backwards for s in range(args.seeds) for p in percents]
+    activations = mixlu_grid(args.percent_list, args.backward_list, mask)
+    specs = [RunSpec(a, s, args.model) for a in activations for s in range(args.seeds)]
     n_train = args.train_size or args.steps * args.batch_size
     data = synthetic_data(n_train, args.test_size, channels, size).to(device)
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size)
+    config = MNIST_LENET.replace(epochs=args.epochs, batch_size=args.batch_size)
     channels_last = not args.no_channels_last
     images = n_train * args.epochs  # training images per model
 
@@ -188,7 +213,7 @@ def main(argv=None) -> dict:
           f"(percents {args.percents}; backward {args.backward}; {args.seeds} seed(s)); "
           f"{n_train} training images x {args.epochs} epoch(s), batch {args.batch_size} "
           f"({math.ceil(n_train / args.batch_size)} steps/epoch), {args.test_size} test images")
-    _warm_up(data, build, device, args.max_members, channels_last)
+    _warm_up(data, args.model, mask, device, args.max_members, channels_last)
 
     out: dict = {"device": str(device), "gpu": gpu, "runs": len(specs),
                  "train_images": n_train, "epochs": args.epochs, "model": args.model, "mask": mask}
@@ -196,10 +221,10 @@ def main(argv=None) -> dict:
     if "loop" in args.engines:
         sample = specs[: args.loop_sample] if args.loop_sample else specs
         loop_epochs = args.loop_epochs or args.epochs
-        loop_config = TrainConfig(epochs=loop_epochs, batch_size=args.batch_size)
+        loop_config = config.replace(epochs=loop_epochs)
         start = clock()
         for spec in sample:
-            results.setdefault("loop", {})[spec] = train_one(spec, data, loop_config, build,
+            results.setdefault("loop", {})[spec] = train_one(spec, data, loop_config, None,
                                                              device, progress=args.progress)
         _sync(device)
         measured = clock() - start
@@ -214,7 +239,7 @@ def main(argv=None) -> dict:
     if "batched" in args.engines:
         start = clock()
         results["batched"] = dict(train_batched(
-            specs, data, config, build, device, progress=args.progress,
+            specs, data, config, None, device, progress=args.progress,
             max_members=args.max_members,
             channels_last=channels_last))
         _sync(device)
@@ -238,8 +263,7 @@ def main(argv=None) -> dict:
               f"{max(diffs):.4f}")
         out["max_error_difference"] = max(diffs)
         if args.rounding_floor:
-            difference, threads, other = _rounding_floor(results["loop"], data, loop_config,
-                                                         build)
+            difference, threads, other = _rounding_floor(results["loop"], data, loop_config)
             print(f"rounding floor: the loop alone, {threads} vs {other} CPU threads, "
                   f"differs by up to {difference:.4f} over the same runs (float summation "
                   f"order only)")
@@ -247,14 +271,14 @@ def main(argv=None) -> dict:
     if "loop_seconds" in out and "batched_seconds" in out:
         out["ratio"] = out["loop_seconds"] / out["batched_seconds"]
     if args.json:
-        args.json.write_text(json.dumps(out, indent=1) + "\n")
+        atomic_write_json(args.json, out)
     print(f"load average after: {_load()}")
     if "ratio" in out:
         print(f"ratio: {out['ratio']:.2f}")
     return out
 
 
-def _rounding_floor(loop_results, data, config, build):
+def _rounding_floor(loop_results, data, config):
     """Largest error difference between the loop's runs (on the CPU) and the same runs
     with another CPU thread count (only other summation orders):
     ``(difference, threads, other)``."""
@@ -264,7 +288,7 @@ def _rounding_floor(loop_results, data, config, build):
     torch.set_num_threads(other)
     try:
         for spec, first in loop_results.items():
-            again = train_one(spec, data, config, build, "cpu", progress=False)
+            again = train_one(spec, data, config, None, "cpu", progress=False)
             diffs.append(max((abs(x[k] - y[k]) for x, y in zip(first["epochs"],
                                                                again["epochs"], strict=False)
                               for k in ("train_error", "test_error")), default=0.0))
@@ -280,5 +304,10 @@ def _speed_line(engine: str, seconds: float, images: int, runs: int) -> str:
             f"{images * runs / seconds:9.0f} images/s in all ({runs} models)")
 
 
+def main(argv=None) -> int:
+    """Command-line entry point; returns the exit status (2 for user errors)."""
+    return cli_main(build_parser(), lambda args: run(check_args(args)), argv)
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -77,8 +77,10 @@ import torch
 
 from bench_sweep import synthetic_data
 from ann.batched import StackedRun, train_batched
-from ann.models import build_mixlu_lenet, build_mixlu_lenet5
-from ann.train import RunSpec, TrainConfig, train_one
+from ann.models import build_model
+from ann.protocols import MNIST_LENET
+from ann.specs import RunSpec
+from ann.train import train_one
 
 device = torch.device(sys.argv[1])
 n_train, n_test, epochs = (int(v) for v in sys.argv[2:5])
@@ -88,7 +90,7 @@ DIVERGE = 9  # this seed's weights are scaled by 1e30: its first loss is not fin
 
 
 def lenet(spec):
-    model = build_mixlu_lenet(spec)
+    model = build_model(spec)
     if spec.seed == DIVERGE:
         with torch.no_grad():
             for p in model.parameters():
@@ -96,8 +98,9 @@ def lenet(spec):
     return model
 
 
-def lenet5(spec):  # as mixlu_cifar.py: masks resampled every pass
-    return build_mixlu_lenet5(spec, mask="resample")
+def mix(p, backward, seed, model="lenet"):
+    mask = "resample" if model == "lenet5" else "fixed"  # as mixlu_cifar.py / mixlu_mnist.py
+    return RunSpec.mixlu(p, backward, seed, mask, model)
 
 
 cifar = dict(lr_schedule=[0.05] * 2 + [0.005] * 10, flip=True, weight_decay=1e-4,
@@ -105,15 +108,16 @@ cifar = dict(lr_schedule=[0.05] * 2 + [0.005] * 10, flip=True, weight_decay=1e-4
              last_bias_lr_mult=0.2)
 cases = [
     ("LeNet, fixed masks", lenet, (1, 28), n_train, epochs, {},
-     [RunSpec(0, "reference", 0), RunSpec(5, "reference", 1), RunSpec(10, "exact", 2),
-      RunSpec(10, "inverted", 3), RunSpec(5, "reference", DIVERGE)]),
-    ("LeNet5, resampled masks, flips", lenet5, (3, 32), n_train // 3, 2, cifar,
-     [RunSpec(0, "reference", 0), RunSpec(3, "reference", 1), RunSpec(3, "inverted", 2)]),
+     [mix(0, "reference", 0), mix(5, "reference", 1), mix(10, "exact", 2),
+      mix(10, "inverted", 3), mix(5, "reference", DIVERGE)]),
+    ("LeNet5, resampled masks, flips", build_model, (3, 32), n_train // 3, 2, cifar,
+     [mix(0, "reference", 0, "lenet5"), mix(3, "reference", 1, "lenet5"),
+      mix(3, "inverted", 2, "lenet5")]),
 ]
 ok = True
 for name, build, shape, n, e, extra, specs in cases:
     data = synthetic_data(n, n_test, *shape).to(device)
-    config = TrainConfig(epochs=e, **extra)
+    config = MNIST_LENET.replace(epochs=e, **extra)
     start = time.perf_counter()
     batched = dict(train_batched(specs, data, config, build, device, progress=False))
     print(f"{name}: batched {len(specs)} runs x {e} epochs of {n} images in "
@@ -130,18 +134,19 @@ for name, build, shape, n, e, extra, specs in cases:
         same = (loop["status"] == b["status"] and len(loop["epochs"]) == len(b["epochs"])
                 and err <= 2 and rel <= 1e-3)
         ok &= same
-        print(f"  {spec.key:<24} loop {loop['status']:<8} batched {b['status']:<8} "
+        print(f"  {spec.key:<36} loop {loop['status']:<8} batched {b['status']:<8} "
               f"final test error {loop['test_error']:.4f} / {b['test_error']:.4f}; "
               f"largest difference: {err:.0f} images, loss {rel:.1e} relative"
               f"{'' if same else '  <-- DIFFERS'}")
 print(f"correctness: {'PASS' if ok else 'FAIL'} (tolerance: 2 images, loss 1e-3 relative)")
 
-for name, build, shape, extra in (("LeNet", lenet, (1, 28), {}),
-                                  ("LeNet5, resampled masks, flips", lenet5, (3, 32), cifar)):
+for name, model, shape, extra in (("LeNet", "lenet", (1, 28), {}),
+                                  ("LeNet5, resampled masks, flips", "lenet5", (3, 32), cifar)):
     small = synthetic_data(1000, 100, *shape).to(device)
-    stack = [RunSpec(0, "reference", 0), RunSpec(3, "reference", 1), RunSpec(5, "exact", 2)]
-    run = StackedRun(stack, [build(s) for s in stack], small, TrainConfig(epochs=2, **extra),
-                     device)
+    stack = [mix(0, "reference", 0, model), mix(3, "reference", 1, model),
+             mix(5, "exact", 2, model)]
+    run = StackedRun(stack, [build_model(s) for s in stack], small,
+                     MNIST_LENET.replace(epochs=2, **extra), device)
     run.run_epoch(*run.draw_epoch())  # warm-up: caches, cuDNN plans
     perm, flip_draws = run.draw_epoch()
     if device.type != "cuda":

@@ -1,6 +1,7 @@
 """One Brian2 network for all table conditions vs one Brian2 run per condition.
 
-Takes the conditions of ``experiments/stdp_table.py`` (regime tables and windows),
+Takes the conditions of the STDP tables (:data:`stdp_sim.tables.TABLES`: regime
+tables and windows, as ``experiments/stdp_table.py`` runs them),
 and times, in one process, with the same code-generation target and after one
 untimed warm-up run (so Cython compilation is excluded from both):
 
@@ -16,6 +17,9 @@ trains) so that (b) finishes in a few minutes on 2 cores; the set of conditions
 Run::
 
     python benchmarks/stdp_bench.py
+
+Every option is checked before anything runs: a bad value prints one ``error: ...``
+line and exits with status 2 (Ctrl-C: 130; (a) and (b) disagreeing: 1).
 """
 
 from __future__ import annotations
@@ -33,15 +37,20 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 from brian2 import ms  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
-from experiments.stdp_table import TABLES, OneLineParser, TableConfig  # noqa: E402
+from common.cli import OneLineArgumentParser, UserError, cli_main  # noqa: E402
 from stdp_sim import resolve_target, run_conditions  # noqa: E402
 from stdp_sim.backend import TARGETS  # noqa: E402
+from stdp_sim.tables import TABLES, TableConfig  # noqa: E402
+
+#: Targets that can run many networks in one process (cpp_standalone builds a project
+#: per network size, which would time the compiler).
+BENCH_TARGETS = TARGETS[:3]
 
 QUICK = {"n_pairings": 5, "pairing_rate_hz": 4.0, "poisson_duration_s": 1.0}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = OneLineParser(prog="stdp_bench.py", description=__doc__.split("\n")[0])
+    p = OneLineArgumentParser(prog="stdp_bench.py", description=__doc__.split("\n")[0])
     p.add_argument(
         "--full",
         action="store_true",
@@ -79,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--target",
         default="auto",
         metavar="TARGET",
-        help=f"Brian2 target: {', '.join(TARGETS[:3])} (default %(default)s)",
+        help=f"Brian2 target: {', '.join(BENCH_TARGETS)} (default %(default)s)",
     )
     p.add_argument(
         "--repeats",
@@ -123,25 +132,35 @@ def bench(cfg: TableConfig, target: str, repeats: int = 3) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> dict:
-    args = build_parser().parse_args(argv)
+def check(args: argparse.Namespace) -> tuple[TableConfig, str]:
+    """The validated table configuration and concrete target of ``args``.
+
+    Raises
+    ------
+    UserError
+        One line naming the option, for any bad value.
+    """
     base = {} if args.full else dict(QUICK)
     for key in QUICK:
         if getattr(args, key) is not None:
             base[key] = getattr(args, key)
     try:
-        if args.target not in TARGETS[:3]:
+        if args.target not in BENCH_TARGETS:
             raise ValueError(
-                f"--target must be one of {', '.join(TARGETS[:3])}, got {args.target!r}"
+                f"--target must be one of {', '.join(BENCH_TARGETS)}, got {args.target!r}"
             )
         if args.repeats < 1:
-            raise ValueError(f"--repeats must be >= 1, got {args.repeats!r}")
+            raise ValueError(f"--repeats must be an integer >= 1, got {args.repeats!r}")
         cfg = TableConfig(trials=args.trials, target=args.target, **base).validate()
         target = resolve_target(args.target)
     except (ValueError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+        raise UserError(str(exc)) from None
+    return cfg, target
 
+
+def run(args: argparse.Namespace) -> dict:
+    """Check ``args``, benchmark, print the report; return the numbers."""
+    cfg, target = check(args)
     result = bench(cfg, target, args.repeats)
     print(f"target: {target}")
     print(
@@ -168,5 +187,10 @@ def main(argv: list[str] | None = None) -> dict:
     return result
 
 
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    return cli_main(build_parser(), run, argv)
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

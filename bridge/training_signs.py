@@ -14,8 +14,9 @@ import torch
 import torch.nn.functional as F
 
 from ann.data.datasets import TensorData
-from ann.models import build_mixlu_lenet
-from ann.train import RunSpec, TrainConfig, param_groups, resolve_device, train_one
+from ann.models import build_model
+from ann.specs import ActivationSpec, RunSpec
+from ann.train import TrainConfig, param_groups, resolve_device, train_one
 from bridge.monitor import REGIME_LABELS, UpdateSignMonitor
 
 __all__ = ["Variant", "default_variants", "monitored_run", "ann_rows", "share_series", "overhead"]
@@ -42,9 +43,9 @@ class Variant:
 
 def default_variants(neg_percent: float = 5.0, seed: int = 0) -> list[Variant]:
     """ReLU-LeNet, then MixLU-LeNet at ``neg_percent`` under each NegLU backward mode."""
-    variants = [Variant("ReLU-LeNet", RunSpec(0.0, "exact", seed))]
+    variants = [Variant("ReLU-LeNet", RunSpec(ActivationSpec.make("relu"), seed))]
     for mode in ("exact", "reference", "inverted"):
-        variants.append(Variant("MixLU-LeNet", RunSpec(neg_percent, mode, seed)))
+        variants.append(Variant("MixLU-LeNet", RunSpec.mixlu(neg_percent, mode, seed)))
     return variants
 
 
@@ -62,7 +63,7 @@ def monitored_run(
     holder: dict[str, UpdateSignMonitor] = {}
 
     def build(spec: RunSpec):
-        model = build_mixlu_lenet(spec)
+        model = build_model(spec)
         holder["monitor"] = UpdateSignMonitor(model, convention=convention).attach()
         return model
 
@@ -124,7 +125,7 @@ def overhead(
     y = data.train_y[: config.batch_size].to(device)
 
     def time_steps(attach: bool) -> float:
-        model = build_mixlu_lenet(RunSpec(5.0, "reference", 0)).to(device)
+        model = build_model(RunSpec.mixlu(5.0, "reference", 0)).to(device)
         opt = torch.optim.SGD(
             param_groups(model, config), lr=config.lr, momentum=config.momentum,
             weight_decay=config.weight_decay,

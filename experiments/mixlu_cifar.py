@@ -42,7 +42,6 @@ Quick demo::
 from __future__ import annotations
 
 import argparse
-import functools
 import sys
 from pathlib import Path
 
@@ -50,56 +49,38 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import ann.data.cifar  # noqa: E402, F401  (registers the dataset "cifar10")
-from ann.activations import neg_unit_count  # noqa: E402
 from ann.data import load_dataset, subset  # noqa: E402
-from ann.models import build_mixlu_lenet5  # noqa: E402
-from ann.preprocess import PreprocessParams, preprocess_cifar  # noqa: E402
-from ann.report import THESIS_CIFAR, final_table, gap_table, noise_lines, summarize  # noqa: E402
-from ann.sweep import (  # noqa: E402
-    OneLineArgumentParser,
-    UserError,
+from ann.experiment import (  # noqa: E402
     add_sweep_arguments,
     apply_quick,
     check_sweep_arguments,
-    cli_main,
-    mask_settings,
-    parse_percents,
     run_experiment,
 )
+from ann.models import build_model, neglu_counts  # noqa: E402
+from ann.preprocess import PreprocessParams, preprocess_cifar  # noqa: E402
+from ann.protocols import CIFAR_LENET5  # noqa: E402
+from ann.report import THESIS_CIFAR, final_table, gap_table, noise_lines, summarize  # noqa: E402
+from ann.specs import RunSpec  # noqa: E402
 from ann.train import TrainConfig  # noqa: E402
+from common.cli import OneLineArgumentParser, UserError, cli_main  # noqa: E402
 
 DEFAULT_PERCENTS = "0,0.25,0.5,1,2,3"
-#: The reference schedule: 0.05 for 15 epochs, 0.005 for 10, 0.0005 for 5.
-LR_SCHEDULE = [0.05] * 15 + [0.005] * 10 + [0.0005] * 5
 QUICK = {"percents": "0,3", "epochs": 2, "train_subset": 2000, "test_subset": 1000}
-#: Channels of the four MixLU positions of LeNet5 and their activation sizes per image.
-CHANNELS = (32, 32, 64, 64)
-ELEMENTS = (32 * 16 * 16, 32 * 16 * 16, 64 * 8 * 8, 64 * 1 * 1)
 DEFAULT_MASK = "resample"
+#: Image shape the model sees (CIFAR-10; gray datasets are padded and repeated to it).
+IMAGE_SHAPE = (3, 32, 32)
 
 
-def make_config(epochs: int = len(LR_SCHEDULE)) -> TrainConfig:
-    """The reference training configuration for the first ``epochs`` epochs.
+def make_config(epochs: int = CIFAR_LENET5.epochs) -> TrainConfig:
+    """The reference protocol (:data:`ann.protocols.CIFAR_LENET5`) for its first ``epochs``.
 
     Raises:
         ValueError: ``epochs`` outside 1..30.
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, int) \
-            or not 1 <= epochs <= len(LR_SCHEDULE):
-        raise ValueError(f"epochs must be an integer in 1..{len(LR_SCHEDULE)}, got {epochs!r}")
-    return TrainConfig(
-        lr=LR_SCHEDULE[0],
-        momentum=0.9,
-        weight_decay=1e-4,
-        batch_size=100,
-        epochs=epochs,
-        lr_schedule=list(LR_SCHEDULE),
-        flip=True,
-        weight_lr_mult=0.1,
-        bias_lr_mult=2.0,
-        last_weight_lr_mult=0.01,
-        last_bias_lr_mult=0.2,
-    )
+    full = CIFAR_LENET5.epochs
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= full:
+        raise ValueError(f"epochs must be an integer in 1..{full}, got {epochs!r}")
+    return CIFAR_LENET5.replace(epochs=epochs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_sweep_arguments(
         parser,
         default_percents=DEFAULT_PERCENTS,
-        default_epochs=len(LR_SCHEDULE),
+        default_epochs=CIFAR_LENET5.epochs,
         default_dataset="cifar10",
         quick_help="demo/CI run: percents 0,3 (unless --percents), 2 epochs (unless "
         "--epochs), 2,000 training and 1,000 test images (unless --train-subset/"
@@ -146,12 +127,27 @@ def load_data(args: argparse.Namespace, log=print):
 
 
 def neg_counts(percents, mask: str) -> dict[float, str]:
-    """NegLUs per percentage: channels per position (fixed) or mean elements per image
-    over the four positions (resample)."""
+    """NegLUs per percentage, counted from the model: NegLU channels per position
+    (fixed) or expected NegLU elements per image over the four positions (resample)."""
+    counts = {}
+    for p in percents:
+        model = build_model(RunSpec.mixlu(p, mask=mask, model="lenet5"))
+        per_position = neglu_counts(model, IMAGE_SHAPE)
+        if mask == "fixed":
+            channels = [m.num_neg for m in model.modules() if hasattr(m, "num_neg")]
+            counts[p] = "+".join(str(c) for c in channels)
+        else:
+            counts[p] = f"{sum(per_position):.0f}/img"
+    return counts
+
+
+def _units_note(mask: str) -> str:
+    model = build_model(RunSpec.mixlu(100.0, mask="fixed", model="lenet5"))
+    channels = [m.num_units for m in model.modules() if hasattr(m, "num_units")]
+    elements = int(sum(neglu_counts(model, IMAGE_SHAPE)))
     if mask == "fixed":
-        return {p: "+".join(str(neg_unit_count(c, p / 100)) for c in CHANNELS)
-                for p in percents}
-    return {p: f"{p / 100 * sum(ELEMENTS):.0f}/img" for p in percents}
+        return f"NegLU channels per position ({'+'.join(map(str, channels))} channels)"
+    return f"expected NegLU elements per image over the four positions ({elements} units per image)"
 
 
 def report(results: list[dict], dataset: str, mask: str) -> str:
@@ -165,13 +161,10 @@ def report(results: list[dict], dataset: str, mask: str) -> str:
     if dataset != "cifar10":
         note += (f"; the thesis columns are CIFAR-10's, so compare patterns, not values, on "
                  f"{dataset}")
-    unit = ("NegLU channels per position (32+32+64+64 channels)" if mask == "fixed" else
-            f"expected NegLU elements per image over the four positions ({sum(ELEMENTS)} "
-            f"units per image)")
     parts = [
         note,
         final_table(summary, THESIS_CIFAR, metric="accuracy", title="Table 9",
-                    neg_counts=counts) + f"\n\nNegLUs: {unit}.",
+                    neg_counts=counts) + f"\n\nNegLUs: {_units_note(mask)}.",
         gap_table(summary, THESIS_CIFAR, metric="accuracy", title="Table 10"),
         "\n".join(noise_lines(summary, results, THESIS_CIFAR, metric="accuracy")),
     ]
@@ -182,12 +175,10 @@ def run(args: argparse.Namespace) -> dict:
     """Run the experiment for parsed ``args``; return the JSON document (with ``runs``)."""
     apply_quick(args, QUICK)
     check_sweep_arguments(args)
-    if args.epochs is not None and args.epochs > len(LR_SCHEDULE):
-        raise UserError(f"--epochs must be at most {len(LR_SCHEDULE)} (the reference "
+    if args.epochs is not None and args.epochs > CIFAR_LENET5.epochs:
+        raise UserError(f"--epochs must be at most {CIFAR_LENET5.epochs} (the reference "
                         f"schedule's length), got {args.epochs}")
-    percents = parse_percents(args.percents or DEFAULT_PERCENTS)
-    config = make_config(args.epochs or len(LR_SCHEDULE))
-    data = load_data(args)
+    config = make_config(args.epochs or CIFAR_LENET5.epochs)
     mask = args.mask
     print(f"mask: {mask}" + (" (per-element, resampled each pass: the thesis's setting)"
                              if mask == "resample" else
@@ -195,18 +186,17 @@ def run(args: argparse.Namespace) -> dict:
     return run_experiment(
         args,
         stem="mixlu_cifar",
-        data=data,
+        model="lenet5",
+        default_percents=DEFAULT_PERCENTS,
+        load_data=lambda: load_data(args),
         config=config,
-        build_model=functools.partial(build_mixlu_lenet5, mask=mask),
-        percents=percents,
-        report=lambda results: report(results, data.name, mask),
-        extra={
+        report=lambda results, dataset: report(results, dataset, mask),
+        extra=lambda data: {
             "model": "LeNet5 (MatConvNet cnn_cifar 'lenet')",
-            **mask_settings(mask),
             "preprocessing": data.info.get("preprocessing_params"),
         },
         metric="accuracy",
-        title=f"MixLU-LeNet5 on {data.name}: training (solid) and test (dotted) accuracy",
+        title=lambda name: f"MixLU-LeNet5 on {name}: training (solid) and test (dotted) accuracy",
     )
 
 

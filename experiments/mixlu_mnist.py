@@ -27,16 +27,21 @@ Quick demo (well under a minute on 2 CPU cores)::
 from __future__ import annotations
 
 import argparse
-import functools
 import sys
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ann.activations import neg_unit_count  # noqa: E402
 from ann.data import DataNotFound, load_dataset, subset, subtract_mean_image  # noqa: E402
-from ann.models import LeNet, build_mixlu_lenet  # noqa: E402
+from ann.experiment import (  # noqa: E402
+    add_sweep_arguments,
+    apply_quick,
+    check_sweep_arguments,
+    run_experiment,
+)
+from ann.models import build_model, neglu_counts  # noqa: E402
+from ann.protocols import MNIST_LENET  # noqa: E402
 from ann.report import (  # noqa: E402
     THESIS_MNIST,
     THESIS_MNIST_EPOCHS,
@@ -46,17 +51,8 @@ from ann.report import (  # noqa: E402
     noise_lines,
     summarize,
 )
-from ann.sweep import (  # noqa: E402
-    OneLineArgumentParser,
-    add_sweep_arguments,
-    apply_quick,
-    check_sweep_arguments,
-    cli_main,
-    mask_settings,
-    parse_percents,
-    run_experiment,
-)
-from ann.train import TrainConfig  # noqa: E402
+from ann.specs import RunSpec  # noqa: E402
+from common.cli import OneLineArgumentParser, cli_main  # noqa: E402
 
 DEFAULT_PERCENTS = "0,1,2,3,4,5,6,7,8,9,10"
 QUICK = {"percents": "0,5", "epochs": 3, "train_subset": 2000, "test_subset": 1000}
@@ -96,9 +92,15 @@ def load_data(args: argparse.Namespace, log=print):
     return subtract_mean_image(data)
 
 
+def neglus_per_image(percent: float) -> int:
+    """NegLUs of the MixLU-LeNet at ``percent`` % (fixed mask), counted from the model."""
+    model = build_model(RunSpec.mixlu(percent, model="lenet"))
+    return int(sum(neglu_counts(model, (1, 28, 28))))
+
+
 def report(results: list[dict], dataset: str) -> str:
     summary = summarize(results)
-    counts = {p: neg_unit_count(LeNet.hidden_units, p / 100) for (_, p) in summary}
+    counts = {p: neglus_per_image(p) for p in {p for _, p in summary}}
     note = f"MixLU-LeNet on {dataset} (thesis: full MNIST, 60,000 training images, one seed)"
     if not dataset.startswith("mnist"):
         note += f"; the thesis columns are MNIST's, so compare patterns, not values, on {dataset}"
@@ -116,21 +118,17 @@ def run(args: argparse.Namespace) -> dict:
     """Run the experiment for parsed ``args``; return the JSON document (with ``runs``)."""
     apply_quick(args, QUICK)
     check_sweep_arguments(args)
-    percents = parse_percents(args.percents or DEFAULT_PERCENTS)
-    data = load_data(args)
-    config = TrainConfig(epochs=args.epochs or 20)
-    mask = args.mask
     return run_experiment(
         args,
         stem="mixlu_mnist",
-        data=data,
-        config=config,
-        build_model=functools.partial(build_mixlu_lenet, mask=mask),
-        percents=percents,
-        report=lambda results: report(results, data.name),
-        extra={"model": "LeNet (MatConvNet cnn_mnist)", **mask_settings(mask)},
+        model="lenet",
+        default_percents=DEFAULT_PERCENTS,
+        load_data=lambda: load_data(args),
+        config=MNIST_LENET.replace(epochs=args.epochs or MNIST_LENET.epochs),
+        report=report,
+        extra={"model": "LeNet (MatConvNet cnn_mnist)"},
         metric="error",
-        title=f"MixLU-LeNet on {data.name}: training (solid) and test (dotted) error",
+        title=lambda name: f"MixLU-LeNet on {name}: training (solid) and test (dotted) error",
     )
 
 

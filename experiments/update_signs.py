@@ -36,14 +36,14 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 from tqdm.auto import tqdm  # noqa: E402
 
 from ann.data.datasets import (  # noqa: E402
-    DataError,
     dataset_names,
     load_dataset,
     subset,
     subtract_mean_image,
 )
-from ann.results import atomic_write_json, environment  # noqa: E402
-from ann.train import TrainConfig, resolve_device  # noqa: E402
+from ann.protocols import MNIST_LENET  # noqa: E402
+from ann.results import environment  # noqa: E402
+from ann.train import resolve_device  # noqa: E402
 from bridge.biology import pairing_signs, rate_verdicts  # noqa: E402
 from bridge.mapping import CONVENTIONS, DEFAULT_CONVENTION  # noqa: E402
 from bridge.training_signs import (  # noqa: E402
@@ -53,17 +53,20 @@ from bridge.training_signs import (  # noqa: E402
     overhead,
     share_series,
 )
+from common.cli import OneLineArgumentParser, UserError, cli_main  # noqa: E402
+from common.files import atomic_write, atomic_write_json, check_writable_dir  # noqa: E402
 from stdp_sim.regime import Regime  # noqa: E402
 
 LABELS = [r.label for r in Regime]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineArgumentParser(
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--epochs", type=int, default=3, help="training epochs per model")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="training epochs per model (default: 3; 1 with --quick)")
     parser.add_argument(
         "--neg-percent", type=float, default=5.0, help="NegLU share of the MixLU-LeNet, in %%"
     )
@@ -86,8 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--synapses",
         type=int,
-        default=2000,
-        help="independent synapses per (preset, ramp) in the rate experiment",
+        default=None,
+        help="independent synapses per (preset, ramp) in the rate experiment (default: 2000; "
+        "300 with --quick)",
     )
     parser.add_argument(
         "--ramp-duration-s", type=float, default=1.0, help="rate-ramp duration, in seconds"
@@ -97,26 +101,44 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="1 epoch on 1,000 images, 300 synapses per ramp: a demo in about a minute",
+        help="1 epoch on 1,000 images, 300 synapses per ramp, each unless given: a demo in "
+        "about a minute",
     )
     return parser
 
 
 def check_args(args: argparse.Namespace) -> None:
-    if args.epochs < 1:
-        raise ValueError(f"--epochs must be >= 1, got {args.epochs}")
-    if not 0.0 < args.neg_percent <= 100.0:
-        raise ValueError(f"--neg-percent must be in (0, 100], got {args.neg_percent}")
-    if args.train_size is not None and args.train_size < 100:
-        raise ValueError(f"--train-size must be >= 100, got {args.train_size}")
-    if args.synapses < 2:
-        raise ValueError(f"--synapses must be >= 2, got {args.synapses}")
-    if not args.ramp_duration_s > 0:
-        raise ValueError(f"--ramp-duration-s must be positive, got {args.ramp_duration_s}")
+    """Validate every option before any simulation; :class:`UserError` in one line.
+
+    ``--quick`` sets only the options the user left unset (1 epoch, 1,000 images, 300
+    synapses), and creates ``--out`` to prove it writable.
+    """
     if args.quick:
-        args.epochs = 1
-        args.train_size = min(args.train_size or 1000, 1000)
-        args.synapses = min(args.synapses, 300)
+        args.epochs = 1 if args.epochs is None else args.epochs
+        args.train_size = 1000 if args.train_size is None else args.train_size
+        args.synapses = 300 if args.synapses is None else args.synapses
+    args.epochs = 3 if args.epochs is None else args.epochs
+    args.synapses = 2000 if args.synapses is None else args.synapses
+    if args.epochs < 1:
+        raise UserError(f"--epochs must be >= 1, got {args.epochs}")
+    if not 0.0 < args.neg_percent <= 100.0:
+        raise UserError(f"--neg-percent must be in (0, 100], got {args.neg_percent}")
+    if args.train_size is not None and args.train_size < 100:
+        raise UserError(f"--train-size must be >= 100, got {args.train_size}")
+    if args.seed < 0:
+        raise UserError(f"--seed must be a non-negative integer, got {args.seed}")
+    if args.synapses < 2:
+        raise UserError(f"--synapses must be >= 2, got {args.synapses}")
+    if not (math.isfinite(args.ramp_duration_s) and args.ramp_duration_s > 0):
+        raise UserError(f"--ramp-duration-s must be positive, got {args.ramp_duration_s}")
+    if args.data_dir is not None and not Path(args.data_dir).is_dir():
+        raise UserError(f"--data-dir {args.data_dir!r} is not a directory")
+    try:
+        resolve_device(args.device)
+        if args.out is not None:
+            check_writable_dir(args.out, "--out")
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 # ------------------------------------------------------------------ tables
@@ -216,10 +238,8 @@ def plot_shares(path: Path, series: list[tuple[str, dict]]) -> None:
     axes.flat[0].legend(fontsize=7)
     fig.suptitle("Regime shares of synapse-level updates over training")
     fig.tight_layout()
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp, dpi=110)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
-    tmp.replace(path)
 
 
 # ------------------------------------------------------------------ main
@@ -237,7 +257,7 @@ def run(args: argparse.Namespace) -> dict:
     if args.train_size is not None and args.train_size < data.train_size:
         data = subset(data, args.train_size, None, seed=args.seed)
     data = subtract_mean_image(data)
-    config = TrainConfig(epochs=args.epochs)
+    config = MNIST_LENET.replace(epochs=args.epochs)
     ann, series = [], []
     variants = default_variants(args.neg_percent, args.seed)
     for variant in tqdm(variants, desc="models", unit="model"):
@@ -279,22 +299,21 @@ def run(args: argparse.Namespace) -> dict:
     }
     if args.out:
         out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
         atomic_write_json(out / "update_signs.json", document)
         plot_shares(out / "update_signs.png", series)
         print(f"wrote {out / 'update_signs.json'} and {out / 'update_signs.png'}")
     return document
 
 
-def main(argv: list[str] | None = None) -> dict:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status (2 for user errors)."""
+
+    def checked_run(args: argparse.Namespace) -> dict:
         check_args(args)
         return run(args)
-    except (ValueError, DataError, FileNotFoundError) as exc:
-        parser.exit(2, f"error: {exc}\n")
+
+    return cli_main(build_parser(), checked_run, argv)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -10,7 +10,12 @@ and its presets), :mod:`~stdp_sim.protocols` (spike trains),
 :mod:`~stdp_sim.simulate` (many conditions in one Brian2 run),
 :mod:`~stdp_sim.window` (analytic and simulated windows),
 :mod:`~stdp_sim.rate_ramp` (rate-based view), :mod:`~stdp_sim.backend`
-(code-generation target).
+(code-generation target), :mod:`~stdp_sim.tables` (the regime and window tables of
+``experiments/stdp_table.py``), :mod:`~stdp_sim.plots` (their figure).
+
+A time step must resolve what it simulates: ``dt <= min(|Δt|, τ) / 10`` over the
+protocol's non-zero Δt and the rules' time constants (:func:`max_time_step`);
+:func:`run_conditions` refuses a coarser one with ``ValueError``.
 """
 
 from stdp_sim.backend import cython_available, resolve_target
@@ -31,7 +36,14 @@ from stdp_sim.rate_ramp import (
 )
 from stdp_sim.regime import Regime, classify
 from stdp_sim.rule import PRESETS, STDPRule, preset, preset_names
-from stdp_sim.simulate import Condition, ConditionResult, run_conditions, simulate_protocol
+from stdp_sim.simulate import (
+    Condition,
+    ConditionResult,
+    check_time_step,
+    max_time_step,
+    run_conditions,
+    simulate_protocol,
+)
 from stdp_sim.window import measure_window, pairing_dw, replay
 
 __all__ = [
@@ -51,6 +63,8 @@ __all__ = [
     "ConditionResult",
     "run_conditions",
     "simulate_protocol",
+    "check_time_step",
+    "max_time_step",
     "measure_window",
     "pairing_dw",
     "replay",

@@ -20,17 +20,40 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from brian2 import Clock, Network, SpikeGeneratorGroup, SpikeMonitor, Synapses, ms, second
+from brian2 import (
+    Clock,
+    Network,
+    Quantity,
+    SpikeGeneratorGroup,
+    SpikeMonitor,
+    Synapses,
+    ms,
+    second,
+)
 
 from stdp_sim import _checks, backend
 from stdp_sim.backend import resolve_target, runtime_target
 from stdp_sim.protocols import DEFAULT_IDT_WINDOW, SpikeTrains, integral_delta_t
 from stdp_sim.rule import STDPRule, generic_equations
 
-__all__ = ["Condition", "ConditionResult", "run_conditions", "simulate_protocol", "DEFAULT_DT"]
+__all__ = [
+    "Condition",
+    "ConditionResult",
+    "run_conditions",
+    "simulate_protocol",
+    "max_time_step",
+    "check_time_step",
+    "DEFAULT_DT",
+    "STEPS_PER_INTERVAL",
+]
 
 #: Brian2's default time step; spike times are rounded to it.
 DEFAULT_DT = 0.1 * ms
+
+#: The time step must fit this many times into every interval the simulation has to
+#: resolve: the smallest non-zero ``|delta_t|`` of the protocol and the rules' time
+#: constants (see :func:`max_time_step`).
+STEPS_PER_INTERVAL = 10
 
 
 @dataclass(eq=False)
@@ -112,6 +135,73 @@ def _quantize(times: np.ndarray, dt: float) -> np.ndarray:
     return np.unique(steps)
 
 
+def _lags(delta_t) -> list[float]:
+    """``|delta_t|`` in seconds of the non-zero, non-``None`` entries."""
+    if delta_t is None:
+        return []
+    if isinstance(delta_t, Quantity) or np.ndim(delta_t) == 0:
+        delta_t = np.atleast_1d(np.asarray(delta_t, dtype=float))
+    return [abs(float(v)) for v in delta_t if v is not None and float(v) != 0.0]
+
+
+def _taus(rules: Sequence[STDPRule]) -> list[float]:
+    return [float(tau) for rule in rules for tau in (rule.tau_pre_post, rule.tau_post_pre)]
+
+
+def max_time_step(rules: Sequence[STDPRule], delta_t=()) -> Quantity:
+    """The largest time step that resolves a protocol: ``min(|Δt|, τ) / 10``.
+
+    Spike times are rounded to the time step, each by up to ``dt/2``, so a pairing's
+    ``Δt = t_pre - t_post`` is off by up to ``dt``: when ``dt`` approaches ``|Δt|`` the
+    two spikes of a pairing fall into one step (``Δt`` becomes 0, which counts as
+    pre-post) or swap order, and the measured regime has the wrong sign.  The window
+    ``exp(-|Δt|/τ)`` changes by a factor up to ``exp(dt/τ)`` for the same error.
+    Requiring ``dt <= min(|Δt|_min, τ_pre_post, τ_post_pre) / STEPS_PER_INTERVAL``
+    (``STEPS_PER_INTERVAL = 10``) bounds both errors at about 10 % and keeps every
+    sign.  The default 0.1 ms resolves ``|Δt| >= 1 ms`` and all presets (τ >= 16.8 ms).
+
+    Parameters
+    ----------
+    rules : sequence of STDPRule
+        The rules simulated (their time constants count).
+    delta_t : sequence of float or Quantity, optional
+        Nominal ``t_pre - t_post`` values of the protocol (floats in seconds, or
+        quantities); zeros (coincident spikes stay coincident) and ``None`` (no
+        nominal lag, e.g. the trains of a rate ramp) are ignored.
+
+    Returns
+    -------
+    Quantity
+        The bound, in time units.
+    """
+    intervals = _taus(rules) + _lags(delta_t)
+    if not intervals:
+        raise ValueError("max_time_step needs at least one rule or non-zero delta_t")
+    return min(intervals) / STEPS_PER_INTERVAL * second
+
+
+def check_time_step(dt, rules: Sequence[STDPRule], delta_t=()) -> Quantity:
+    """``dt`` if it resolves the protocol (:func:`max_time_step`), else ``ValueError``.
+
+    The message names ``dt``, the bound and the intervals that set it.
+    """
+    dt_q = _checks.time_scalar(dt, "dt")
+    bound = float(max_time_step(rules, delta_t))
+    if float(dt_q) > bound * (1 + 1e-9):
+        lags, taus = _lags(delta_t), _taus(rules)
+        parts = []
+        if lags:
+            parts.append(f"the smallest non-zero |delta_t| ({min(lags) * 1e3:g} ms)")
+        if taus:
+            parts.append(f"the shortest rule time constant ({min(taus) * 1e3:g} ms)")
+        raise ValueError(
+            f"dt = {float(dt_q) * 1e3:g} ms is too coarse for this protocol: spike times are "
+            f"rounded to dt, so dt must be at most 1/{STEPS_PER_INTERVAL} of "
+            f"{' and of '.join(parts)}: dt <= {bound * 1e3:g} ms"
+        )
+    return dt_q
+
+
 def run_conditions(
     conditions: Sequence[Condition],
     *,
@@ -130,7 +220,9 @@ def run_conditions(
         multiplicative, all-to-all and nearest can be mixed).
     dt : Quantity, default 0.1 ms
         Simulation time step; spike times are rounded to it (two spikes of one
-        neuron in the same step merge into one).
+        neuron in the same step merge into one).  Must resolve the protocol:
+        ``dt <= min(|delta_t|, tau_pre_post, tau_post_pre) / 10`` over the conditions'
+        nominal non-zero ``delta_t`` and rules (:func:`max_time_step`).
     target : {"auto", "cython", "numpy", "cpp_standalone"}, default "auto"
         Code-generation target, see :func:`stdp_sim.backend.resolve_target`
         (``"auto"`` here never picks ``cpp_standalone``).
@@ -149,6 +241,12 @@ def run_conditions(
     -------
     list of ConditionResult
         In the order of ``conditions``.
+
+    Raises
+    ------
+    ValueError
+        For bad input, including a ``dt`` too coarse for the protocol
+        (:func:`check_time_step`), before anything is simulated.
     """
     conditions = list(conditions)
     if not conditions:
@@ -156,7 +254,9 @@ def run_conditions(
     for k, cond in enumerate(conditions):
         if not isinstance(cond, Condition):
             raise ValueError(f"conditions[{k}] must be a Condition, got {cond!r}")
-    dt_q = _checks.time_scalar(dt, "dt")
+    dt_q = check_time_step(
+        dt, [c.rule for c in conditions], [c.trains.delta_t for c in conditions]
+    )
     if idt_window is not None:
         _checks.time_scalar(idt_window, "idt_window")
     target = resolve_target(target)

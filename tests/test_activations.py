@@ -9,11 +9,14 @@ from torch.autograd import gradcheck
 
 from ann.activations import (
     BACKWARDS,
+    SLOPES,
     MixLU,
     NegLU,
     neg_unit_count,
     neglu,
+    piecewise_linear,
     random_subset,
+    resample_neg_count,
     smooth_neglu,
 )
 
@@ -238,3 +241,34 @@ def test_mixlu_rejects_bad_mode_count_and_shape():
         MixLU(0, 0.1)
     with pytest.raises(ValueError, match=r"\(N, 10, \*\)"):
         MixLU(10, 0.1)(torch.randn(2, 9))
+
+
+@pytest.mark.parametrize("slopes", [SLOPES["relu"], SLOPES["exact"], (1.0, 0.05, 1.0, 0.05),
+                                    (0.3, -1.0, 0.3, -1.0)])
+def test_piecewise_linear_exact_paths_pass_gradcheck_float64(slopes):
+    # ReLU, exact NegLU, Leaky ReLU and |x|-like slopes, per unit and per element
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(3, 4, 2, generator=g, dtype=torch.float64) - 0.5).requires_grad_()
+    fpos, fneg = (torch.full((1, 4, 1), v, dtype=torch.float64) for v in slopes[:2])
+    assert gradcheck(lambda t: piecewise_linear(t, fpos, fneg), (x,))
+    # learned slopes receive their true gradient too
+    fneg = fneg.clone().requires_grad_()
+    assert gradcheck(lambda t, a: piecewise_linear(t, fpos, a), (x, fneg))
+
+
+def test_piecewise_linear_backward_slopes_replace_the_derivative():
+    x = torch.tensor([-2.0, 0.0, 3.0], requires_grad=True)
+    y = piecewise_linear(x, 0.0, 1.0, 5.0, -7.0)
+    assert y.tolist() == [-2.0, 0.0, 0.0]
+    y.sum().backward()
+    assert x.grad.tolist() == [-7.0, 0.0, 5.0]
+
+
+def test_resample_rounding_rule_is_the_published_layers():
+    # nnmixlu.m keeps floor((1 - p) * numel) ReLUs; (1 - 0.07) * 30000 rounds below 27900
+    assert resample_neg_count(30_000, 0.07) == 30_000 - math.floor((1 - 0.07) * 30_000) == 2101
+    x = torch.randn(100, 300) - 10.0  # every element negative: NegLU elements are non-zero
+    out = MixLU(300, 0.07, mask="resample", seed=0)(x)
+    assert int((out != 0).sum()) == 2101
+    assert neg_unit_count(30_000, 0.07) == 2100  # fixed masks round half up instead
+    assert neg_unit_count(50, 0.05) == 3  # 2.5 -> 3

@@ -13,13 +13,17 @@ from torch import nn
 from ann.activations import MixLU, NegLU
 from ann.batched import (
     StackedActivation,
+    StackedRun,
     UnsupportedModel,
     plan_chunks,
     stack_models,
     train_batched,
 )
-from ann.models import LeNet, build_mixlu_lenet, build_mixlu_lenet5
-from ann.train import CHANCE_ERROR, RunSpec, TrainConfig, train_one
+from ann.epoch import CHANCE_ERROR
+from ann.models import LeNet, build_model
+from ann.protocols import MNIST_LENET
+from ann.specs import RunSpec
+from ann.train import TrainConfig, train_one
 
 from helpers import load_script, synthetic
 
@@ -58,15 +62,7 @@ def test_stacked_activation_matches_members_forward_and_every_backward():
         NegLU(backward="inverted"),
         MixLU(6, 0.0, backward="reference", seed=4),
     ]
-    descriptors = []
-    for m in members:
-        if isinstance(m, MixLU):
-            descriptors.append(("mix", m.neg_mask, m.backward))
-        elif isinstance(m, NegLU):
-            descriptors.append(("neg", None, m.backward))
-        else:
-            descriptors.append(("relu", None, None))
-    stacked = StackedActivation(descriptors)
+    stacked = StackedActivation(members)
     g = torch.Generator().manual_seed(0)
     x = torch.randn(5, len(members) * 6, 3, 3, generator=g)
     x[0, :, 0, 0] = 0.0  # every mode has derivative 0 at 0
@@ -89,10 +85,10 @@ def test_lenet_members_match_their_solo_runs():
     # 2 epochs x 50 steps of batch 10 = 100 SGD steps per member, 4 members that differ
     # in NegLU share, backward mode and seed.
     data = synthetic(500, 200)
-    config = TrainConfig(epochs=2, batch_size=10)
-    specs = [RunSpec(0, "reference", 0), RunSpec(10, "reference", 1),
-             RunSpec(40, "exact", 2), RunSpec(40, "inverted", 3)]
-    batched, alone = run_both(specs, data, config, build_mixlu_lenet)
+    config = MNIST_LENET.replace(epochs=2, batch_size=10)
+    specs = [RunSpec.mixlu(0, "reference", 0), RunSpec.mixlu(10, "reference", 1),
+             RunSpec.mixlu(40, "exact", 2), RunSpec.mixlu(40, "inverted", 3)]
+    batched, alone = run_both(specs, data, config, build_model)
     for s in specs:
         assert_same_run(batched[s], alone[s], 500, 200)
     # not vacuous: training learned, and the members differ from each other
@@ -108,7 +104,7 @@ class Scaled:
         self.scale = scale
 
     def __call__(self, spec):
-        model = build_mixlu_lenet(spec)
+        model = build_model(spec)
         with torch.no_grad():
             for p in model.parameters():
                 p.mul_(self.scale.get(spec.seed, 1.0))
@@ -117,10 +113,11 @@ class Scaled:
 
 def test_diverging_member_is_recorded_and_others_are_undisturbed():
     data = synthetic(200, 100)
-    config = TrainConfig(epochs=3, batch_size=20, lr=1e-3)
+    config = MNIST_LENET.replace(epochs=3, batch_size=20, lr=1e-3)
     # weights x 6 (seed 7): the first epoch's losses are finite, then the run blows up
     build = Scaled({7: 6.0})
-    specs = [RunSpec(0, "reference", 0), RunSpec(5, "reference", 7), RunSpec(5, "exact", 1)]
+    specs = [RunSpec.mixlu(0, "reference", 0), RunSpec.mixlu(5, "reference", 7),
+             RunSpec.mixlu(5, "exact", 1)]
     batched, alone = run_both(specs, data, config, build)
     bad = alone[specs[1]]
     assert bad["status"] == "diverged"
@@ -138,9 +135,9 @@ def test_diverging_member_is_recorded_and_others_are_undisturbed():
 
 def test_member_that_diverges_on_its_first_step_keeps_no_epochs():
     data = synthetic(100, 50)
-    config = TrainConfig(epochs=2, batch_size=50)
+    config = MNIST_LENET.replace(epochs=2, batch_size=50)
     build = Scaled({3: 1e30})
-    specs = [RunSpec(1, "reference", 3), RunSpec(1, "reference", 4)]
+    specs = [RunSpec.mixlu(1, "reference", 3), RunSpec.mixlu(1, "reference", 4)]
     batched, alone = run_both(specs, data, config, build)
     assert alone[specs[0]]["status"] == "diverged" and alone[specs[0]]["epochs"] == []
     for s in specs:
@@ -150,15 +147,15 @@ def test_member_that_diverges_on_its_first_step_keeps_no_epochs():
 
 def test_chunks_give_the_results_of_one_stack():
     data = synthetic(200, 100)
-    config = TrainConfig(epochs=2, batch_size=25)
-    specs = [RunSpec(p, "reference", s) for p, s in ((0, 0), (5, 1), (10, 2))]
-    one = dict(train_batched(specs, data, config, build_mixlu_lenet, "cpu", progress=False))
-    chunked = dict(train_batched(specs, data, config, build_mixlu_lenet, "cpu",
+    config = MNIST_LENET.replace(epochs=2, batch_size=25)
+    specs = [RunSpec.mixlu(p, "reference", s) for p, s in ((0, 0), (5, 1), (10, 2))]
+    one = dict(train_batched(specs, data, config, build_model, "cpu", progress=False))
+    chunked = dict(train_batched(specs, data, config, build_model, "cpu",
                                  progress=False, max_members=2))
     for s in specs:
         assert_same_run(chunked[s], one[s], 200, 100)
     # a memory budget of one member forces one member per chunk
-    tiny = dict(train_batched(specs, data, config, build_mixlu_lenet, "cpu", progress=False,
+    tiny = dict(train_batched(specs, data, config, build_model, "cpu", progress=False,
                               memory_budget=1))
     for s in specs:
         assert_same_run(tiny[s], one[s], 200, 100)
@@ -175,12 +172,13 @@ def test_plan_chunks():
 
 def test_lenet5_with_flip_schedule_and_lr_multipliers_matches_solo_runs():
     data = synthetic(60, 40, size=32, channels=3)
-    config = TrainConfig(epochs=2, batch_size=20, lr_schedule=[0.05, 0.005], flip=True,
+    config = MNIST_LENET.replace(epochs=2, batch_size=20, lr_schedule=[0.05, 0.005], flip=True,
                          weight_decay=1e-4, weight_lr_mult=0.1, bias_lr_mult=2.0,
                          last_weight_lr_mult=0.01, last_bias_lr_mult=0.2)
-    specs = [RunSpec(0, "reference", 0), RunSpec(10, "reference", 1),
-             RunSpec(10, "inverted", 2)]
-    batched, alone = run_both(specs, data, config, build_mixlu_lenet5)
+    specs = [RunSpec.mixlu(0, "reference", 0, model="lenet5"),
+             RunSpec.mixlu(10, "reference", 1, model="lenet5"),
+             RunSpec.mixlu(10, "inverted", 2, model="lenet5")]
+    batched, alone = run_both(specs, data, config, build_model)
     for s in specs:
         assert_same_run(batched[s], alone[s], 60, 40)
 
@@ -190,31 +188,29 @@ def test_resampled_masks_are_stacked_and_draw_the_loops_masks():
     # with fixed masks beside them; 1005 test images: two test chunks (1000 + 5) per
     # epoch, so the second epoch's masks follow draws made by the first epoch's test
     data = synthetic(40, 1005, size=32, channels=3)
-    config = TrainConfig(epochs=2, batch_size=20, lr_schedule=[0.05, 0.005], flip=True,
+    config = MNIST_LENET.replace(epochs=2, batch_size=20, lr_schedule=[0.05, 0.005], flip=True,
                          weight_decay=1e-4, weight_lr_mult=0.1, bias_lr_mult=2.0,
                          last_weight_lr_mult=0.01, last_bias_lr_mult=0.2)
-    specs = [RunSpec(3, "reference", 1), RunSpec(3, "inverted", 2), RunSpec(10, "exact", 3)]
-
-    def build(spec):
-        return build_mixlu_lenet5(spec, mask="fixed" if spec.seed == 3 else "resample")
-
+    specs = [RunSpec.mixlu(3, "reference", 1, "resample", "lenet5"),
+             RunSpec.mixlu(3, "inverted", 2, "resample", "lenet5"),
+             RunSpec.mixlu(10, "exact", 3, "fixed", "lenet5")]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no fallback to the loop
-        batched, alone = run_both(specs, data, config, build)
+        batched, alone = run_both(specs, data, config, build_model)
     for s in specs:
         assert_same_run(batched[s], alone[s], 40, 1005)
 
 
 def test_unseeded_resample_masks_and_unstackable_models_fall_back_to_the_loop():
     data = synthetic(40, 20)
-    config = TrainConfig(epochs=1, batch_size=20)
-    specs = [RunSpec(5, "reference", 0), RunSpec(5, "reference", 1)]
+    config = MNIST_LENET.replace(epochs=1, batch_size=20)
+    specs = [RunSpec.mixlu(5, "reference", 0), RunSpec.mixlu(5, "reference", 1)]
 
     def build(spec):
         if spec.seed == 0:
             torch.manual_seed(0)  # the unseeded mask draws from the global generator
             return LeNet(lambda n: MixLU(n, 0.05, mask="resample"))
-        return build_mixlu_lenet(spec)
+        return build_model(spec)
 
     with pytest.warns(UserWarning, match="seed=None"):
         batched = dict(train_batched(specs, data, config, build, "cpu", progress=False))
@@ -243,25 +239,55 @@ def test_unseeded_resample_masks_and_unstackable_models_fall_back_to_the_loop():
 
 def test_bad_arguments_raise_value_errors():
     data = synthetic(20, 10)
-    specs = [RunSpec(0, "reference", 0)]
+    specs = [RunSpec.mixlu(0, "reference", 0)]
     with pytest.raises(ValueError, match="max_members"):
-        train_batched(specs, data, TrainConfig(), build_mixlu_lenet, max_members=0)
+        train_batched(specs, data, MNIST_LENET.replace(), build_model, max_members=0)
     with pytest.raises(ValueError, match="memory_budget"):
-        train_batched(specs, data, TrainConfig(), build_mixlu_lenet, memory_budget=-5)
+        train_batched(specs, data, MNIST_LENET.replace(), build_model, memory_budget=-5)
     with pytest.raises(ValueError, match="device"):
-        train_batched(specs, data, TrainConfig(), build_mixlu_lenet, device="nonsense")
+        train_batched(specs, data, MNIST_LENET.replace(), build_model, device="nonsense")
 
 
 def test_bench_sweep_runs_both_engines_and_reports_the_ratio(capsys):
     bench_sweep = load_script(ROOT / "benchmarks" / "bench_sweep.py")
-    out = bench_sweep.main(["--device", "cpu", "--steps", "2", "--test-size", "50",
-                            "--percents", "0,5,10", "--max-members", "2", "--rounding-floor"])
+    out = bench_sweep.run(bench_sweep.parse_args([
+        "--device", "cpu", "--steps", "2", "--test-size", "50", "--percents", "0,5,10",
+        "--max-members", "2", "--rounding-floor"]))
     printed = capsys.readouterr().out.strip().splitlines()
     assert printed[-1] == f"ratio: {out['ratio']:.2f}"
     assert out["loop_seconds"] > 0 and out["batched_seconds"] > 0
     assert out["max_error_difference"] <= 2 / 50  # at most 2 of the 50 test images
     assert 0 <= out["loop_thread_difference"] <= 2 / 50
     assert any(line.startswith("rounding floor: the loop alone") for line in printed)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--percents", "150"], "error: --percents: 150 is outside 0..100"),
+    (["--percents", "abc"], "error: --percents: 'abc' is not a number"),
+    (["--percents", ""], "error: --percents must be a comma-separated list"),
+    (["--backward", "foo"], "error: --backward must list distinct modes"),
+    (["--threads", "-1"], "error: --threads must be a positive integer, got -1"),
+    (["--threads", "0"], "error: --threads must be a positive integer, got 0"),
+    (["--loop-sample", "0"], "error: --loop-sample must be a positive integer, got 0"),
+    (["--max-members", "0"], "error: --max-members must be a positive integer, got 0"),
+    (["--json", "/proc/x/out.json"], "error: --json's folder '/proc/x' is not a writable"),
+    (["--device", "mps"], "error: --device: device must be"),
+])
+def test_bench_sweep_bad_options_are_one_line_exit_2(argv, message, capsys, monkeypatch):
+    bench_sweep = load_script(ROOT / "benchmarks" / "bench_sweep.py")
+    monkeypatch.setattr(bench_sweep, "run", lambda args: pytest.fail("ran with bad options"))
+    code = bench_sweep.main(argv)
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith(message), err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_bench_sweep_without_cuda_is_a_user_error(capsys):
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    bench_sweep = load_script(ROOT / "benchmarks" / "bench_sweep.py")
+    assert bench_sweep.main(["--device", "cuda"]) == 2
+    assert "CUDA is not available" in capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -273,3 +299,29 @@ def test_gpu_check_dry_run_on_cpu():
     assert "correctness: PASS" in proc.stdout
     assert proc.stdout.count("ratio: ") == 2  # Table 6 and LeNet5 steps
     assert proc.stdout.count("(exit status 0)") == 4  # every step ended normally
+
+
+def test_a_diverged_member_leaves_the_stack_at_once_on_cpu():
+    data = synthetic(100, 20)
+    config = MNIST_LENET.replace(epochs=1, batch_size=20)
+    specs = [RunSpec.mixlu(1, "reference", 3), RunSpec.mixlu(1, "reference", 4)]
+    build = Scaled({3: 1e30})  # its first loss is not finite
+    run = StackedRun(specs, [build(s) for s in specs], data, config, torch.device("cpu"),
+                     verify=False)
+    steps = []
+    wrong, loss_sum, bad = run.run_epoch(*run.draw_epoch(), on_step=lambda: steps.append(
+        run.members))
+    assert steps == [2, 1, 1, 1, 1]  # dropped after its first step, not at the epoch's end
+    assert [s for s, _ in run.diverged] == [specs[0]] and run.specs == [specs[1]]
+    assert wrong.shape == loss_sum.shape == bad.shape == (1,) and not bool(bad[0])
+
+
+def test_non_finite_weights_after_the_last_step_diverge_in_both_engines():
+    # the update of the only step overflows: its loss is finite, its weights are not
+    data = synthetic(50, 20)
+    config = TrainConfig(lr=3e38, epochs=1, batch_size=50)
+    specs = [RunSpec.mixlu(0, "exact", 0), RunSpec.mixlu(5, "exact", 1)]
+    batched, alone = run_both(specs, data, config, Scaled({0: 30.0, 1: 30.0}))
+    for s in specs:
+        assert alone[s]["status"] == batched[s]["status"] == "diverged"
+        assert alone[s]["epochs"] == batched[s]["epochs"] == []

@@ -280,3 +280,166 @@ def test_tensor_data_validates_shapes_and_dtypes():
     with pytest.raises(ValueError, match="test_x must be float32"):
         TensorData(x, y, x.double(), y, "t")
     assert os.fspath(Path(".")) == "."
+
+
+# --- user errors: one line naming the file, no silent fallback from --data-dir ----------
+
+
+def test_data_errors_are_user_errors(tmp_path):
+    from common.cli import UserError, cli_main
+
+    assert issubclass(DataError, UserError) and issubclass(DataError, ValueError)
+    assert issubclass(DataNotFound, UserError)
+    import argparse
+
+    def run(args):
+        load_dataset("mnist", tmp_path / "nowhere")
+
+    assert cli_main(argparse.ArgumentParser(), run, []) == 2
+
+
+def _cache_copy(cache: Path, name: str = "mnist") -> None:
+    """A complete set of files in the cache: what a silent fallback would find."""
+    write_tiny_mnist(cache / name, seed=3)
+
+
+@pytest.mark.parametrize("gz", [True, False])
+@pytest.mark.parametrize("dataset", ["mnist", "mnist-5k", "fashion-mnist"])
+def test_test_images_without_labels_in_data_dir_is_an_error(tmp_path, isolated_cache, gz,
+                                                           dataset):
+    _cache_copy(isolated_cache, "fashion-mnist" if dataset == "fashion-mnist" else "mnist")
+    d = tmp_path / "d"
+    write_tiny_mnist(d, gz=gz)
+    suffix = ".gz" if gz else ""
+    (d / f"t10k-labels-idx1-ubyte{suffix}").unlink()
+    with pytest.raises(DataError) as exc:
+        load_dataset(dataset, d, log=lambda s: None)
+    assert not isinstance(exc.value, DataNotFound)
+    assert str(exc.value) == (
+        f"{d / ('t10k-images-idx3-ubyte' + suffix)} is there but "
+        f"t10k-labels-idx1-ubyte[.gz] is missing beside it; put both files in {d} or "
+        f"remove the images file")
+
+
+def test_labels_without_images_in_data_dir_is_an_error(tmp_path, isolated_cache):
+    _cache_copy(isolated_cache)
+    d = tmp_path / "d"
+    write_tiny_mnist(d)
+    (d / "train-images-idx3-ubyte.gz").unlink()
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte\.gz is there but "
+                                        r"train-images-idx3-ubyte\[\.gz\] is missing beside "
+                                        r"it; .* or remove the labels file"):
+        load_dataset("mnist", d, log=lambda s: None)
+
+
+def test_only_the_test_split_matters_for_mnist_5k(tmp_path):
+    d = tmp_path / "d"
+    write_tiny_mnist(d, n_test=30)
+    (d / "train-labels-idx1-ubyte.gz").unlink()  # not read by mnist-5k
+    data = load_dataset("mnist-5k", d, log=lambda s: None)
+    assert data.test_size == 30
+
+
+@pytest.mark.parametrize("kind", ["directory", "broken-link"])
+@pytest.mark.parametrize("dataset", ["mnist", "mnist-5k"])
+def test_non_file_under_a_data_file_name_is_an_error(tmp_path, isolated_cache, kind,
+                                                     dataset):
+    _cache_copy(isolated_cache)
+    d = tmp_path / "d"
+    write_tiny_mnist(d)
+    (d / "t10k-images-idx3-ubyte.gz").unlink()
+    odd = d / "t10k-images-idx3-ubyte"
+    if kind == "directory":
+        odd.mkdir()
+    else:
+        odd.symlink_to(tmp_path / "gone")
+    what = "a directory" if kind == "directory" else "a broken symbolic link"
+    with pytest.raises(DataError) as exc:
+        load_dataset(dataset, d, log=lambda s: None)
+    assert str(exc.value) == (f"{odd} is {what}, not an IDX file; put the file "
+                              f"t10k-images-idx3-ubyte[.gz] there or remove it")
+
+
+def test_half_a_split_in_the_cache_still_falls_through(tmp_path, isolated_cache):
+    write_tiny_mnist(isolated_cache / "mnist")
+    (isolated_cache / "mnist" / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(DataNotFound, match="not all found"):
+        load_dataset("mnist", download=False, log=lambda s: None)
+    data = load_dataset("mnist-5k", log=lambda s: None)  # no test set: the split
+    assert data.test_size == 1000 and "stratified split" in data.info["test_source"]
+
+
+def _damage(path: Path, how: str) -> None:
+    raw = path.read_bytes()
+    if how == "truncated-gzip":
+        path.write_bytes(raw[: len(raw) // 2])
+    elif how == "garbage-gzip":
+        path.write_bytes(raw[:2] + b"\x00" * 40)
+    elif how == "bad-crc":
+        path.write_bytes(raw[:-8] + bytes(4) + raw[-4:])
+    else:  # "garbage": neither gzip nor IDX
+        path.write_bytes(b"<html>404 not found</html>")
+
+
+@pytest.mark.parametrize("how", ["truncated-gzip", "garbage-gzip", "bad-crc", "garbage"])
+@pytest.mark.parametrize(("dataset", "split"), [("mnist", "train"), ("mnist-5k", "t10k")])
+def test_corrupt_cached_file_is_one_line_naming_it(isolated_cache, how, dataset, split):
+    write_tiny_mnist(isolated_cache / "mnist")
+    path = isolated_cache / "mnist" / f"{split}-images-idx3-ubyte.gz"  # the first one read
+    _damage(path, how)
+    with pytest.raises(DataError) as exc:
+        load_dataset(dataset, download=False, log=lambda s: None)
+    message = str(exc.value)
+    assert not isinstance(exc.value, DataNotFound)
+    assert message.startswith(f"{path}: ") and "\n" not in message
+    assert message.endswith("; delete it to download it again")
+
+
+@pytest.mark.parametrize("how", ["truncated-gzip", "bad-crc"])
+def test_corrupt_file_in_data_dir_is_one_line_naming_it(tmp_path, how):
+    write_tiny_mnist(tmp_path / "d")
+    path = tmp_path / "d" / "train-labels-idx1-ubyte.gz"
+    _damage(path, how)
+    with pytest.raises(DataError, match=rf"^{path}: (truncated|corrupt) gzip stream") as exc:
+        load_dataset("mnist", tmp_path / "d", log=lambda s: None)
+    assert "\n" not in str(exc.value) and "delete it" not in str(exc.value)
+
+
+def test_download_to_an_unwritable_place_is_a_download_error(tmp_path):
+    src = write_idx(tmp_path / "src", np.arange(5, dtype=np.uint8))
+    digest = hashlib.sha256(src.read_bytes()).hexdigest()
+    (tmp_path / "file").write_text("in the way")
+    dest = tmp_path / "file" / "sub" / "x.gz"
+    with pytest.raises(DownloadError, match=rf"{dest}: cannot be written"):
+        download(src.as_uri(), dest, digest)
+
+
+def test_download_gets_ordinary_permissions_and_no_temp_file(tmp_path):
+    src = write_idx(tmp_path / "src", np.arange(5, dtype=np.uint8))
+    digest = hashlib.sha256(src.read_bytes()).hexdigest()
+    umask = os.umask(0o022)
+    try:
+        dest = download(src.as_uri(), tmp_path / "out" / "x", digest)
+    finally:
+        os.umask(umask)
+    assert dest.stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
+    assert [p.name for p in dest.parent.iterdir()] == ["x"]
+
+
+def test_interrupted_download_leaves_nothing(tmp_path):
+    class Response:
+        headers = {"Content-Length": "100"}
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def read(self, n):
+            raise KeyboardInterrupt
+
+    dest = tmp_path / "out" / "x.gz"
+    with pytest.raises(KeyboardInterrupt):
+        download("http://example/x.gz", dest, "0" * 64, urlopen=lambda url, timeout: Response())
+    assert list(dest.parent.iterdir()) == []

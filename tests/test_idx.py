@@ -122,3 +122,65 @@ def test_missing_and_empty_files(tmp_path):
 def test_write_rejects_unsupported_dtype(tmp_path):
     with pytest.raises(ValueError, match="complex"):
         write_idx(tmp_path / "c", np.zeros(3, dtype=np.complex64))
+
+
+def _gzip_of(tmp_path, images):
+    return write_idx(tmp_path / "src.gz", images).read_bytes()
+
+
+@pytest.mark.parametrize("case", ["magic-only", "header-cut", "half", "one-byte-short",
+                                  "trailing-garbage", "garbage-after-magic", "bad-crc"])
+def test_damaged_gzip_is_one_idx_error_naming_the_file(tmp_path, images, case):
+    good = gzip.compress(bytes([0, 0, 8, 3]) + b"".join(
+        n.to_bytes(4, "big") for n in (3, 4, 5)) + images.tobytes(), mtime=0)
+    damaged = {
+        "magic-only": good[:2],                              # EOFError in the header
+        "header-cut": good[:7],
+        "half": good[: len(good) // 2],                      # truncated deflate stream
+        "one-byte-short": good[:-1],                         # trailer cut
+        "trailing-garbage": good + b"garbage!",              # BadGzipFile (an OSError)
+        "garbage-after-magic": good[:2] + bytes(range(64)),  # zlib.error / BadGzipFile
+        "bad-crc": good[:-8] + bytes(4) + good[-4:],         # BadGzipFile: CRC check failed
+    }[case]
+    path = tmp_path / "bad-idx3-ubyte.gz"
+    path.write_bytes(damaged)
+    with pytest.raises(IdxError) as exc:
+        read_idx(path)
+    message = str(exc.value)
+    assert message.startswith(f"{path}: ") and "gzip" in message and "\n" not in message
+
+
+def test_header_whose_size_overflows_int64_is_an_error(tmp_path):
+    # 65536**4 * 1 byte = 2**64: np.prod in int64 wraps to 0, which once made this empty
+    # payload look complete and failed later in reshape with a bare ValueError.
+    path = tmp_path / "huge-idx4-ubyte"
+    path.write_bytes(bytes([0, 0, 8, 4]) + (65536).to_bytes(4, "big") * 4)
+    with pytest.raises(IdxError, match=r"huge-idx4-ubyte: truncated: header declares shape "
+                                       r"\(65536, 65536, 65536, 65536\)"):
+        read_idx(path)
+
+
+def test_gzip_too_large_for_memory_is_an_idx_error(tmp_path, images, monkeypatch):
+    path = write_idx(tmp_path / "bomb.gz", images)
+
+    def out_of_memory(data):
+        raise MemoryError
+
+    monkeypatch.setattr(gzip, "decompress", out_of_memory)
+    with pytest.raises(IdxError, match=r"bomb\.gz: gzip stream too large"):
+        read_idx(path)
+
+
+def test_write_idx_is_atomic_and_creates_folders(tmp_path, images, monkeypatch):
+    path = write_idx(tmp_path / "new" / "dir" / "x-idx3-ubyte", images)
+    np.testing.assert_array_equal(read_idx(path).array, images)
+    import common.files
+
+    def fail(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(common.files.os, "replace", fail)
+    with pytest.raises(OSError, match="No space left"):
+        write_idx(path, images[:1])
+    np.testing.assert_array_equal(read_idx(path).array, images)  # the old file is intact
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no temp file

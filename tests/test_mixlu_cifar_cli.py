@@ -15,8 +15,9 @@ import torch
 from ann.data.cifar import write_batch, write_meta
 from ann.data.datasets import TensorData
 from ann.data.idx import write_idx
-from ann.models import build_mixlu_lenet5
-from ann.train import RunSpec, train_one
+from ann.models import build_model
+from ann.specs import RunSpec
+from ann.train import train_one
 
 from helpers import call_main, load_script
 
@@ -54,7 +55,7 @@ def isolated(tmp_path, monkeypatch):
 def test_config_is_the_reference_protocol():
     script = load_script(SCRIPT)
     c = script.make_config()
-    assert c.epochs == 30 and c.lr_schedule == [0.05] * 15 + [0.005] * 10 + [0.0005] * 5
+    assert c.epochs == 30 and c.lr_schedule == (0.05,) * 15 + (0.005,) * 10 + (0.0005,) * 5
     assert (c.momentum, c.weight_decay, c.batch_size, c.flip) == (0.9, 1e-4, 100, True)
     assert c.lr_mults() == {"weight": 0.1, "bias": 2.0, "last_weight": 0.01, "last_bias": 0.2}
     assert script.make_config(16).to_dict()["lr_schedule"] == [0.05] * 15 + [0.005]
@@ -80,8 +81,8 @@ def test_schedule_and_multipliers_reach_the_optimizer(monkeypatch):
         return real_step(self, *args, **kwargs)
 
     monkeypatch.setattr(torch.optim.SGD, "step", recording_step)
-    result = train_one(RunSpec(1.0, "reference", 0), data, config,
-                       lambda s: build_mixlu_lenet5(s, mask="resample"))
+    result = train_one(RunSpec.mixlu(1.0, "reference", 0, "resample", "lenet5"), data, config,
+                       build_model)
     assert result["status"] == "ok" and len(result["epochs"]) == 30
     assert len(seen) == 30  # 8 images, batch 100: one step per epoch
     mults = {"weight": 0.1, "bias": 2.0, "last_weight": 0.01, "last_bias": 0.2}

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ann.activations import MASK_DRAW
 from ann.data import mnist as mnist_module
 from ann.data.download import DownloadError
 from ann.data.idx import write_idx
@@ -74,19 +73,27 @@ def test_quick_run_writes_outputs_and_resumes(tmp_path, capsys):
     for run in doc["runs"]:
         assert set(run) >= {"neg_percent", "backward", "seed", "status", "train_error",
                             "test_error", "epochs"}
-        assert run["status"] in ("ok", "diverged") and 0 <= run["test_error"] <= 1
+        assert run["status"] == "ok" and run["test_error"] == run["epochs"][-1]["test_error"]
+        assert run["epochs"][-1]["loss"] < run["epochs"][0]["loss"]  # it trained
         assert [e["epoch"] for e in run["epochs"]] == [1, 2, 3]
+        assert run["engine"] == "batched" and run["model"] == "lenet"
+    zeros = [r for r in doc["runs"] if r["neg_percent"] == 0]  # one ReLU net, three columns
+    assert len(zeros) == 3 and all(r["trained_as"] == "relu" for r in zeros)
+    assert len({json.dumps(r["epochs"]) for r in zeros}) == 1
     assert {r["backward"] for r in doc["runs"]} == {"exact", "reference", "inverted"}
     csv_rows = (out / "mixlu_mnist.csv").read_text().splitlines()
     assert len(csv_rows) == 1 + 6 * 3
     assert (out / "mixlu_mnist.png").read_bytes()[:4] == b"\x89PNG"
     stored = {p.name: p.read_bytes() for p in (out / "runs").iterdir()}
-    assert len(stored) == 6
+    assert len(stored) == 4  # relu + 5 % under each backward
+    sweep = json.loads((out / "sweep.json").read_text())
+    assert sweep["engine"] == "batched" and sweep["trainer_version"]
+    assert {"torch", "brian2", "numpy", "git_commit"} <= set(sweep["provenance"])
 
     # Same command again: nothing is retrained, results identical.
     assert script.main(argv) == 0
     text = capsys.readouterr().out
-    assert "resuming: 6 of 6 runs already finished" in text
+    assert "resuming: 4 of 4 runs already finished" in text
     assert {p.name: p.read_bytes() for p in (out / "runs").iterdir()} == stored
     assert json.loads((out / "mixlu_mnist.json").read_text())["runs"] == doc["runs"]
 
@@ -102,11 +109,12 @@ def test_report_only_combines_partial_sweeps_without_training(tmp_path, capsys):
     runs_before = {p.name: p.read_bytes() for p in (tmp_path / "o" / "runs").iterdir()}
     assert script.main(base + ["--report-only"]) == 0
     out = capsys.readouterr().out
-    assert "report only: 2 stored runs" in out and "backward=exact" in out
-    assert "backward=inverted" in out
+    assert "report only: 2 stored runs" in out and "backward=inverted" in out
     doc = json.loads((tmp_path / "o" / "mixlu_mnist.json").read_text())
-    assert [(r["backward"], r["neg_percent"]) for r in doc["runs"]] == [("exact", 0.0),
+    # the 0 % run is one ReLU net: reported under the store's backward mode
+    assert [(r["backward"], r["neg_percent"]) for r in doc["runs"]] == [("inverted", 0.0),
                                                                         ("inverted", 5.0)]
+    assert doc["report_only"] and doc["runs"][0]["trained_as"] == "relu"
     assert {p.name: p.read_bytes() for p in (tmp_path / "o" / "runs").iterdir()} == runs_before
     code, _, err = call_main(SCRIPT, ["--report-only", "--data-dir", str(data_dir)], capsys)
     assert code == 2 and err.startswith("error: --report-only needs --out DIR")
@@ -157,6 +165,17 @@ def test_help_documents_every_option(capsys):
     (["--epochs", "-1"], "error: --epochs must be a positive integer, got -1"),
     (["--device", "tpu"], "error: --device:"),
     (["--train-subset", "0"], "error: --train-subset must be positive, got 0"),
+    (["--percents", ""], "error: --percents must be a comma-separated list"),
+    (["--percents", "1,1.0"], "error: --percents lists 1.0 twice"),
+    (["--device", "mps"], "error: --device: device must be 'auto', 'cpu', 'cuda'"),
+    (["--device", "meta"], "error: --device: device must be 'auto', 'cpu', 'cuda'"),
+    (["--out", "/proc/x"], "error: --out '/proc/x' is not a writable directory"),
+    (["--out", "/sys/kernel"], "error: --out '/sys/kernel' is not a writable directory"),
+    (["--activations", "relu, mixlu:5:sideways"], "error: --activations: 'mixlu:5:sideways'"),
+    (["--activations", "tanh"], "error: --activations: 'tanh': unknown activation kind"),
+    (["--activations", "relu,relu"], "error: --activations: 'relu' is the same activation"),
+    (["--activations", ""], "error: --activations: needs at least one activation spec"),
+    (["--activations", "relu", "--percents", "1"], "error: give either --activations or"),
 ])
 def test_bad_inputs_give_one_line_errors(argv, message, capsys):
     code, out, err = call_main(SCRIPT, argv, capsys)
@@ -164,6 +183,26 @@ def test_bad_inputs_give_one_line_errors(argv, message, capsys):
     assert err.startswith(message), err
     assert len(err.strip().splitlines()) == 1
     assert "Traceback" not in err and out == ""
+
+
+def test_out_under_a_regular_file_is_a_one_line_error(tmp_path, capsys):
+    (tmp_path / "f").write_text("x")
+    for out in (tmp_path / "f", tmp_path / "f" / "sub"):
+        code, _, err = call_main(SCRIPT, ["--quick", "--out", str(out)], capsys)
+        assert code == 2 and err.startswith(f"error: --out {str(out)!r}")
+        assert len(err.strip().splitlines()) == 1
+
+
+def test_activations_option_sweeps_any_registered_kind(tmp_path, capsys):
+    script = load_script(SCRIPT)
+    data_dir = write_tiny_mnist(tmp_path / "data", n_train=100, n_test=20)
+    doc = script.run(script.build_parser().parse_args([
+        "--quick", "--epochs", "1", "--data-dir", str(data_dir), "--no-progress",
+        "--activations", "relu, mixlu:5:exact:resample, mixlu:percent=5:mask=fixed"]))
+    assert [r["activation"] for r in doc["runs"]] == [
+        "relu", "mixlu5-exact-resample", "mixlu5-reference-fixed"]
+    out = capsys.readouterr().out
+    assert "backward=exact+resample" in out and "backward=relu" in out
 
 
 def test_corrupt_file_in_data_dir_is_a_one_line_error(tmp_path, capsys):
@@ -185,25 +224,73 @@ def test_out_dir_of_a_different_sweep_is_refused(tmp_path, capsys):
     capsys.readouterr()
     assert script.main(base + ["--epochs", "2"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: out directory") and "differs in: config" in err
+    assert "holds runs of a different sweep" in err and "differs in: config" in err
+    assert script.main(base + ["--epochs", "1", "--engine", "loop"]) == 2
+    err = capsys.readouterr().err
+    assert "holds runs of engine 'batched', not 'loop'; choose a new --out" in err
+    assert len(err.strip().splitlines()) == 1
 
 
-def test_resample_sweep_of_an_older_mask_draw_is_refused(tmp_path, capsys):
+def test_store_of_the_earlier_layout_is_refused_for_training_and_read_by_report_only(
+        tmp_path, capsys):
     script = load_script(SCRIPT)
     data_dir = write_tiny_mnist(tmp_path / "data", n_train=100, n_test=20)
     out = tmp_path / "o"
     argv = ["--quick", "--percents", "5", "--epochs", "1", "--mask", "resample",
             "--data-dir", str(data_dir), "--no-progress", "--out", str(out)]
-    assert script.main(argv) == 0
-    capsys.readouterr()
-    meta = json.loads((out / "sweep.json").read_text())
-    assert meta["mask"] == "resample" and meta["mask_draw"] == MASK_DRAW
-    # a folder written before the draw was versioned: same settings, no mask_draw
-    del meta["mask_draw"]
+    # what the earlier layout wrote: no trainer version, runs keyed neg<p>-<backward>-seed<s>
+    meta = {"experiment": "mixlu_mnist", "dataset": "mnist-5k", "mask": "resample",
+            "mask_draw": "subset-v2", "config": {"epochs": 1}}
+    (out / "runs").mkdir(parents=True)
     (out / "sweep.json").write_text(json.dumps(meta))
+    run = {"neg_percent": 5.0, "backward": "reference", "seed": 0, "status": "ok",
+           "train_error": 0.1, "test_error": 0.2, "seconds": 1.0,
+           "epochs": [{"epoch": 1, "train_error": 0.1, "test_error": 0.2, "loss": 1.0}]}
+    (out / "runs" / "neg5-reference-seed0.json").write_text(json.dumps(run))
     assert script.main(argv) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: out directory") and "mask_draw" in err
+    assert "earlier layout" in err and "--report-only" in err
+    assert script.main(argv + ["--report-only"]) == 0
+    doc = json.loads((out / "mixlu_mnist.json").read_text())
+    assert doc["runs"][0]["activation"] == "mixlu5-reference-resample"
+    assert doc["runs"][0]["layout"] == "earlier" and doc["dataset"] == "mnist-5k"
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("{", "is not a readable stored run"),
+    ("[]", "is not a stored run"),
+    ('{"seed": 0}', "is not a stored run (missing neg_percent"),
+])
+def test_corrupt_stored_run_is_a_one_line_error(tmp_path, capsys, content, message):
+    script = load_script(SCRIPT)
+    data_dir = write_tiny_mnist(tmp_path / "data", n_train=100, n_test=20)
+    argv = ["--quick", "--percents", "0", "--epochs", "1", "--data-dir", str(data_dir),
+            "--no-progress", "--out", str(tmp_path / "o")]
+    assert script.main(argv) == 0
+    (run,) = (tmp_path / "o" / "runs").iterdir()
+    run.write_text(content)
+    capsys.readouterr()
+    for extra in ([], ["--report-only"]):
+        assert script.main(argv + extra) == 2
+        err = capsys.readouterr().err
+        assert message in err and run.name in err and "move it aside" in err
+        assert len(err.strip().splitlines()) == 1
+
+
+def test_a_second_writer_is_refused_while_the_first_runs(tmp_path, capsys):
+    script = load_script(SCRIPT)
+    data_dir = write_tiny_mnist(tmp_path / "data", n_train=100, n_test=20)
+    out = tmp_path / "o"
+    argv = ["--quick", "--percents", "0", "--epochs", "1", "--data-dir", str(data_dir),
+            "--no-progress", "--out", str(out)]
+    out.mkdir()
+    (out / ".lock").write_text("1\n")  # PID 1 (init) is alive: another writer
+    assert script.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "another process (PID 1) is writing" in err and len(err.strip().splitlines()) == 1
+    (out / ".lock").write_text("999999999\n")  # a killed writer's stale lock
+    assert script.main(argv) == 0
+    assert not (out / ".lock").exists()
 
 
 def test_script_runs_as_a_program(tmp_path):
@@ -211,7 +298,7 @@ def test_script_runs_as_a_program(tmp_path):
     result = run_cli("--quick", "--percents", "1", "--epochs", "1", "--data-dir", str(data_dir),
                      "--no-progress", env_cache=tmp_path / "cache")
     assert result.returncode == 0, result.stderr
-    assert "neg1-reference-seed0" in result.stdout and "Table 6" in result.stdout
+    assert "mixlu1-reference-fixed-seed0" in result.stdout and "Table 6" in result.stdout
     bad = run_cli("--percents", "5,abc", env_cache=tmp_path / "cache")
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr == "error: --percents: 'abc' is not a number (in '5,abc')\n"

@@ -1,7 +1,5 @@
 """LeNet / LeNet5: shapes, reference initialisation, pluggable activations, builders."""
 
-from types import SimpleNamespace
-
 import pytest
 import torch
 from torch import nn
@@ -11,16 +9,17 @@ from ann.models import (
     LeNet,
     LeNet5,
     _pool_pad_right_bottom,
-    build_mixlu_lenet,
-    build_mixlu_lenet5,
+    build_model,
     mask_seed,
+    neglu_counts,
 )
+from ann.specs import ActivationSpec, RunSpec
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def spec(p=1.0, backward="reference", seed=0):
-    return SimpleNamespace(neg_percent=p, backward=backward, seed=seed)
+def spec(p=1.0, backward="reference", seed=0, mask="fixed", model="lenet"):
+    return RunSpec.mixlu(p, backward, seed, mask, model)
 
 
 def test_lenet_shapes_and_layers():
@@ -92,45 +91,68 @@ def test_max_pool_ignores_padding():
     torch.testing.assert_close(_pool_pad_right_bottom(x, "max"), -torch.ones(1, 1, 8, 8))
 
 
-def test_build_mixlu_lenet_is_deterministic_given_spec():
-    a, b = build_mixlu_lenet(spec(1.0, seed=3)), build_mixlu_lenet(spec(1.0, seed=3))
+def test_build_model_is_deterministic_given_spec():
+    a, b = build_model(spec(1.0, seed=3)), build_model(spec(1.0, seed=3))
     assert a.act.num_neg == 5 and a.act.backward == "reference"
     for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
         assert ka == kb and torch.equal(va, vb)
-    c = build_mixlu_lenet(spec(1.0, seed=4))
+    c = build_model(spec(1.0, seed=4))
     assert not torch.equal(a.act.neg_mask, c.act.neg_mask)
     assert not torch.equal(a.conv1.weight, c.conv1.weight)
-    # Initial weights depend on the seed only, not on the percentage or mode.
-    d = build_mixlu_lenet(spec(7.0, backward="inverted", seed=3))
+    # Initial weights depend on the seed only, not on the activation.
+    d = build_model(spec(7.0, backward="inverted", seed=3))
     assert torch.equal(a.conv3.weight, d.conv3.weight) and d.act.num_neg == 35
+    relu = build_model(RunSpec(ActivationSpec.make("relu"), 3))
+    assert isinstance(relu.act, nn.ReLU) and torch.equal(relu.conv3.weight, a.conv3.weight)
 
 
-def test_build_mixlu_lenet_resample_mask():
-    m = build_mixlu_lenet(spec(10.0), mask="resample")
-    assert m.act.mask == "resample"
-    assert m(torch.randn(4, 1, 28, 28)).shape == (4, 10)
+def test_resample_masks_are_random_at_evaluation_fixed_masks_are_not():
+    # the published layer drew its masks at test time too (MixLU docstring)
+    x = torch.randn(64, 1, 28, 28)
+    for mask, random in (("resample", True), ("fixed", False)):
+        m = build_model(spec(10.0, mask=mask)).eval()
+        assert m.act.mask == mask
+        with torch.no_grad():
+            first, second = m(x), m(x)
+        assert (not torch.equal(first, second)) == random
+        again = build_model(spec(10.0, mask=mask)).eval()
+        with torch.no_grad():
+            assert torch.equal(again(x), first)  # reproducible from the seed either way
 
 
 def test_mask_seeds_differ_per_position_and_from_init_seed():
     seeds = {mask_seed(s, p) for s in range(50) for p in range(4)}
     assert len(seeds) == 200
+    assert mask_seed(3, 2) == 16 * 3 + 2 + 1  # the documented formula
     assert all(mask_seed(s, p) != s for s in range(100) for p in range(4))
     with pytest.raises(ValueError, match="position"):
         mask_seed(0, 16)
 
 
-def test_build_mixlu_lenet5_positions_have_own_masks():
-    m = build_mixlu_lenet5(spec(50.0, backward="exact", seed=2))
+def test_build_model_lenet5_positions_have_own_masks():
+    m = build_model(spec(50.0, backward="exact", seed=2, model="lenet5"))
     acts = (m.act1, m.act2, m.act3, m.act4)
     assert [a.num_neg for a in acts] == [16, 16, 32, 32]
     assert not torch.equal(m.act1.neg_mask, m.act2.neg_mask)
     assert not torch.equal(m.act3.neg_mask, m.act4.neg_mask)
-    again = build_mixlu_lenet5(spec(50.0, backward="exact", seed=2))
+    again = build_model(spec(50.0, backward="exact", seed=2, model="lenet5"))
     assert all(torch.equal(x.neg_mask, y.neg_mask) for x, y in
                zip(acts, (again.act1, again.act2, again.act3, again.act4), strict=True))
     assert torch.equal(m.conv2.weight, again.conv2.weight)
 
 
-def test_builders_reject_objects_without_spec_fields():
-    with pytest.raises(ValueError, match="neg_percent"):
-        build_mixlu_lenet(object())
+def test_neglu_counts_come_from_the_model():
+    lenet = build_model(spec(5.0))
+    assert neglu_counts(lenet, (1, 28, 28)) == [25.0]  # 25 of 500 hidden units, 1x1 each
+    fixed = build_model(spec(50.0, model="lenet5"))
+    # 16, 16, 32, 32 NegLU channels at 16x16, 16x16, 8x8 (after the first avg pool: the
+    # third activation sees 8x8), 1x1
+    assert neglu_counts(fixed, (3, 32, 32)) == [16 * 256.0, 16 * 256.0, 32 * 64.0, 32 * 1.0]
+    resampled = build_model(spec(3.0, mask="resample", model="lenet5"))
+    elements = [32 * 256, 32 * 256, 64 * 64, 64]
+    assert neglu_counts(resampled, (3, 32, 32)) == pytest.approx([0.03 * e for e in elements])
+
+
+def test_build_model_rejects_other_objects():
+    with pytest.raises(ValueError, match="RunSpec"):
+        build_model(object())

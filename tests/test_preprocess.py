@@ -227,3 +227,85 @@ def test_gray_dataset_goes_through_the_pipeline(tmp_path):
     assert out.train_x.shape == (30, 3, 32, 32) and out.test_x.shape == (8, 3, 32, 32)
     assert out.info["preprocessing"][0].startswith("gray 28x28 zero-padded")
     assert torch.isfinite(out.train_x).all()
+
+
+@pytest.fixture(scope="module")
+def computed(tmp_path_factory):
+    """tiny_cifar() preprocessed once: (its cache file's name, bytes and dict, the result)."""
+    root = tmp_path_factory.mktemp("computed")
+    out = preprocess_cifar(tiny_cifar(), cache_dir=root, log=lambda s: None, progress=False)
+    (path,) = (root / "preprocessed").iterdir()
+    return path.name, path.read_bytes(), torch.load(path, weights_only=True), out
+
+
+@pytest.mark.parametrize("damage", [
+    "truncated", "missing-entry", "wrong-shape", "wrong-dtype", "not-a-dict", "steps-not-str",
+    "empty", "empty-zip"])
+def test_damaged_cache_file_is_recomputed_with_one_line(tmp_path, computed, damage):
+    name, raw, stored, first = computed
+    path = tmp_path / "preprocessed" / name
+    path.parent.mkdir()
+    if damage == "truncated":
+        path.write_bytes(raw[: len(raw) // 2])
+    elif damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "empty-zip":
+        path.write_bytes(b"PK\x05\x06" + bytes(18))
+    else:
+        bad = dict(stored)
+        if damage == "missing-entry":
+            del bad["train_x"]  # once a KeyError after loading
+        elif damage == "wrong-shape":
+            bad["test_x"] = bad["test_x"][:3]
+        elif damage == "wrong-dtype":
+            bad["train_x"] = bad["train_x"].double()
+        elif damage == "steps-not-str":
+            bad["steps"] = [1, 2]
+        else:
+            bad = [bad]
+        torch.save(bad, path)
+    lines = []
+    again = preprocess_cifar(tiny_cifar(), cache_dir=tmp_path, log=lines.append,
+                             progress=False)
+    unreadable = [line for line in lines if "unreadable" in line]
+    assert len(unreadable) == 1 and str(path) in unreadable[0]
+    assert unreadable[0].endswith("; recomputing") and "\n" not in unreadable[0]
+    assert torch.equal(first.train_x, again.train_x) and torch.equal(first.test_x,
+                                                                       again.test_x)
+    assert again.info["preprocessing"] == first.info["preprocessing"]
+    # ... and the recomputed result replaced the damaged file
+    assert torch.equal(torch.load(path, weights_only=True)["test_x"], first.test_x)
+
+
+def test_cache_that_cannot_be_written_is_logged_not_fatal(tmp_path):
+    (tmp_path / "preprocessed").write_text("a file where the cache folder should be")
+    lines = []
+    out = preprocess_cifar(tiny_cifar(), cache_dir=tmp_path, log=lines.append, progress=False)
+    assert out.train_x.shape == (40, 3, 32, 32)
+    assert any(line.startswith("preprocessing: not cached, ") for line in lines)
+
+
+def test_failed_cache_write_leaves_no_file(tmp_path, monkeypatch):
+    def full_disk(obj, f):
+        with open(f, "wb") as fh:
+            fh.write(b"PK partial")
+        raise RuntimeError("PytorchStreamWriter failed writing file data/0: file write failed")
+
+    monkeypatch.setattr(pre.torch, "save", full_disk)
+    lines = []
+    out = preprocess_cifar(tiny_cifar(), cache_dir=tmp_path, log=lines.append, progress=False)
+    assert out.test_x.shape == (10, 3, 32, 32)
+    assert any("not cached" in line and "file write failed" in line for line in lines)
+    assert list((tmp_path / "preprocessed").iterdir()) == []  # neither a file nor a temp
+
+
+def test_cache_file_is_written_with_ordinary_permissions(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        preprocess_cifar(tiny_cifar(), cache_dir=tmp_path, log=lambda s: None, progress=False)
+    finally:
+        os.umask(umask)
+    (path,) = (tmp_path / "preprocessed").iterdir()
+    assert path.stat().st_mode & 0o777 == 0o644

@@ -106,6 +106,8 @@ def test_spike_trains_from_times():
         (lambda: PairingProtocol([600] * ms), "delta_t"),  # interleaved pairings at 1 Hz
         (lambda: PairingProtocol([10] * ms, jitter=-1 * ms), "jitter"),
         (lambda: PairingProtocol([10] * ms).trains(trials=0), "trials"),
+        (lambda: PairingProtocol([10] * ms, jitter=1 * ms).trains(seed=-1), "seed"),
+        (lambda: CorrelatedPoisson([10] * ms).trains(seed=-1), "seed"),
         (lambda: CorrelatedPoisson([] * ms), "delta_t"),
         (lambda: CorrelatedPoisson([10]), "delta_t"),
         (lambda: CorrelatedPoisson([10] * ms, correlation=1.5), "correlation"),

@@ -38,6 +38,7 @@ from stdp_sim import (
     run_conditions,
     simulate_protocol,
 )
+from stdp_sim.simulate import DEFAULT_DT, STEPS_PER_INTERVAL, check_time_step, max_time_step
 
 GRID = [-60, -20, -10, -2, 0, 2, 10, 20, 60] * ms
 
@@ -89,11 +90,12 @@ def test_simulated_window_matches_analytic(windows, name):
 def test_hebbian_window_within_one_percent_at_bi_poo_protocol():
     """The default protocol (60 pairings at 1 Hz) on a grid of Δt, hebbian preset.
 
-    A 1 ms time step keeps this 60 s simulation fast; the grid is on whole ms, so no
-    spike time is rounded, and event-driven updates do not depend on the step."""
+    A 0.5 ms time step (the coarsest that resolves |Δt| = 5 ms: dt <= |Δt|/10) keeps
+    this 60 s simulation fast; the grid is on whole ms, so no spike time is rounded,
+    and event-driven updates do not depend on the step."""
     heb = preset("hebbian")
-    grid = [-80, -40, -20, -10, -5, -1, 0, 1, 5, 10, 20, 40, 80] * ms
-    w = measure_window([heb], grid, dt=1 * ms, progress=False)["hebbian"]
+    grid = [-80, -40, -20, -10, -5, 0, 5, 10, 20, 40, 80] * ms
+    w = measure_window([heb], grid, dt=0.5 * ms, progress=False)["hebbian"]
     assert w["n_pre_spikes"] == [60] * len(grid)
     dw, analytic = np.array(w["dw"]), np.array(w["dw_analytic"])
     assert np.all(np.abs(dw) > 1e-3)
@@ -330,6 +332,55 @@ def test_bad_simulation_input_raises():
         measure_window([preset("hebbian"), preset("hebbian")], [1] * ms)
     with pytest.raises(ValueError, match="delta_t"):
         measure_window([preset("hebbian")], [])
+
+
+def test_max_time_step_is_a_tenth_of_the_shortest_interval():
+    heb, song = preset("hebbian"), preset("song2000")  # τ: 16.8/33.7 ms and 20/20 ms
+    assert float(max_time_step([heb], [-10, 0, 10] * ms)) == pytest.approx(1e-3)
+    assert float(max_time_step([heb], [-0.002, None, 0.05])) == pytest.approx(2e-4)
+    assert float(max_time_step([heb, song])) == pytest.approx(1.68e-3)  # rules only
+    assert float(max_time_step([song], [0.0, None])) == pytest.approx(2e-3)  # 0 never binds
+    assert STEPS_PER_INTERVAL == 10
+
+
+@pytest.mark.parametrize(
+    ("dt", "delta_t"),
+    [
+        (50 * ms, [-10, 10] * ms),  # what --dt-ms 50 did: 4 of 8 regime rows flipped sign
+        (5 * ms, [-10, 10] * ms),
+        (1.1 * ms, [-10, 10] * ms),
+        (2 * ms, [-100, 100] * ms),  # the rule's τ = 16.8 ms binds: dt <= 1.68 ms
+        (0.2 * ms, [-1, 1] * ms),
+    ],
+)
+def test_too_coarse_time_step_is_refused_before_simulating(dt, delta_t):
+    conditions = [Condition(preset("hebbian"), t) for t in PairingProtocol(delta_t).trains()]
+    with pytest.raises(ValueError, match=r"^dt = .* too coarse.*dt <= "):
+        run_conditions(conditions, dt=dt, target="numpy", progress=False)
+    with pytest.raises(ValueError, match="too coarse"):
+        measure_window([preset("hebbian")], delta_t, dt=dt, n_pairings=1, progress=False)
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_default_time_step_resolves_every_preset_and_protocol(name):
+    rule = preset(name)
+    grid = [-100, -20, -2, 0, 2, 10, 100] * ms  # the table's grid reaches |Δt| = 2 ms
+    assert check_time_step(DEFAULT_DT, [rule], grid) == DEFAULT_DT
+    assert check_time_step(DEFAULT_DT, [rule], [-1, 1] * ms) == DEFAULT_DT  # 1 ms: the limit
+    assert check_time_step(DEFAULT_DT, [rule], [None]) == DEFAULT_DT  # rate-ramp trains
+    with pytest.raises(ValueError, match="too coarse"):
+        check_time_step(DEFAULT_DT, [rule], [-0.5, 0.5] * ms)
+
+
+def test_time_step_at_the_bound_runs_and_keeps_the_sign():
+    """dt = |Δt|/10 exactly (1 ms for Δt = ±10 ms) is accepted and gives the right regimes."""
+    rule = preset("hebbian")
+    results = simulate_protocol(
+        [rule], PairingProtocol([-10, 10] * ms, n_pairings=3, rate=4 * Hz), dt=1 * ms,
+        target="numpy", progress=False,
+    )  # fmt: skip
+    assert [r.pre_spikes.size for r in results] == [3, 3]
+    assert [classify(r.integral_delta_t, r.dw) for r in results] == list(rule.regimes)
 
 
 @pytest.mark.slow

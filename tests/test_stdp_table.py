@@ -1,37 +1,87 @@
-"""experiments/stdp_table.py and benchmarks/stdp_bench.py at small scale."""
+"""experiments/stdp_table.py and benchmarks/stdp_bench.py at small scale, and the
+library they call (stdp_sim.tables, stdp_sim.plots, bridge.regime_table).
 
+The scripts run in-process (``helpers.call_main``); every bad-input case also checks
+that nothing was simulated (``run_conditions`` is replaced by a tripwire).
+"""
+
+import contextlib
+import io
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # experiments/ and benchmarks/ are scripts, not installed
-    sys.path.insert(0, str(ROOT))
+import stdp_sim
+import stdp_sim.tables as tables_module
+from stdp_sim import Regime, preset_names
+from stdp_sim.tables import TABLES, TableConfig, run_tables
 
-from benchmarks.stdp_bench import bench  # noqa: E402
-from experiments import stdp_table  # noqa: E402
-from stdp_sim import Regime  # noqa: E402
+from helpers import call_main, load_script
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "experiments" / "stdp_table.py"
+BENCH = ROOT / "benchmarks" / "stdp_bench.py"
 
 SMALL = [
     "--n-pairings", "3", "--pairing-rate-hz", "4", "--trials", "2",
     "--poisson-duration-s", "3", "--window-grid-ms", "-20", "0", "20", "--no-progress",
     "--target", "numpy",  # the default (cpp_standalone) is covered by a slow test
 ]  # fmt: skip
+#: One rule, one preset, one trial: the cheapest full run (about a second on numpy).
+TINY = [
+    "--rules", "hebbian", "--window-presets", "hebbian", "--trials", "1", "--n-pairings", "2",
+    "--pairing-rate-hz", "4", "--poisson-duration-s", "0.5", "--window-grid-ms", "-10", "10",
+    "--no-progress", "--target", "numpy",
+]  # fmt: skip
+
+#: Every key stdp_table.json has published; new keys may be added, none renamed.
+PUBLISHED = {
+    "": {"config", "environment", "timing", "n_conditions", "rules", "regimes", "windows",
+         "bridge"},
+    "config": {"rules", "delta_t_ms", "n_pairings", "pairing_rate_hz", "jitter_ms", "trials",
+               "poisson_rate_hz", "correlation", "poisson_duration_s", "idt_window_ms",
+               "window_presets", "window_grid_ms", "seed", "dt_ms", "target", "convention"},
+    "environment": {"python", "brian2", "numpy", "platform", "processor", "cpu_count", "target"},
+    "timing": {"run_s", "simulate_s"},
+    "regime_row": {"regime", "legacy_name", "rule", "protocol", "protocol_detail", "delta_t_ms",
+                   "integral_delta_t_ms", "integral_delta_t_sd_ms", "dw", "dw_sd", "n_trials",
+                   "classified_as", "classified_legacy_name", "matches", "trials_matching",
+                   "n_pre_spikes_mean", "n_post_spikes_mean"},
+    "window": {"delta_t_ms", "dw", "dw_analytic", "max_abs_error", "max_rel_error",
+               "n_pre_spikes", "n_post_spikes", "n_pairings"},
+    "bridge": {"convention", "regimes"},
+    "rule": {"name", "a_pre_post", "a_post_pre", "tau_pre_post_ms", "tau_post_pre_ms",
+             "weight_dependence", "w_min", "w_max", "w_init", "pairing"},
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory):
+    """The script on SMALL with --out: (exit status, printed text, out dir, JSON)."""
     out = tmp_path_factory.mktemp("stdp")
-    results = stdp_table.main([*SMALL, "--out", str(out)])
-    return results, out
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        code = load_script(SCRIPT).main([*SMALL, "--out", str(out)])
+    return code, text.getvalue(), out, json.loads((out / "stdp_table.json").read_text())
 
 
-def test_every_regime_is_measured_and_classified(small_run, capsys):
-    results, _ = small_run
-    rows = results["regimes"]
+@pytest.fixture
+def no_simulation(monkeypatch):
+    """Fail loudly if anything reaches the simulator (stdp_table's and stdp_bench's)."""
+
+    def tripwire(*args, **kwargs):
+        raise AssertionError("a simulation started before the input was checked")
+
+    monkeypatch.setattr(tables_module, "run_conditions", tripwire)
+    monkeypatch.setattr(stdp_sim, "run_conditions", tripwire)  # stdp_bench's from-import
+
+
+def test_every_regime_is_measured_and_classified(small_run):
+    code, _, _, data = small_run
+    assert code == 0
+    rows = data["regimes"]
     assert {r["protocol"] for r in rows} == {"pairing", "poisson"}
     for protocol in ("pairing", "poisson"):
         mine = [r for r in rows if r["protocol"] == protocol]
@@ -44,19 +94,29 @@ def test_every_regime_is_measured_and_classified(small_run, capsys):
             assert r["legacy_name"] == Regime.from_label(r["regime"]).legacy_name
 
 
+def test_json_keeps_every_published_key(small_run):
+    _, _, _, data = small_run
+    assert PUBLISHED[""] <= set(data)
+    assert PUBLISHED["config"] <= set(data["config"])
+    assert PUBLISHED["environment"] <= set(data["environment"])
+    assert PUBLISHED["timing"] <= set(data["timing"])
+    assert all(PUBLISHED["regime_row"] <= set(row) for row in data["regimes"])
+    assert all(PUBLISHED["window"] <= set(w) for w in data["windows"].values())
+    assert PUBLISHED["bridge"] <= set(data["bridge"])
+    assert all(PUBLISHED["rule"] <= set(r) for r in data["rules"].values())
+    assert data["skipped_tables"] == {}  # added key: nothing skipped with torch present
+    assert data["config"]["convention"] == "rate" and data["config"]["n_pairings"] == 3
+    assert data["environment"]["brian2"] and data["environment"]["target"] == "numpy"
+    assert data["n_conditions"] == 2 * (4 * 2 * 2) + 6 * 3
+
+
 def test_json_and_png_written(small_run):
-    results, out = small_run
-    data = json.loads((out / "stdp_table.json").read_text())
-    assert data["regimes"] == json.loads(json.dumps(results["regimes"]))
-    required = {"regime", "rule", "protocol", "delta_t_ms", "integral_delta_t_ms", "dw",
-                "classified_as", "legacy_name"}  # fmt: skip
-    assert all(required <= set(r) for r in data["regimes"])
-    assert set(data["windows"]) == set(stdp_table.preset_names())
+    _, _, out, data = small_run
+    assert set(data["windows"]) == set(preset_names())
     for w in data["windows"].values():
         assert w["delta_t_ms"] == [-20.0, 0.0, 20.0]
         assert len(w["dw"]) == len(w["dw_analytic"]) == 3
         assert w["max_rel_error"] < 0.01
-    assert data["config"]["n_pairings"] == 3 and data["environment"]["brian2"]
     # the artificial side: one entry per regime, computed from bridge.mapping
     assert data["bridge"]["convention"] == "rate"
     bridge = {r["regime"]: r["patterns"] for r in data["bridge"]["regimes"]}
@@ -69,62 +129,193 @@ def test_json_and_png_written(small_run):
     assert sorted(p.name for p in out.iterdir()) == ["stdp_table.json", "stdp_windows.png"]
 
 
+def test_printed_tables_match_the_json(small_run):
+    _, text, out, data = small_run
+    assert text.count("## Table") == 4 and "## Table 4 — the artificial side" in text
+    assert f"{len(data['regimes'])}/{len(data['regimes'])} regime rows classified" in text
+    assert f"wrote {out / 'stdp_table.json'} and {out / 'stdp_windows.png'}" in text
+
+
 def test_markdown_tables_printed(capsys):
-    stdp_table.main([*SMALL, "--window-presets", "hebbian", "--rules", "hebbian"])
-    text = capsys.readouterr().out
-    assert text.count("## Table") == 4
-    assert "| pre-post potentiation | Hebbian | hebbian |" in text
-    assert "4/4 regime rows classified as their rule predicts" in text
+    code, out, _ = call_main(SCRIPT, [*TINY, "--poisson-duration-s", "3"], capsys)
+    assert code == 0
+    assert out.count("## Table") == 4
+    assert "| pre-post potentiation | Hebbian | hebbian |" in out
+    assert "4/4 regime rows classified as their rule predicts" in out
+
+
+def test_library_runs_the_tables_without_the_script():
+    cfg = TableConfig(rules=["anti_hebbian"], trials=1, n_pairings=2, pairing_rate_hz=4.0,
+                      poisson_duration_s=0.5, window_presets=["song2000"],
+                      window_grid_ms=[-10.0, 10.0], target="numpy")  # fmt: skip
+    run = run_tables(cfg, progress=False)
+    assert set(run["tables"]) == {"pairing", "poisson", "windows"}
+    assert run["n_conditions"] == 2 * 2 + 2
+    pairing = {row["regime"]: row for row in run["tables"]["pairing"]}
+    depression = pairing["pre-post depression"]
+    assert depression["dw"] < -1e-3 and depression["matches"]
+    assert "| song2000 |" in run["markdown"]["windows"]
+
+
+def test_without_torch_table_4_is_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now fails
+    code, out, err = call_main(SCRIPT, [*TINY, "--out", str(tmp_path)], capsys)
+    assert code == 0, err
+    assert out.count("## Table") == 3 and "Table 4" not in out.split("## Table 3")[0]
+    (line,) = [line for line in out.splitlines() if "Table 4" in line]
+    assert "needs PyTorch" in line and "pip install torch" in line
+    data = json.loads((tmp_path / "stdp_table.json").read_text())
+    assert "bridge" not in data and "torch" in data["skipped_tables"]["bridge"]
+    assert data["windows"]["hebbian"]["dw"] and data["regimes"]
 
 
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["--n-pairings", "0"], "n_pairings"),
+        (["--n-pairings", "0"], "--n-pairings"),
         (["--rules", "hebian"], "hebian"),
-        (["--delta-t-ms", "0"], "delta-t-ms"),
-        (["--correlation", "2"], "correlation"),
-        (["--window-grid-ms", "600"], "delta_t"),
-        (["--trials", "0"], "trials"),
-        (["--target", "gpu"], "target"),
-        (["--pairing-rate-hz", "-1"], "rate"),
-        (["--trials", "many"], "trials"),
-        (["--convention", "causal"], "convention"),
+        (["--rules", "hebbian", "hebbian"], "--rules"),
+        (["--window-presets", "nope"], "--window-presets"),
+        (["--delta-t-ms", "0"], "--delta-t-ms"),
+        (["--delta-t-ms", "nan"], "--delta-t-ms"),
+        (["--correlation", "2"], "--correlation"),
+        (["--correlation", "-0.1"], "--correlation"),
+        (["--window-grid-ms", "600"], "--window-grid-ms"),
+        (["--window-grid-ms", "inf"], "--window-grid-ms"),
+        (["--trials", "0"], "--trials"),
+        (["--target", "gpu"], "--target"),
+        (["--pairing-rate-hz", "-1"], "--pairing-rate-hz"),
+        (["--pairing-rate-hz", "100"], "--pairing-rate-hz"),
+        (["--poisson-rate-hz", "-5"], "--poisson-rate-hz"),
+        (["--poisson-duration-s", "0"], "--poisson-duration-s"),
+        (["--poisson-duration-s", "0.005"], "--poisson-duration-s"),
+        (["--jitter-ms", "-1"], "--jitter-ms"),
+        (["--idt-window-ms", "0"], "--idt-window-ms"),
+        (["--seed", "-1"], "--seed"),
+        (["--dt-ms", "0"], "--dt-ms"),
+        (["--dt-ms", "50"], "--dt-ms"),  # 4 of 8 regime rows had the wrong sign
+        (["--dt-ms", "5", "--delta-t-ms", "10", "--window-grid-ms", "-20", "20"], "--dt-ms"),
+        (["--dt-ms", "1"], "--dt-ms"),  # the default grid has |Δt| = 2 ms
+        (["--trials", "many"], "--trials"),
+        (["--convention", "causal"], "--convention"),
+        (["--bogus"], "--bogus"),
     ],
 )
-def test_bad_options_print_one_line_and_exit_2(args, needle, capsys):
-    with pytest.raises(SystemExit) as info:
-        stdp_table.main(args)
-    assert info.value.code == 2
-    err = capsys.readouterr().err.strip()
+def test_bad_options_print_one_line_and_exit_2(args, needle, capsys, no_simulation):
+    code, _, err = call_main(SCRIPT, args, capsys)
+    assert code == 2
+    err = err.strip()
     assert err.startswith("error: ") and "\n" not in err and needle in err
     assert "Traceback" not in err
 
 
-def test_help_documents_units():
-    text = subprocess.run(
-        [sys.executable, str(ROOT / "experiments" / "stdp_table.py"), "--help"],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    for option in ("--delta-t-ms", "--pairing-rate-hz", "--poisson-duration-s", "--out"):
+def test_dt_bound_is_named_in_the_message(capsys, no_simulation):
+    code, _, err = call_main(SCRIPT, ["--dt-ms", "50"], capsys)
+    assert code == 2 and "dt <= 0.2 ms" in err and "2 ms" in err
+
+
+@pytest.mark.parametrize("kind", ["proc", "sys", "under_a_file", "a_file", "json_is_a_dir"])
+def test_unwritable_out_is_refused_before_simulating(kind, tmp_path, capsys, no_simulation):
+    a_file = tmp_path / "results.txt"
+    a_file.write_text("not a directory")
+    (tmp_path / "blocked" / "stdp_table.json").mkdir(parents=True)
+    out = {"proc": "/proc/x", "sys": "/sys/kernel", "under_a_file": str(a_file / "sub"),
+           "a_file": str(a_file), "json_is_a_dir": str(tmp_path / "blocked")}[kind]  # fmt: skip
+    code, stdout, err = call_main(SCRIPT, [*TINY, "--out", out], capsys)
+    assert code == 2 and stdout == ""
+    err = err.strip()
+    assert err.startswith("error: --out ") and "\n" not in err and out in err
+    assert a_file.read_text() == "not a directory"
+
+
+def test_ctrl_c_is_one_line_and_exit_130(capsys, monkeypatch):
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tables_module, "run_conditions", interrupt)
+    code, _, err = call_main(SCRIPT, TINY, capsys)
+    assert code == 130 and err.strip() == "interrupted"
+
+
+def test_a_bug_keeps_its_traceback(capsys, monkeypatch):
+    def bug(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(tables_module, "run_conditions", bug)
+    with pytest.raises(ZeroDivisionError, match="a bug"):
+        call_main(SCRIPT, TINY, capsys)
+
+
+def test_default_config_and_the_benchmark_protocol_pass_the_checks():
+    TableConfig().validate()
+    TableConfig(n_pairings=5, pairing_rate_hz=4.0, poisson_duration_s=1.0).validate()
+    # the bound is min(|Δt|, τ)/10: 1 ms for Δt = 10 ms with a 20 ms grid
+    TableConfig(dt_ms=1.0, window_grid_ms=[-20.0, 0.0, 20.0]).validate()
+    with pytest.raises(ValueError, match="--dt-ms"):
+        TableConfig(dt_ms=1.01, window_grid_ms=[-20.0, 0.0, 20.0]).validate()
+
+
+def test_help_documents_units_and_the_dt_bound(capsys):
+    code, text, _ = call_main(SCRIPT, ["--help"], capsys)
+    assert code == 0
+    for option in ("--delta-t-ms", "--pairing-rate-hz", "--poisson-duration-s", "--out",
+                   "--dt-ms", "--seed"):  # fmt: skip
         assert option in text
     assert "in ms" in text and "in Hz" in text and "in s" in text
+    flat = " ".join(text.split())
+    assert "at most 1/10 of the smallest" in flat and "|Δt|" in flat
 
 
+# ---------------------------------------------------------------- stdp_bench
 def test_bench_one_network_equals_separate_runs():
-    cfg = stdp_table.TableConfig(
+    cfg = TableConfig(
         rules=["hebbian"], trials=1, n_pairings=2, pairing_rate_hz=4.0, poisson_duration_s=0.5,
         window_presets=["anti_hebbian"], window_grid_ms=[-10.0, 10.0],
     ).validate()  # fmt: skip
-    result = bench(cfg, "auto", repeats=1)
+    result = load_script(BENCH).bench(cfg, "auto", repeats=1)
     assert result["n_conditions"] == 6
     assert result["max_abs_dw_difference"] == 0.0
     assert result["time_a_s"] > 0 and result["time_b_s"] > 0
 
 
-def test_stdp_sim_never_imports_torch():
-    code = "import sys, stdp_sim, stdp_sim.rate_ramp; print('torch' in sys.modules)"
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
-    ).stdout
-    assert out.strip() == "False"
+def test_bench_uses_the_tables_of_the_library():
+    assert load_script(BENCH).TABLES is TABLES
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--n-pairings", "0"], "--n-pairings"),
+        (["--n-pairings", "two"], "--n-pairings"),
+        (["--pairing-rate-hz", "-1"], "--pairing-rate-hz"),
+        (["--pairing-rate-hz", "nan"], "--pairing-rate-hz"),
+        (["--pairing-rate-hz", "100"], "--pairing-rate-hz"),
+        (["--poisson-duration-s", "0"], "--poisson-duration-s"),
+        (["--poisson-duration-s", "-3"], "--poisson-duration-s"),
+        (["--poisson-duration-s", "inf"], "--poisson-duration-s"),
+        (["--trials", "0"], "--trials"),
+        (["--trials", "1.5"], "--trials"),
+        (["--target", "gpu"], "--target"),
+        (["--target", "cpp_standalone"], "--target"),
+        (["--repeats", "0"], "--repeats"),
+        (["--repeats", "-2"], "--repeats"),
+        (["--repeats", "x"], "--repeats"),
+        (["--full=yes"], "--full"),
+        (["--full", "--n-pairings", "-5"], "--n-pairings"),
+        (["--bogus"], "--bogus"),
+    ],
+)
+def test_bench_bad_options_print_one_line_and_exit_2(args, needle, capsys, no_simulation):
+    code, out, err = call_main(BENCH, args, capsys)
+    assert code == 2 and out == ""
+    err = err.strip()
+    assert err.startswith("error: ") and "\n" not in err and needle in err
+
+
+def test_bench_ctrl_c_is_one_line_and_exit_130(capsys, monkeypatch):
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(stdp_sim, "run_conditions", interrupt)
+    code, _, err = call_main(BENCH, ["--target", "numpy", "--repeats", "1"], capsys)
+    assert code == 130 and err.strip() == "interrupted"

@@ -1,12 +1,15 @@
 """Sweep runner, resumable store, engines, CLI helpers, report tables and plots."""
 
 import json
+import os
+import subprocess
 import sys
 import types
 
 import pytest
 import torch
 
+from ann.experiment import parse_percents, run_csv, stored_results
 from ann.report import (
     THESIS_MNIST,
     THESIS_MNIST_EPOCHS,
@@ -17,17 +20,12 @@ from ann.report import (
     seed_stat,
     summarize,
 )
-from ann.results import RunStore, atomic_write_json, read_json
-from ann.sweep import (
-    EngineUnavailable,
-    UserError,
-    make_specs,
-    parse_percents,
-    run_csv,
-    run_sweep,
-    sweep_meta,
-)
-from ann.train import RunSpec, TrainConfig, train_one
+from ann.results import RunStore, StoreError, SweepMismatch
+from ann.specs import ActivationSpec, RunSpec, mixlu_grid
+from ann.sweep import make_specs, run_sweep, sweep_meta
+from ann.train import TRAINER_VERSION, TrainConfig, train_one
+from common.cli import Interrupted, UserError
+from common.files import atomic_write_json
 
 from helpers import synthetic
 
@@ -49,54 +47,97 @@ def data():
     return synthetic(n_train=120, n_test=40)
 
 
-CONFIG = TrainConfig(lr=0.01, epochs=2, batch_size=50)
+CONFIG = TrainConfig(lr=0.01, momentum=0.9, epochs=2, batch_size=50)
+
+
+def grid(percents, backwards=("exact",), mask="fixed"):
+    return mixlu_grid(percents, backwards, mask)
 
 
 def test_make_specs_order_dedupe_and_errors():
-    specs = make_specs([0, 1, 1.0], ["exact", "reference"], 2)
+    specs = make_specs(grid([0, 1, 1.0], ["exact", "reference"]), 2)
     assert [s.key for s in specs] == [
-        "neg0-exact-seed0", "neg1-exact-seed0", "neg0-exact-seed1", "neg1-exact-seed1",
-        "neg0-reference-seed0", "neg1-reference-seed0", "neg0-reference-seed1",
-        "neg1-reference-seed1"]
-    assert [s.seed for s in make_specs([0], ["exact"], [7, 9])] == [7, 9]
+        "lenet-mixlu0-exact-fixed-seed0", "lenet-mixlu0-exact-fixed-seed1",
+        "lenet-mixlu1-exact-fixed-seed0", "lenet-mixlu1-exact-fixed-seed1",
+        "lenet-mixlu0-reference-fixed-seed0", "lenet-mixlu0-reference-fixed-seed1",
+        "lenet-mixlu1-reference-fixed-seed0", "lenet-mixlu1-reference-fixed-seed1"]
+    assert [s.seed for s in make_specs(grid([0]), [7, 9])] == [7, 9]
     with pytest.raises(ValueError, match="seeds must be a positive count"):
-        make_specs([0], ["exact"], 0)
-    with pytest.raises(ValueError, match="percents must not be empty"):
-        make_specs([], ["exact"], 1)
-    with pytest.raises(ValueError, match="neg_percent"):
-        make_specs([150], ["exact"], 1)
+        make_specs(grid([0]), 0)
+    with pytest.raises(ValueError, match="activations must not be empty"):
+        make_specs([], 1)
+    with pytest.raises(ValueError, match=r"percent must be a number in \[0, 100\]"):
+        grid([150])
 
 
 def test_parse_percents():
-    assert parse_percents("0, 1,2.5,1") == [0.0, 1.0, 2.5]
+    assert parse_percents("0, 1,2.5") == [0.0, 1.0, 2.5]
+    assert parse_percents("1,1.0000001") == [1.0, 1.0000001]  # distinct values, distinct keys
     for bad, match in (("0,x", "'x' is not a number"), ("101", "101 is outside 0..100"),
-                       ("-1", "outside"), ("", "comma-separated"), ("nan", "outside")):
+                       ("-1", "outside"), ("", "comma-separated"), ("nan", "outside"),
+                       ("1,", "comma-separated"), ("1,1.0", "lists 1.0 twice")):
         with pytest.raises(UserError, match=match):
             parse_percents(bad)
 
 
-def test_atomic_write_leaves_no_temp_files(tmp_path):
-    path = atomic_write_json(tmp_path / "a" / "x.json", {"v": 1})
-    atomic_write_json(path, {"v": 2})
-    assert read_json(path) == {"v": 2}
-    assert [p.name for p in path.parent.iterdir()] == ["x.json"]
-    with pytest.raises(ValueError):
-        atomic_write_json(path, {"v": float("nan")})
-    assert read_json(path) == {"v": 2}  # a failed write keeps the old file
-    (tmp_path / "bad.json").write_text("{")
-    with pytest.raises(ValueError, match="bad.json: not valid JSON"):
-        read_json(tmp_path / "bad.json")
+def meta_of(data, config=CONFIG, engine="loop", **extra):
+    return sweep_meta("exp", data, config, engine, **extra)
 
 
-def test_run_store_refuses_a_different_sweep(tmp_path, data):
-    meta = sweep_meta("exp", data, CONFIG, model="tiny")
-    store = RunStore(tmp_path, meta)
-    store.save("k", {"x": 1})
-    assert RunStore(tmp_path, meta).load("k") == {"x": 1}
-    assert RunStore(tmp_path, meta).keys() == ["k"]
-    other = sweep_meta("exp", data, TrainConfig(lr=0.01, epochs=3, batch_size=50), model="tiny")
-    with pytest.raises(ValueError, match=r"holds runs of a different sweep \(differs in: config\)"):
+def test_run_store_refuses_a_different_sweep_engine_version_and_layout(tmp_path, data):
+    meta = meta_of(data, model="tiny")
+    store = RunStore(tmp_path, meta, provenance={"git_commit": "abc"})
+    assert store.meta_path.exists() and "provenance" in json.loads(store.meta_path.read_text())
+    run = train_one(RunSpec.mixlu(0, "exact", 0), data, CONFIG, tiny_builder)
+    store.save("k", run)
+    assert RunStore(tmp_path, meta, provenance={"git_commit": "other"}).load("k") == run
+    other = meta_of(data, TrainConfig(lr=0.01, momentum=0.9, epochs=3, batch_size=50),
+                    model="tiny")
+    with pytest.raises(SweepMismatch, match=r"a different sweep \(differs in: config\)"):
         RunStore(tmp_path, other)
+    with pytest.raises(SweepMismatch, match="engine 'loop', not 'batched'; choose a new --out"):
+        RunStore(tmp_path, meta_of(data, engine="batched", model="tiny"))
+    with pytest.raises(SweepMismatch, match=f"trainer version '{TRAINER_VERSION}', not '0'"):
+        RunStore(tmp_path, {**meta, "trainer_version": "0"})
+    # the earlier layout: no trainer version in sweep.json
+    old = tmp_path / "old"
+    atomic_write_json(old / "sweep.json", {k: v for k, v in meta.items()
+                                           if k not in ("engine", "trainer_version")})
+    with pytest.raises(SweepMismatch, match="earlier layout.*--report-only"):
+        RunStore(old, meta)
+
+
+@pytest.mark.parametrize("content, match", [
+    ("{", "not a readable stored run"),
+    ("[]", "not a stored run .a JSON list"),
+    ('{"neg_percent": 0}', "missing backward, seed"),
+])
+def test_corrupt_stored_run_is_one_line_naming_the_file(tmp_path, data, content, match):
+    store = RunStore(tmp_path, meta_of(data))
+    store.runs_dir.joinpath("bad.json").write_text(content)
+    with pytest.raises(StoreError, match=match) as info:
+        store.load("bad")
+    assert "bad.json" in str(info.value) and "move it aside" in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_truncated_sweep_json_is_one_line(tmp_path, data):
+    (tmp_path / "sweep.json").write_text('{"experiment": ')
+    with pytest.raises(StoreError, match="sweep.json is not a readable sweep.json"):
+        RunStore(tmp_path, meta_of(data))
+
+
+def test_lock_refuses_a_live_writer_and_takes_over_a_dead_ones(tmp_path, data):
+    store = RunStore(tmp_path, meta_of(data))
+    (tmp_path / ".lock").write_text("1\n")  # PID 1 is always alive
+    with pytest.raises(StoreError, match=r"another process \(PID 1\) is writing"):
+        store.lock()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    (tmp_path / ".lock").write_text(dead + "\n")  # a killed process's stale lock
+    with store:
+        assert (tmp_path / ".lock").read_text().strip() == str(os.getpid())
+    assert not (tmp_path / ".lock").exists()
 
 
 class Interrupt(Exception):
@@ -104,8 +145,8 @@ class Interrupt(Exception):
 
 
 def test_interrupted_sweep_resumes_without_recomputing(tmp_path, data):
-    specs = make_specs([0, 5, 10], ["exact"], 1)
-    meta = sweep_meta("exp", data, CONFIG)
+    specs = make_specs(grid([0, 5, 10]), 1)
+    meta = meta_of(data)
     built = []
 
     def failing_builder(spec):
@@ -118,7 +159,8 @@ def test_interrupted_sweep_resumes_without_recomputing(tmp_path, data):
         run_sweep(specs, data, CONFIG, failing_builder, store=RunStore(tmp_path, meta),
                   progress=False, log=lambda s: None)
     store = RunStore(tmp_path, meta)
-    assert store.keys() == sorted(["neg0-exact-seed0", "neg5-exact-seed0"])
+    assert not (tmp_path / ".lock").exists()  # released on the way out
+    assert store.keys() == sorted(["lenet-relu-seed0", "lenet-mixlu5-exact-fixed-seed0"])
     first = {k: store.path(k).read_bytes() for k in store.keys()}
 
     built.clear()
@@ -130,7 +172,7 @@ def test_interrupted_sweep_resumes_without_recomputing(tmp_path, data):
 
     results = run_sweep(specs, data, CONFIG, counting_builder, store=store, progress=False,
                         log=lines.append)
-    assert built == ["neg10-exact-seed0"]  # only the unfinished run was trained
+    assert built == ["lenet-mixlu10-exact-fixed-seed0"]  # only the unfinished run was trained
     assert lines[0].startswith("resuming: 2 of 3 runs already finished")
     assert [r["neg_percent"] for r in results] == [0.0, 5.0, 10.0]
     assert {k: store.path(k).read_bytes() for k in first} == first  # untouched
@@ -140,13 +182,42 @@ def test_interrupted_sweep_resumes_without_recomputing(tmp_path, data):
     assert [strip(r) for r in results] == [strip(r) for r in fresh]
 
 
-def test_unknown_engine_and_missing_batched_engine(monkeypatch, data):
-    specs = make_specs([0], ["exact"], 1)
+def test_ctrl_c_says_what_is_kept(tmp_path, data):
+    specs = make_specs(grid([0, 5]), 1)
+    store = RunStore(tmp_path, meta_of(data))
+
+    def builder(spec):
+        if spec.neg_percent == 5:
+            raise KeyboardInterrupt
+        return tiny_builder(spec)
+
+    with pytest.raises(Interrupted, match="interrupted; 1 finished runs kept in .*rerun the "
+                                          "same command to resume"):
+        run_sweep(specs, data, CONFIG, builder, store=store, progress=False, log=lambda s: None)
+
+
+def test_identical_runs_are_trained_once_and_reported_under_every_spec(data):
+    specs = make_specs(grid([0, 5], ["exact", "reference", "inverted"]), 1)
+    built, lines = [], []
+
+    def builder(spec):
+        built.append(spec.key)
+        return tiny_builder(spec)
+
+    results = run_sweep(specs, data, CONFIG, builder, progress=False, log=lines.append)
+    assert built.count("lenet-relu-seed0") == 1 and len(built) == 4
+    assert any("6 runs requested, 4 distinct networks" in line for line in lines)
+    zeros = [r for r in results if r["neg_percent"] == 0]
+    assert [r["backward"] for r in zeros] == ["exact", "reference", "inverted"]
+    assert all(r["trained_as"] == "relu" and r["epochs"] == zeros[0]["epochs"] for r in zeros)
+    assert [r["activation"] for r in zeros] == [
+        "mixlu0-exact-fixed", "mixlu0-reference-fixed", "mixlu0-inverted-fixed"]
+
+
+def test_unknown_engine(data):
+    specs = make_specs(grid([0]), 1)
     with pytest.raises(ValueError, match="engine must be one of"):
         run_sweep(specs, data, CONFIG, tiny_builder, engine="turbo", progress=False)
-    monkeypatch.setitem(sys.modules, "ann.batched", None)  # import fails as if absent
-    with pytest.raises(EngineUnavailable, match="ann/batched.py"):
-        run_sweep(specs, data, CONFIG, tiny_builder, engine="batched", progress=False)
 
 
 def test_batched_engine_plugs_in(monkeypatch, tmp_path, data):
@@ -160,14 +231,30 @@ def test_batched_engine_plugs_in(monkeypatch, tmp_path, data):
     fake = types.ModuleType("ann.batched")
     fake.train_batched = train_batched
     monkeypatch.setitem(sys.modules, "ann.batched", fake)
-    specs = make_specs([0, 10], ["reference"], 1)
-    store = RunStore(tmp_path, sweep_meta("exp", data, CONFIG))
-    store.save(specs[0].key, train_one(specs[0], data, CONFIG, tiny_builder))
+    specs = make_specs(grid([0, 10], ["reference"]), 1)
+    store = RunStore(tmp_path, meta_of(data, engine="batched"))
+    relu = RunSpec(ActivationSpec.make("relu"), 0)
+    store.save(relu.key, train_one(relu, data, CONFIG, tiny_builder))
     results = run_sweep(specs, data, CONFIG, tiny_builder, engine="batched", store=store,
                         progress=False, log=lambda s: None)
-    assert calls == [["neg10-reference-seed0"]]  # finished runs are not passed on
+    assert calls == [["lenet-mixlu10-reference-fixed-seed0"]]  # finished runs are not passed on
     assert [r["neg_percent"] for r in results] == [0.0, 10.0]
-    assert store.keys() == sorted(s.key for s in specs)
+    assert store.keys() == sorted([relu.key, specs[1].key])
+
+
+def test_report_only_reads_a_store_of_the_earlier_layout(tmp_path, data):
+    old = {"experiment": "mixlu_mnist", "dataset": "synthetic", "mask": "resample",
+           "mask_draw": "subset-v2"}
+    atomic_write_json(tmp_path / "sweep.json", old)
+    for p in (0, 5):
+        atomic_write_json(tmp_path / "runs" / f"neg{p}-reference-seed0.json",
+                          fake_result(p, 0, 0.03, 0.0))
+    store = RunStore.open(tmp_path)
+    results = stored_results(store, "lenet")
+    assert [(r["neg_percent"], r["activation"], r["layout"]) for r in results] == [
+        (0.0, "mixlu0-reference-resample", "earlier"), (5.0, "mixlu5-reference-resample",
+                                                        "earlier")]
+    assert all("trainer_version" not in r for r in results)  # not labelled as this version
 
 
 def fake_result(p, seed, test, train, backward="reference", status="ok", epochs=3):
@@ -262,5 +349,5 @@ def test_plot_ranges_stay_on_the_scale():
 
 
 def test_json_round_trip_of_results(data):
-    r = train_one(RunSpec(0, "exact", 0), data, CONFIG, tiny_builder)
+    r = train_one(RunSpec.mixlu(0, "exact", 0), data, CONFIG, tiny_builder)
     assert json.loads(json.dumps(r, allow_nan=False)) == r

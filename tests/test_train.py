@@ -1,5 +1,6 @@
 """The loop trainer: the documented contract, learning, determinism, divergence."""
 
+import dataclasses
 import json
 import math
 
@@ -8,10 +9,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ann.models import LeNet5, build_mixlu_lenet
+from ann.epoch import CHANCE_ERROR
+from ann.models import LeNet5, build_model
+from ann.protocols import CIFAR_LENET5, MNIST_LENET
+from ann.specs import RunSpec
 from ann.train import (
-    CHANCE_ERROR,
-    RunSpec,
+    TRAINER_VERSION,
     TrainConfig,
     evaluate,
     param_groups,
@@ -51,22 +54,16 @@ def strip_seconds(result):
     return {k: v for k, v in result.items() if k != "seconds"}
 
 
-def test_runspec_validation_and_stable_key():
-    assert RunSpec(1, "reference", 0).key == "neg1-reference-seed0"
-    assert RunSpec(0.25, "exact", 12).key == "neg0.25-exact-seed12"
-    assert RunSpec(10, "inverted", 3).neg_percent == 10.0
-    assert RunSpec(1, "exact", 0) == RunSpec(1.0, "exact", 0)
-    with pytest.raises(ValueError, match=r"neg_percent .* got 101"):
-        RunSpec(101, "exact", 0)
-    with pytest.raises(ValueError, match=r"backward .* got 'sideways'"):
-        RunSpec(1, "sideways", 0)
-    with pytest.raises(ValueError, match=r"seed .* got -1"):
-        RunSpec(1, "exact", -1)
-
-
 def test_train_config_defaults_validation_and_dict():
-    c = TrainConfig()
-    assert (c.lr, c.momentum, c.weight_decay, c.batch_size, c.epochs) == (1e-3, 0.9, 5e-4, 100, 20)
+    c = TrainConfig()  # neutral: torch.optim.SGD's defaults
+    assert (c.lr, c.momentum, c.weight_decay, c.batch_size, c.epochs) == (1e-3, 0.0, 0.0, 100, 1)
+    m = MNIST_LENET  # REFERENCE §4
+    assert (m.lr, m.momentum, m.weight_decay, m.batch_size, m.epochs) == (1e-3, 0.9, 5e-4, 100, 20)
+    assert CIFAR_LENET5.epochs == 30 and CIFAR_LENET5.flip
+    assert CIFAR_LENET5.lr_schedule == (0.05,) * 15 + (0.005,) * 10 + (0.0005,) * 5
+    assert MNIST_LENET.replace(epochs=3).epochs == 3 and MNIST_LENET.epochs == 20
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        MNIST_LENET.epochs = 3
     d = TrainConfig(epochs=2, lr_schedule=[0.1, 0.01, 0.001]).to_dict()
     assert d["lr_schedule"] == [0.1, 0.01] and json.loads(json.dumps(d)) == d
     with pytest.raises(ValueError, match="lr_schedule has 1 entries"):
@@ -139,7 +136,7 @@ def test_train_one_matches_the_documented_procedure():
     config = TrainConfig(lr=0.01, batch_size=100, epochs=3, lr_schedule=[0.02, 0.01, 0.005],
                          flip=True, weight_lr_mult=0.5, bias_lr_mult=2.0,
                          last_weight_lr_mult=0.25, last_bias_lr_mult=0.1)
-    spec = RunSpec(0, "reference", 3)
+    spec = RunSpec.mixlu(0, "reference", 3)
     result = train_one(spec, data, config, tiny_builder)
     expected, _ = reference_loop(spec, data, config, tiny_builder)
     assert len(result["epochs"]) == 3
@@ -152,12 +149,16 @@ def test_train_one_matches_the_documented_procedure():
     assert result["train_error"] == expected[-1]["train_error"]
     assert result["test_error"] == expected[-1]["test_error"]
     assert set(result) == {"neg_percent", "backward", "seed", "status", "train_error",
-                           "test_error", "epochs", "seconds"}
+                           "test_error", "epochs", "seconds", "model", "activation",
+                           "activation_spec", "engine", "trainer_version"}
+    assert (result["engine"], result["trainer_version"]) == ("loop", TRAINER_VERSION)
+    assert result["activation_spec"] == {"kind": "mixlu", "percent": 0.0,
+                                         "backward": "reference", "mask": "fixed"}
 
 
 def test_flip_changes_the_run():
     data = synthetic(n_train=200, n_test=50)
-    spec = RunSpec(0, "exact", 0)
+    spec = RunSpec.mixlu(0, "exact", 0)
     a = train_one(spec, data, TrainConfig(lr=0.01, epochs=2), tiny_builder)
     b = train_one(spec, data, TrainConfig(lr=0.01, epochs=2, flip=True), tiny_builder)
     assert a["epochs"][-1]["loss"] != b["epochs"][-1]["loss"]
@@ -165,8 +166,9 @@ def test_flip_changes_the_run():
 
 def test_trainer_lowers_loss_on_tiny_data():
     data = synthetic(n_train=300, n_test=100)
-    result = train_one(RunSpec(1, "reference", 0), data, TrainConfig(epochs=4, batch_size=20),
-                       build_mixlu_lenet)
+    result = train_one(RunSpec.mixlu(1, "reference", 0), data,
+                       MNIST_LENET.replace(epochs=4, batch_size=20),
+                       build_model)
     losses = [e["loss"] for e in result["epochs"]]
     assert result["status"] == "ok"
     assert losses[-1] < 0.5 * losses[0]
@@ -176,23 +178,35 @@ def test_trainer_lowers_loss_on_tiny_data():
 
 def test_same_seed_same_numbers_different_seed_different_numbers():
     data = synthetic(n_train=200, n_test=50)
-    config = TrainConfig(epochs=2)
-    a = train_one(RunSpec(5, "reference", 1), data, config, build_mixlu_lenet)
-    b = train_one(RunSpec(5, "reference", 1), data, config, build_mixlu_lenet)
-    c = train_one(RunSpec(5, "reference", 2), data, config, build_mixlu_lenet)
+    config = MNIST_LENET.replace(epochs=2)
+    a = train_one(RunSpec.mixlu(5, "reference", 1), data, config, build_model)
+    b = train_one(RunSpec.mixlu(5, "reference", 1), data, config, build_model)
+    c = train_one(RunSpec.mixlu(5, "reference", 2), data, config, build_model)
     assert strip_seconds(a) == strip_seconds(b)
     assert a["epochs"] != c["epochs"]
 
 
 def test_divergence_is_recorded_not_raised():
     data = synthetic(n_train=200, n_test=50)
-    result = train_one(RunSpec(0, "exact", 0), data, TrainConfig(lr=1e12, epochs=3),
+    result = train_one(RunSpec.mixlu(0, "exact", 0), data, TrainConfig(lr=1e12, epochs=3),
                        tiny_builder)
     assert result["status"] == "diverged"
     assert result["train_error"] == result["test_error"] == CHANCE_ERROR
     assert len(result["epochs"]) < 3
     assert all(math.isfinite(e["loss"]) for e in result["epochs"])
     json.dumps(result, allow_nan=False)
+
+
+def test_a_last_step_that_leaves_non_finite_weights_is_a_divergence():
+    # one step per epoch whose update overflows float32: its loss (computed before the
+    # update) is finite, so only the check after the epoch's last step can see it
+    data = synthetic(n_train=50, n_test=20)
+    config = TrainConfig(lr=3e38, epochs=1, batch_size=50)  # x |grad| up to 2.4: inf
+    spec = RunSpec.mixlu(0, "exact", 0)
+    assert torch.isfinite(F.cross_entropy(tiny_builder(spec)(data.train_x), data.train_y))
+    result = train_one(spec, data, config, tiny_builder)
+    assert result["status"] == "diverged" and result["epochs"] == []
+    assert result["test_error"] == CHANCE_ERROR
 
 
 def test_evaluate_chunks_and_restores_mode():

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import load_script
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "experiments" / "update_signs.py"
 
@@ -55,16 +57,34 @@ def test_quick_run_writes_the_documented_json(tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--epochs", "0"], "--epochs"),
-        (["--neg-percent", "150"], "--neg-percent"),
-        (["--synapses", "1"], "--synapses"),
-        (["--convention", "causal"], "--convention"),
+        (["--epochs", "0"], "error: --epochs must be >= 1"),
+        (["--neg-percent", "150"], "error: --neg-percent"),
+        (["--synapses", "1"], "error: --synapses"),
+        (["--convention", "causal"], "error: argument --convention"),
+        (["--seed", "-1"], "error: --seed must be a non-negative integer"),
+        (["--device", "mps"], "error: device must be"),
+        (["--out", "/proc/x"], "error: --out '/proc/x' is not a writable directory"),
+        (["--data-dir", "/nonexistent"], "error: --data-dir '/nonexistent' is not a directory"),
     ],
 )
-def test_bad_options_exit_2_with_one_line(args, message):
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=120
-    )
-    assert proc.returncode == 2
-    assert message in proc.stderr
-    assert "Traceback" not in proc.stderr
+def test_bad_options_exit_2_with_one_line_before_any_simulation(args, message, capsys,
+                                                                monkeypatch):
+    script = load_script(SCRIPT)
+    monkeypatch.setattr(script, "run", lambda a: pytest.fail("simulated with bad options"))
+    try:
+        code = script.main(args)
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith(message), err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_quick_keeps_the_options_the_user_gave():
+    script = load_script(SCRIPT)
+    args = script.build_parser().parse_args(["--quick", "--epochs", "4", "--train-size", "3000"])
+    script.check_args(args)
+    assert (args.epochs, args.train_size, args.synapses) == (4, 3000, 300)
+    args = script.build_parser().parse_args(["--quick"])
+    script.check_args(args)
+    assert (args.epochs, args.train_size, args.synapses) == (1, 1000, 300)

@@ -18,9 +18,12 @@ Where the files are looked for, in order:
    extracted.
 
 The files are unpickled with a restricted unpickler that only builds dicts, lists,
-strings, numbers and numpy arrays, so a doctored file cannot run code.  Every file
-that is missing or malformed is named in one :class:`~ann.data.DataError`.  Without
-the files and without a network, the error says what to download and where to put it.
+strings, numbers and numpy arrays, so a doctored file cannot run code; before that,
+the opcodes are walked without building anything and a pickle nesting objects deeper
+than :data:`MAX_PICKLE_DEPTH` is refused (deep structures crash the interpreter or
+overflow its recursion limit later).  Every file that is missing or malformed, whatever
+is wrong with it, is named in one one-line :class:`~ann.data.DataError`.  Without the
+files and without a network, the error says what to download and where to put it.
 
 Importing this module registers the dataset ``"cifar10"``.
 """
@@ -28,12 +31,16 @@ Importing this module registers the dataset ``"cifar10"``.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import pickle
+import pickletools
+import reprlib
 import shutil
 import tarfile
 import tempfile
 import urllib.request
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -43,6 +50,7 @@ import torch
 
 from ann.data.datasets import DataError, DataNotFound, TensorData, register_dataset
 from ann.data.download import DownloadError, fetch
+from common.files import atomic_write_bytes
 
 __all__ = [
     "CIFAR10_URL",
@@ -52,6 +60,7 @@ __all__ = [
     "TRAIN_BATCHES",
     "TEST_BATCH",
     "META_FILE",
+    "MAX_PICKLE_DEPTH",
     "load_cifar10",
     "read_batch",
     "read_meta",
@@ -90,7 +99,8 @@ _ALLOWED = {
 
 
 class _SafeUnpickler(pickle.Unpickler):
-    """Unpickler that resolves only the globals in :data:`_ALLOWED`."""
+    """Unpickler that resolves only the globals in :data:`_ALLOWED` (exact names, so no
+    attribute paths such as ``numpy.ndarray.tofile`` either) and no persistent ids."""
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in _ALLOWED:
@@ -99,19 +109,229 @@ class _SafeUnpickler(pickle.Unpickler):
             module = "numpy._core." + module[len("numpy.core."):]  # numpy >= 2 name
         return super().find_class(module, name)
 
+    def persistent_load(self, pid: Any) -> Any:
+        raise pickle.UnpicklingError("refusing to load a persistent id")
 
-def _unpickle(path: Path) -> dict[str, Any]:
-    """Load a pickled dict (Python 2 or 3 pickle); keys returned as ``str``."""
+
+#: Deepest nesting of objects accepted in a pickle (an official batch has about 6).
+#: Deeper structures are refused before anything is built: hashing a tuple nested
+#: 200,000 deep crashes the interpreter, and printing or converting deep lists raises
+#: ``RecursionError``.
+MAX_PICKLE_DEPTH = 100
+
+# How each pickle opcode moves the unpickler's stack, for the structure check.
+_LEAF_OPS = frozenset({
+    "INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4", "STRING", "BINSTRING",
+    "SHORT_BINSTRING", "BINBYTES", "SHORT_BINBYTES", "BINBYTES8", "BYTEARRAY8", "UNICODE",
+    "SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "FLOAT", "BINFLOAT", "NONE", "NEWTRUE",
+    "NEWFALSE", "EMPTY_LIST", "EMPTY_DICT", "EMPTY_TUPLE", "EMPTY_SET", "GLOBAL", "PERSID",
+    "EXT1", "EXT2", "EXT4", "NEXT_BUFFER",
+})
+_BUILD_FROM_MARK = frozenset({"LIST", "TUPLE", "DICT", "FROZENSET", "INST", "OBJ"})
+_BUILD_FROM_N = {"TUPLE1": 1, "TUPLE2": 2, "TUPLE3": 3, "REDUCE": 2, "NEWOBJ": 2,
+                 "NEWOBJ_EX": 3, "STACK_GLOBAL": 2, "BINPERSID": 1, "READONLY_BUFFER": 1}
+_ADD_N = {"APPEND": 1, "SETITEM": 2, "BUILD": 1}  # into the object below them
+_ADD_FROM_MARK = frozenset({"APPENDS", "SETITEMS", "ADDITEMS"})
+_NO_STACK = frozenset({"PROTO", "FRAME"})
+_PUT = frozenset({"PUT", "BINPUT", "LONG_BINPUT"})
+_GET = frozenset({"GET", "BINGET", "LONG_BINGET"})
+
+
+class _Refused(ValueError):
+    """A well-formed pickle refused for its shape (too deep, or an object in itself)."""
+
+
+def _check_structure(raw: bytes, max_depth: int = MAX_PICKLE_DEPTH) -> None:
+    """Refuse a pickle whose objects would nest deeper than ``max_depth`` or contain
+    themselves, without building any object.
+
+    The opcodes are walked (:func:`pickletools.genops`) and the unpickler's stack and
+    memo simulated with one node per object and an edge from each object to everything
+    put into it (an upper bound on the real nesting).
+
+    Raises:
+        _Refused: too deep, or a cycle.
+        ValueError: not a well-formed pickle (other exceptions of ``genops`` too).
+    """
+    children: list[list[int]] = []
+    stack: list[int] = []
+    marks: list[int] = []  # len(stack) at each MARK
+    memo: dict[int, int] = {}
+
+    def new(items: list[int]) -> int:
+        children.append(items)
+        return len(children) - 1
+
+    def pop(n: int) -> list[int]:
+        if len(stack) - (marks[-1] if marks else 0) < n:
+            raise ValueError("stack underflow")
+        items = stack[len(stack) - n:]
+        del stack[len(stack) - n:]
+        return items
+
+    def pop_mark() -> list[int]:
+        if not marks:
+            raise ValueError("MARK missing")
+        start = marks.pop()
+        items = stack[start:]
+        del stack[start:]
+        return items
+
+    def top() -> int:
+        if len(stack) <= (marks[-1] if marks else 0):
+            raise ValueError("stack underflow")
+        return stack[-1]
+
+    stopped = False
+    for op, arg, _pos in pickletools.genops(raw):
+        name = op.name
+        if name in _LEAF_OPS:
+            stack.append(new([]))
+        elif name in _BUILD_FROM_N:
+            stack.append(new(pop(_BUILD_FROM_N[name])))
+        elif name in _BUILD_FROM_MARK:
+            stack.append(new(pop_mark()))
+        elif name in _ADD_N:
+            items = pop(_ADD_N[name])
+            children[top()].extend(items)
+        elif name in _ADD_FROM_MARK:
+            items = pop_mark()
+            children[top()].extend(items)
+        elif name == "MARK":
+            marks.append(len(stack))
+        elif name == "POP":
+            if len(stack) > (marks[-1] if marks else 0):
+                stack.pop()
+            else:
+                pop_mark()
+        elif name == "POP_MARK":
+            pop_mark()
+        elif name == "DUP":
+            stack.append(top())
+        elif name in _PUT:
+            memo[arg] = top()
+        elif name == "MEMOIZE":
+            memo[len(memo)] = top()
+        elif name in _GET:
+            if arg not in memo:
+                raise ValueError(f"memo key {arg} missing")
+            stack.append(memo[arg])
+        elif name == "STOP":
+            top()
+            stopped = True
+        elif name not in _NO_STACK:
+            raise ValueError(f"unsupported opcode {name}")
+    if not stopped:
+        raise ValueError("no STOP opcode")
+
+    # Longest chain of containment over all objects (not only the result: a dict built
+    # and dropped still hashes its keys), by an iterative depth-first search.
+    depth = [0] * len(children)
+    state = bytearray(len(children))  # 0 unseen, 1 on the current path, 2 done
+    for start in range(len(children)):
+        if state[start]:
+            continue
+        state[start] = 1
+        path = [(start, iter(children[start]))]
+        while path:
+            node, pending = path[-1]
+            for child in pending:
+                if state[child] == 1:
+                    raise _Refused("an object that contains itself")
+                if state[child] == 0:
+                    if len(path) >= max_depth:
+                        raise _Refused(f"objects nested more than {max_depth} deep")
+                    state[child] = 1
+                    path.append((child, iter(children[child])))
+                    break
+            else:
+                path.pop()
+                state[node] = 2
+                depth[node] = 1 + max((depth[c] for c in children[node]), default=0)
+                if depth[node] + len(path) > max_depth:
+                    raise _Refused(f"objects nested more than {max_depth} deep")
+
+
+def _reason(exc: BaseException) -> str:
+    """``Type: message`` of ``exc`` on one short line (never raising itself)."""
     try:
-        with open(path, "rb") as fh:
-            obj = _SafeUnpickler(fh, encoding="bytes").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
-            IndexError, KeyError, ImportError, OverflowError, MemoryError) as exc:
-        raise DataError(f"{path}: not a valid python pickle ({type(exc).__name__}: {exc})") \
-            from None
+        text = str(exc)
+    except Exception:  # a hostile object's __str__
+        text = ""
+    text = " ".join(text.split())
+    if len(text) > 160:
+        text = text[:157] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _unpickle(path: Path, raw: bytes, what: str) -> dict[str, Any]:
+    """Load a pickled dict (Python 2 or 3 pickle) from ``raw``; keys returned as ``str``.
+
+    Raises:
+        DataError: ``raw`` is not a pickle, is nested too deep, names a global outside
+            :data:`_ALLOWED`, or is not a dict (``what``: the kind of file, for the message).
+    """
+    try:
+        _check_structure(raw)
+    except _Refused as exc:
+        raise DataError(f"{path}: not a CIFAR-10 {what} (its pickle has {exc})") from None
+    except Exception as exc:  # whatever a corrupt file raises; not Ctrl-C
+        raise DataError(f"{path}: not a valid python pickle ({_reason(exc)})") from None
+    try:
+        obj = _SafeUnpickler(io.BytesIO(raw), encoding="bytes").load()
+    except Exception as exc:  # LookupError, MemoryError, ...; not Ctrl-C
+        raise DataError(f"{path}: not a valid python pickle ({_reason(exc)})") from None
     if not isinstance(obj, dict):
         raise DataError(f"{path}: expected a pickled dict, got {type(obj).__name__}")
     return {(k.decode("latin1") if isinstance(k, bytes) else str(k)): v for k, v in obj.items()}
+
+
+def _checked(path: Path, what: str, parse: Callable[[Path, dict[str, Any]], Any]) -> Any:
+    """Read ``path``, unpickle and ``parse`` it.  Any failure but an unreadable file (an
+    ``OSError``, left to the caller) or Ctrl-C is a one-line :class:`DataError`."""
+    raw = path.read_bytes()
+    try:
+        return parse(path, _unpickle(path, raw, what))
+    except DataError:
+        raise
+    except Exception as exc:  # RecursionError, MemoryError, LookupError, ...
+        raise DataError(f"{path}: not a CIFAR-10 {what} ({_reason(exc)})") from None
+
+
+def _parse_batch(path: Path, d: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    missing = [k for k in ("data", "labels") if k not in d]
+    if missing:
+        raise DataError(f"{path}: batch dict lacks {', '.join(repr(k) for k in missing)} "
+                        f"(has {reprlib.repr(sorted(d))})")
+    data = d["data"]
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 \
+            or data.shape[1] != 3072:
+        what = (f"{data.dtype} array of shape {data.shape}" if isinstance(data, np.ndarray)
+                else type(data).__name__)
+        raise DataError(f"{path}: 'data' must be a uint8 array of shape (n, 3072), got {what}")
+    try:
+        labels = np.asarray(d["labels"])
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise DataError(f"{path}: 'labels' is not a list of integers ({_reason(exc)})") \
+            from None
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise DataError(f"{path}: 'labels' must be a list of integers, got "
+                        f"{labels.dtype} of shape {labels.shape}")
+    if labels.shape[0] != data.shape[0]:
+        raise DataError(f"{path}: {data.shape[0]} images but {labels.shape[0]} labels")
+    if labels.size and (labels.min() < 0 or labels.max() > 9):
+        bad = int(labels.min() if labels.min() < 0 else labels.max())
+        raise DataError(f"{path}: label {bad} outside 0..9")
+    return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)
+
+
+def _parse_meta(path: Path, d: dict[str, Any]) -> list[str]:
+    names = d.get("label_names")
+    if not isinstance(names, list | tuple) or len(names) != 10 \
+            or not all(isinstance(n, bytes | str) for n in names):
+        raise DataError(f"{path}: 'label_names' must be a list of 10 class names, got "
+                        f"{reprlib.repr(names)}")
+    return [n.decode("latin1") if isinstance(n, bytes) else n for n in names]
 
 
 def read_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
@@ -125,49 +345,22 @@ def read_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 
     Raises:
         DataError: the file is not a pickled dict with a uint8 ``data`` array of shape
-            ``(n, 3072)`` and ``n`` ``labels`` in 0..9 (the message names the file).
+            ``(n, 3072)`` and ``n`` ``labels`` in 0..9, whatever is wrong with it (one
+            line naming the file, e.g. ``"<path>: not a CIFAR-10 batch file (...)"``).
+        OSError: the file cannot be read.
     """
-    path = Path(path)
-    d = _unpickle(path)
-    missing = [k for k in ("data", "labels") if k not in d]
-    if missing:
-        raise DataError(f"{path}: batch dict lacks {', '.join(repr(k) for k in missing)} "
-                        f"(has {sorted(d)})")
-    data = d["data"]
-    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 \
-            or data.shape[1] != 3072:
-        what = (f"{data.dtype} array of shape {data.shape}" if isinstance(data, np.ndarray)
-                else type(data).__name__)
-        raise DataError(f"{path}: 'data' must be a uint8 array of shape (n, 3072), got {what}")
-    try:
-        labels = np.asarray(d["labels"])
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"{path}: 'labels' is not a list of integers ({exc})") from None
-    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-        raise DataError(f"{path}: 'labels' must be a list of integers, got "
-                        f"{labels.dtype} of shape {labels.shape}")
-    if labels.shape[0] != data.shape[0]:
-        raise DataError(f"{path}: {data.shape[0]} images but {labels.shape[0]} labels")
-    if labels.size and (labels.min() < 0 or labels.max() > 9):
-        bad = int(labels.min() if labels.min() < 0 else labels.max())
-        raise DataError(f"{path}: label {bad} outside 0..9")
-    return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)
+    return _checked(Path(path), "batch file", _parse_batch)
 
 
 def read_meta(path: str | Path) -> list[str]:
     """Class names from ``batches.meta`` (its ``label_names``: 10 strings).
 
     Raises:
-        DataError: not a pickled dict with 10 ``label_names`` (the message names the file).
+        DataError: not a pickled dict with 10 ``label_names``, whatever is wrong with it
+            (one line naming the file).
+        OSError: the file cannot be read.
     """
-    path = Path(path)
-    d = _unpickle(path)
-    names = d.get("label_names")
-    if not isinstance(names, list | tuple) or len(names) != 10 \
-            or not all(isinstance(n, bytes | str) for n in names):
-        raise DataError(f"{path}: 'label_names' must be a list of 10 class names, got "
-                        f"{names!r:.80}")
-    return [n.decode("latin1") if isinstance(n, bytes) else n for n in names]
+    return _checked(Path(path), "batches.meta file", _parse_meta)
 
 
 def write_batch(path: str | Path, images: np.ndarray, labels, batch_label: str = "batch"
@@ -200,10 +393,7 @@ def write_batch(path: str | Path, images: np.ndarray, labels, batch_label: str =
         b"data": np.ascontiguousarray(images.reshape(len(images), 3072)),
         b"filenames": [f"image_{i}.png".encode() for i in range(len(images))],
     }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(pickle.dumps(obj, protocol=2))
-    return path
+    return atomic_write_bytes(path, pickle.dumps(obj, protocol=2))
 
 
 def write_meta(path: str | Path, label_names: list[str] | None = None) -> Path:
@@ -212,10 +402,7 @@ def write_meta(path: str | Path, label_names: list[str] | None = None) -> Path:
                             "horse", "ship", "truck"]
     obj = {b"num_cases_per_batch": OFFICIAL_BATCH_SIZE,
            b"label_names": [n.encode() for n in names], b"num_vis": 3072}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(pickle.dumps(obj, protocol=2))
-    return path
+    return atomic_write_bytes(path, pickle.dumps(obj, protocol=2))
 
 
 def _md5(path: Path) -> str:
@@ -289,7 +476,7 @@ def extract_archive(archive: str | Path, dest_dir: str | Path) -> Path:
                         with tar.extractfile(member) as src, open(tmp / parts[1], "wb") as out:
                             shutil.copyfileobj(src, out, _CHUNK)
                         found.add(parts[1])
-        except (tarfile.TarError, OSError, EOFError) as exc:
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
             raise DataError(f"{archive}: not a readable tar.gz archive ({exc})") from None
         missing = [f for f in FILES if f not in found]
         if missing:
@@ -307,9 +494,18 @@ def _present(directory: Path) -> list[str]:
     return [f for f in FILES if (directory / f).is_file()]
 
 
-def _read_all(directory: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-                                         list[str]]:
-    """Read the seven files; every problem is collected into one DataError."""
+def _not_files(directory: Path) -> list[str]:
+    """The seven names under which ``directory`` holds something but no regular file
+    (a folder, a broken link, a device)."""
+    return [f for f in FILES
+            if not (directory / f).is_file()
+            and ((directory / f).exists() or (directory / f).is_symlink())]
+
+
+def _read_all(directory: Path, remedy: str) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                      np.ndarray, list[str]]:
+    """Read the seven files; every problem is collected into one DataError ending in
+    ``remedy`` (what to do)."""
     problems, arrays, names = [], {}, []
     for f in FILES:
         path = directory / f
@@ -321,9 +517,10 @@ def _read_all(directory: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
         except DataError as exc:
             problems.append(str(exc))
         except OSError as exc:
-            problems.append(f"{path}: cannot be read ({exc})")
+            problems.append(f"{path}: cannot be read ({exc.strerror or exc})")
     if problems:
-        raise DataError(f"CIFAR-10 files in {directory} are malformed: " + "; ".join(problems))
+        raise DataError(f"CIFAR-10 files in {directory} are malformed: " + "; ".join(problems)
+                        + f"; {remedy}")
     train_x = np.concatenate([arrays[f][0] for f in TRAIN_BATCHES])
     train_y = np.concatenate([arrays[f][1] for f in TRAIN_BATCHES])
     return train_x, train_y, arrays[TEST_BATCH][0], arrays[TEST_BATCH][1], names
@@ -362,14 +559,23 @@ def load_cifar10(
     if data_dir is not None:
         for candidate in (Path(data_dir), Path(data_dir) / CIFAR10_FOLDER):
             looked.append(str(candidate))
-            present = _present(candidate)
+            try:
+                present, odd = _present(candidate), _not_files(candidate)
+            except OSError as exc:
+                raise DataError(f"CIFAR-10: cannot look for the files in {candidate} "
+                                f"({exc.strerror or exc}); fix its permissions") from None
+            if odd:
+                raise DataError(f"CIFAR-10: {', '.join(str(candidate / f) for f in odd)} "
+                                f"{'is' if len(odd) == 1 else 'are'} not a regular file; "
+                                f"put the batch file there or remove it")
             if len(present) == len(FILES):
                 folder, kind = candidate, "data-dir"
                 break
             if present:
                 missing = [f for f in FILES if f not in present]
                 raise DataError(f"CIFAR-10: {candidate} holds {', '.join(present)} but lacks "
-                                f"{', '.join(missing)}")
+                                f"{', '.join(missing)}; put all seven files of "
+                                f"{CIFAR10_FOLDER}/ there")
     if folder is None and len(_present(cache_folder)) == len(FILES):
         folder, kind = cache_folder, "cache"
     looked.append(str(cache_folder))
@@ -400,7 +606,12 @@ def load_cifar10(
         log(f"cifar10: md5 of {archive.name} matches the published {CIFAR10_MD5}; extracting "
             f"to {cache_folder}")
         folder = extract_archive(archive, cache_folder)
-    train_x, train_y, test_x, test_y, names = _read_all(folder)
+    if kind == "data-dir":
+        remedy = (f"replace them with the files of the official archive "
+                  f"({CIFAR10_ARCHIVE}, folder {CIFAR10_FOLDER}/)")
+    else:
+        remedy = f"delete {folder} to extract or download the archive again"
+    train_x, train_y, test_x, test_y, names = _read_all(folder, remedy)
     official_sizes = (len(train_y) == 5 * OFFICIAL_BATCH_SIZE
                       and len(test_y) == OFFICIAL_BATCH_SIZE)
     info = {

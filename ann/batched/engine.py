@@ -1,0 +1,371 @@
+"""Training stacks: :class:`StackedRun` (one stack) and :func:`train_batched` (a sweep).
+
+Every member keeps its own initialisation and mask (``build_model(spec)`` is called
+per run and the parameters copied in), its own data order (its own CPU generator
+seeded with ``spec.seed``, drawing what :func:`ann.train.train_one` draws, through
+the same :mod:`ann.epoch` rules), its own momentum, errors and loss.  The summed loss
+``sum_k mean_b CE_k`` gives every member exactly its own gradient, and SGD with
+momentum and weight decay is element-wise, so one ``torch.optim.SGD`` over the
+stacked tensors is K independent optimisers.
+
+Divergence is decided by the rules of :mod:`ann.epoch`, as in the loop: a member
+whose step loss is not finite, or whose parameters are not finite after the epoch's
+last step, is recorded ``"diverged"`` with the epochs it completed.  On CPU, where
+reading a flag costs nothing, a diverged member is dropped from the stack at once
+(the others go on undisturbed: no operation mixes members); on CUDA the flag stays on
+the device and the member is dropped at the end of the epoch, so that there is no host
+synchronisation inside an epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ann.batched.layers import StackedActivation, UnsupportedModel, select_rows
+from ann.batched.memory import member_bytes, memory_budget_bytes, plan_chunks, stack_cap
+from ann.batched.surgery import (
+    check_stackable,
+    model_signature,
+    reset_draws,
+    select_members,
+    stack_input,
+    stack_models,
+    verify_stacked,
+)
+from ann.data.datasets import TensorData
+from ann.epoch import (
+    batch_starts,
+    draw_epoch,
+    epoch_record,
+    losses_finite,
+    parameters_finite,
+    set_epoch_lr,
+)
+from ann.specs import RunSpec
+from ann.train import TEST_CHUNK, TrainConfig, param_groups, resolve_device, run_result, train_one
+
+__all__ = ["StackedRun", "train_batched"]
+
+
+class StackedRun:
+    """Training state of one stack of members: model, optimiser, generators, results.
+
+    Args:
+        specs: the members' runs.
+        models: their freshly built models (CPU), same structure.
+        data: the dataset, on ``device``.
+        config: hyperparameters shared by all members.
+        device: where to train.
+        channels_last: keep the stacked images in ``torch.channels_last`` memory format
+            (faster grouped convolutions on CPU).
+        verify: check the stack against its members first (:func:`verify_stacked`).
+    """
+
+    def __init__(self, specs: Sequence[RunSpec], models: Sequence[nn.Module],
+                 data: TensorData, config: TrainConfig, device: torch.device,
+                 channels_last: bool = True, verify: bool = True):
+        self.specs = list(specs)
+        self.config = config
+        self.data = data
+        self.device = device
+        self.channels_last = channels_last and data.train_x.dim() == 4
+        models = [m.to("cpu").float().train() for m in models]
+        self.model = stack_models(models)
+        if verify:
+            verify_stacked(self.model, models, data.train_x[:4].detach().to("cpu"))
+        reset_draws(self.model)  # resampled masks start from their seeds, as in the loop
+        self.model.to(device).train()
+        self.generators = [torch.Generator().manual_seed(s.seed) for s in self.specs]
+        self.epochs: list[list[dict[str, Any]]] = [[] for _ in self.specs]
+        #: members that diverged and were dropped, with their completed epochs
+        self.diverged: list[tuple[RunSpec, list[dict[str, Any]]]] = []
+        self.optimizer = self._make_optimizer()
+        #: drop a diverged member at the step it diverges (free on CPU; a sync on CUDA)
+        self.drop_at_once = device.type == "cpu"
+        # test images per member per forward: on CPU about TEST_CHUNK stacked images
+        # (cache-sized), on CUDA up to 20,000; never fewer than a training batch
+        stacked = 20_000 if device.type == "cuda" else TEST_CHUNK
+        self.eval_chunk = min(TEST_CHUNK, max(config.batch_size, stacked // self.members))
+        if any(m.resamples for m in self.model.modules() if isinstance(m, StackedActivation)):
+            # resampled masks are drawn per forward pass: test in the loop trainer's
+            # chunks so that every member's generator sees the same sequence of draws
+            self.eval_chunk = TEST_CHUNK
+
+    @property
+    def members(self) -> int:
+        """Members currently in the stack."""
+        return len(self.specs)
+
+    def _make_optimizer(self) -> torch.optim.SGD:
+        groups = param_groups(self.model, self.config)
+        return torch.optim.SGD(groups, lr=self.config.lr, momentum=self.config.momentum,
+                               weight_decay=self.config.weight_decay)
+
+    def _stack_images(self, x: Tensor) -> Tensor:
+        if self.channels_last:
+            return x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def draw_epoch(self) -> tuple[Tensor, Tensor | None]:
+        """Every member's permutation ``(K, N)`` and, with ``config.flip``, flips
+        ``(K, batches)`` (:func:`ann.epoch.draw_epoch` per member), on the device."""
+        draws = [draw_epoch(g, self.data.train_size, self.config) for g in self.generators]
+        perm = torch.stack([p for p, _ in draws]).to(self.device)
+        flip = None
+        if self.config.flip:
+            flip = torch.stack([f for _, f in draws]).to(self.device)
+        return perm, flip
+
+    def run_epoch(self, perm: Tensor, flip: Tensor | None,
+                  on_step: Callable[[], None] | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """One epoch of SGD steps for all members.
+
+        Returns device tensors ``(wrong, loss_sum, bad)`` of shape ``(K,)`` for the
+        members still in the stack: misclassified training images, sum of batch loss
+        x batch size, and whether the member diverged (a non-finite step loss, or
+        non-finite parameters after the last step).  With :attr:`drop_at_once` a member
+        whose loss turns non-finite is moved to :attr:`diverged` at that step.
+        """
+        data, cfg = self.data, self.config
+        x_all, y_all = data.train_x, data.train_y
+        n, bs = data.train_size, cfg.batch_size
+        c = x_all.shape[1]
+        k = self.members
+        wrong = torch.zeros(k, dtype=torch.int64, device=self.device)
+        loss_sum = torch.zeros(k, dtype=torch.float64, device=self.device)
+        bad = torch.zeros(k, dtype=torch.bool, device=self.device)
+        for j, i in enumerate(batch_starts(n, bs)):
+            if k == 0:
+                break
+            idx = perm[:, i : i + bs]  # (K, b)
+            b = idx.shape[1]
+            xb = x_all[idx.t()].reshape((b, k * c) + tuple(x_all.shape[2:]))
+            if flip is not None:
+                shape = (1, k * c) + (1,) * (x_all.dim() - 2)
+                xb = torch.where(flip[:, j, None].expand(k, c).reshape(shape), xb.flip(-1), xb)
+            yb = y_all[idx].t()  # (b, K)
+            logits = self.model(self._stack_images(xb)).view(b, k, -1)
+            per_image = F.cross_entropy(logits.reshape(b * k, -1), yb.reshape(-1),
+                                        reduction="none").view(b, k)
+            losses = per_image.mean(0)
+            self.optimizer.zero_grad(set_to_none=True)
+            losses.sum().backward()
+            self.optimizer.step()
+            with torch.no_grad():
+                lossd = losses.detach()
+                bad |= ~losses_finite(lossd)
+                wrong += (logits.argmax(2) != yb).sum(0)
+                loss_sum += lossd.double() * b
+            if on_step is not None:
+                on_step()
+            if self.drop_at_once and bool(bad.any()):
+                keep = (~bad).nonzero().flatten().tolist()
+                self._retire([i for i in range(k) if i not in keep])
+                self.drop(keep)
+                perm, wrong, loss_sum, bad = perm[keep], wrong[keep], loss_sum[keep], bad[keep]
+                flip = flip[keep] if flip is not None else None
+                k = self.members
+        if k:
+            bad |= ~parameters_finite(self.model.parameters(), k)
+        return wrong, loss_sum, bad
+
+    def _retire(self, members: Sequence[int]) -> None:
+        self.diverged.extend((self.specs[i], self.epochs[i]) for i in members)
+
+    @torch.no_grad()
+    def test_wrong(self) -> Tensor:
+        """Misclassified test images per member ``(K,)`` (device), eval mode, no grad."""
+        was_training = self.model.training
+        self.model.eval()
+        x, y, k = self.data.test_x, self.data.test_y, self.members
+        wrong = torch.zeros(k, dtype=torch.int64, device=self.device)
+        for i in range(0, x.shape[0], self.eval_chunk):
+            xb = self._stack_images(stack_input(x[i : i + self.eval_chunk], k))
+            out = self.model(xb).view(xb.shape[0], k, -1)
+            wrong += (out.argmax(2) != y[i : i + self.eval_chunk, None]).sum(0)
+        self.model.train(was_training)
+        return wrong
+
+    def drop(self, keep: Sequence[int]) -> None:
+        """Keep only members ``keep``: slice parameters, momentum, generators, records."""
+        keep = list(keep)
+        old_by_name = {name: self.optimizer.state.get(p, {}).get("momentum_buffer")
+                       for name, p in self.model.named_parameters()}
+        k = self.members
+        select_members(self.model, keep)
+        self.optimizer = self._make_optimizer()
+        idx = torch.as_tensor(keep, dtype=torch.long)
+        for name, p in self.model.named_parameters():
+            buf = old_by_name.get(name)
+            if buf is not None:
+                self.optimizer.state[p]["momentum_buffer"] = select_rows(buf, k, idx)
+        self.specs = [self.specs[i] for i in keep]
+        self.generators = [self.generators[i] for i in keep]
+        self.epochs = [self.epochs[i] for i in keep]
+
+    def train(self, progress: bool = True, desc: str = "batched"
+              ) -> Iterator[tuple[RunSpec, dict[str, Any]]]:
+        """Train all epochs; yield ``(spec, result)`` as members finish or diverge."""
+        start = time.perf_counter()
+        cfg = self.config
+        steps = math.ceil(self.data.train_size / cfg.batch_size)
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=cfg.epochs * steps, desc=desc, unit="step", leave=False)
+        on_step = (lambda: bar.update(1)) if bar is not None else None
+        try:
+            for epoch in range(cfg.epochs):
+                if not self.specs:
+                    break
+                set_epoch_lr(self.optimizer, cfg, epoch)
+                perm, flip = self.draw_epoch()
+                wrong, loss_sum, bad = self.run_epoch(perm, flip, on_step)
+                bad = bad.cpu().tolist()
+                keep = [i for i, b in enumerate(bad) if not b]
+                if len(keep) < self.members:
+                    self._retire([i for i, b in enumerate(bad) if b])
+                    wrong, loss_sum = wrong[keep], loss_sum[keep]
+                    self.drop(keep)
+                if self.specs:
+                    test = self.test_wrong().cpu().tolist()
+                    wrong, loss_sum = wrong.cpu().tolist(), loss_sum.cpu().tolist()
+                    n, n_test = self.data.train_size, self.data.test_size
+                    for i in range(self.members):
+                        self.epochs[i].append(
+                            epoch_record(epoch + 1, wrong[i], loss_sum[i], test[i], n, n_test))
+                    if bar is not None:
+                        bar.set_postfix(members=self.members,
+                                        test=f"{min(test) / n_test:.4f}")
+                seconds = time.perf_counter() - start
+                for spec, epochs in self.diverged:
+                    yield spec, run_result(spec, "diverged", epochs, seconds, engine="batched")
+                self.diverged = []
+            seconds = time.perf_counter() - start
+            for spec, epochs in zip(self.specs, self.epochs, strict=True):
+                yield spec, run_result(spec, "ok", epochs, seconds, engine="batched")
+        finally:
+            if bar is not None:
+                bar.close()
+
+
+def train_batched(
+    specs: Sequence[RunSpec],
+    data: TensorData,
+    config: TrainConfig,
+    build_model: Callable[[RunSpec], nn.Module] | None = None,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+    *,
+    max_members: int | None = None,
+    memory_budget: int | None = None,
+    channels_last: bool = True,
+) -> Iterator[tuple[RunSpec, dict[str, Any]]]:
+    """Train every run of ``specs`` in stacks; yield ``(spec, result)`` as runs finish.
+
+    Results have the schema of :func:`ann.train.train_one` and equal its numbers to
+    float tolerance.  ``seconds`` is the wall time of the member's stack from its start
+    until the member finished (shared by the stack's members).  Runs that cannot be
+    stacked (a kind registered as not stackable, a layer or unit the stack cannot
+    carry, a stack that fails :func:`verify_stacked`) are trained by
+    :func:`ann.train.train_one` instead, after one warning line saying why.
+
+    Args:
+        specs: the runs; models of equal structure are stacked together.
+        data: preprocessed dataset (moved to ``device`` if it is not there).
+        config: hyperparameters shared by all runs.
+        build_model: ``spec -> nn.Module``, deterministic given the spec (default
+            :func:`ann.models.build_model`).
+        device: torch device (``"auto"`` allowed).
+        progress: a tqdm bar of steps per stack (and per epoch for loop fallbacks).
+        max_members: most members per stack; ``None``: as many as fit
+            :data:`~ann.batched.memory.CPU_STACK_BYTES` on CPU (cache), memory-bound
+            only on CUDA.
+        memory_budget: bytes the stacks may use; ``None``: :func:`memory_budget_bytes`.
+        channels_last: stacked images in channels-last memory format.
+
+    Raises:
+        ValueError: bad ``specs``, ``max_members``, ``memory_budget`` or ``device``.
+    """
+    specs = list(specs)
+    for s in specs:
+        if not isinstance(s, RunSpec):
+            raise ValueError(f"specs must be RunSpec objects, got {s!r}")
+    if max_members is not None and (isinstance(max_members, bool)
+                                    or not isinstance(max_members, int) or max_members < 1):
+        raise ValueError(f"max_members must be a positive integer or None, got {max_members!r}")
+    if memory_budget is not None and (isinstance(memory_budget, bool)
+                                      or not isinstance(memory_budget, int) or memory_budget < 1):
+        raise ValueError(f"memory_budget must be a positive integer, got {memory_budget!r}")
+    device = resolve_device(device)
+    if build_model is None:
+        from ann.models import build_model
+    return _train_batched(specs, data, config, build_model, device, progress,
+                          max_members, memory_budget, channels_last)
+
+
+def _warn_fallback(items: list[tuple[RunSpec, str]]) -> None:
+    reasons = sorted({r for _, r in items})
+    warnings.warn(
+        f"{len(items)} run(s) cannot be stacked and are trained one at a time by "
+        f"ann.train.train_one: {'; '.join(reasons)}",
+        stacklevel=3,
+    )
+
+
+def _train_batched(specs, data, config, build_model, device, progress, max_members,
+                   memory_budget, channels_last):
+    if data.train_x.device != device:
+        data = data.to(device)
+    budget = memory_budget or memory_budget_bytes(device)
+    sample = data.train_x[:4].detach().to("cpu").clone()  # own storage: see member_bytes
+    groups: dict[tuple, list[tuple[RunSpec, nn.Module]]] = {}
+    fallback: list[tuple[RunSpec, str]] = []
+    for spec in specs:
+        if not spec.activation.stackable:
+            fallback.append((spec, f"activation kind {spec.activation.kind!r} is not stackable"))
+            continue
+        model = build_model(spec).to("cpu")
+        try:
+            check_stackable(model)
+            sig = model_signature(model)
+        except UnsupportedModel as exc:
+            fallback.append((spec, str(exc)))
+            continue
+        groups.setdefault(sig, []).append((spec, model))
+    if fallback:
+        _warn_fallback(fallback)
+    stacks: list[list[tuple[RunSpec, nn.Module]]] = []
+    for members in groups.values():
+        per_member = member_bytes(members[0][1], sample, config.batch_size)
+        sizes = plan_chunks(len(members), per_member, budget,
+                            stack_cap(per_member, device, max_members))
+        start = 0
+        for size in sizes:
+            stacks.append(members[start : start + size])
+            start += size
+    for number, stack in enumerate(stacks, 1):
+        stack_specs = [s for s, _ in stack]
+        try:
+            run = StackedRun(stack_specs, [m for _, m in stack], data, config, device,
+                             channels_last=channels_last)
+        except UnsupportedModel as exc:
+            failed = [(s, str(exc)) for s in stack_specs]
+            _warn_fallback(failed)
+            fallback.extend(failed)
+            continue
+        stack.clear()  # the member models are no longer needed
+        desc = f"batched {number}/{len(stacks)} ({run.members} models)"
+        yield from run.train(progress=progress, desc=desc)
+        del run
+    for spec, _ in fallback:
+        yield spec, train_one(spec, data, config, build_model, device, progress=progress)

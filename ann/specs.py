@@ -1,0 +1,421 @@
+"""What one run of a sweep is: a model, an activation spec and a seed.
+
+An :class:`ActivationSpec` is a small frozen value, a kind plus its parameters, e.g.
+``ActivationSpec.make("mixlu", percent=5, backward="reference", mask="resample")``.
+It has a stable :attr:`~ActivationSpec.key` (file names, JSON) and a text form for the
+command line (:func:`parse_activations`)::
+
+    KIND[:VALUE[:VALUE...]]        positional, in the kind's parameter order
+    KIND[:NAME=VALUE...]           by name (both may be mixed, names last)
+
+    relu
+    mixlu:5                        5 % NegLUs, backward reference, fixed mask
+    mixlu:5:exact:resample
+    mixlu:percent=5:mask=resample
+
+Adding a kind is one :func:`register` call: its parameters, how to build its module
+for a position of ``num_units`` units, its canonical form (a spec that trains the same
+network as another, e.g. ``mixlu:0`` is ``relu``, is trained once) and whether the
+batched engine can stack it (it can stack every :class:`~ann.activations.PiecewiseLinearUnit`
+and ``nn.ReLU``; for other kinds it falls back to the loop trainer with a one-line note).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from torch import nn
+
+from ann.activations import BACKWARDS, MASK_MODES, MixLU
+
+__all__ = [
+    "Param",
+    "ActivationKind",
+    "KINDS",
+    "register",
+    "ActivationSpec",
+    "RunSpec",
+    "MODELS",
+    "parse_activation",
+    "parse_activations",
+    "activations_help",
+    "mixlu_grid",
+]
+
+_REQUIRED = object()
+
+
+def _float_in(lo: float, hi: float, unit: str = "") -> Callable[[Any], float]:
+    def check(value: Any) -> float:
+        if isinstance(value, bool):
+            raise ValueError(f"must be a number in [{lo:g}, {hi:g}]{unit}, got {value!r}")
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"must be a number in [{lo:g}, {hi:g}]{unit}, got {value!r}") \
+                from None
+        if not (math.isfinite(v) and lo <= v <= hi):
+            raise ValueError(f"must be a number in [{lo:g}, {hi:g}]{unit}, got {value!r}")
+        return v + 0.0  # -0.0 -> 0.0: one key per value
+    return check
+
+
+def _one_of(choices: Sequence[str]) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}, got {value!r}")
+        return str(value)
+    return check
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of an activation kind.
+
+    Args:
+        name: keyword in specs and JSON.
+        check: validates and normalises a value (text from the command line included);
+            raises ``ValueError`` with the reason.
+        default: the value when not given (required when omitted).
+        doc: one phrase for ``--help``.
+    """
+
+    name: str
+    check: Callable[[Any], Any]
+    default: Any = _REQUIRED
+    doc: str = ""
+
+    @property
+    def required(self) -> bool:
+        return self.default is _REQUIRED
+
+
+@dataclass(frozen=True)
+class ActivationKind:
+    """A registered kind of activation.
+
+    Args:
+        name: the kind's name (first word of its text form and key).
+        params: its parameters, in positional order.
+        build: ``(spec, num_units, mask_seed) -> nn.Module`` for one activation position
+            with ``num_units`` units (channels); ``mask_seed`` seeds any random draw
+            of the position (:func:`ann.models.mask_seed`).
+        doc: one line for ``--help``.
+        canonical: ``spec -> spec`` mapping a spec to the one that trains the same
+            network (identical runs are trained once); ``None``: the spec itself.
+        stackable: the batched engine can train it in a stack (else: the loop).
+    """
+
+    name: str
+    params: tuple[Param, ...]
+    build: Callable[[ActivationSpec, int, int], nn.Module]
+    doc: str
+    canonical: Callable[[ActivationSpec], ActivationSpec] | None = None
+    stackable: bool = True
+
+
+#: Registered activation kinds by name (:func:`register`).
+KINDS: dict[str, ActivationKind] = {}
+
+
+def register(kind: ActivationKind) -> ActivationKind:
+    """Add ``kind`` to :data:`KINDS` (its name must be new)."""
+    if kind.name in KINDS:
+        raise ValueError(f"activation kind {kind.name!r} is already registered")
+    if not kind.name.isidentifier():
+        raise ValueError(f"activation kind names must be identifiers, got {kind.name!r}")
+    KINDS[kind.name] = kind
+    return kind
+
+
+def _fmt(value: Any) -> str:
+    """Text of a value in keys: floats with up to 15 significant digits (5.0 -> "5")."""
+    return f"{value:.15g}" if isinstance(value, float) else str(value)
+
+
+@dataclass(frozen=True)
+class ActivationSpec:
+    """A kind of activation plus its parameters; build with :meth:`make`.
+
+    ``params`` holds every parameter of the kind (defaults filled in), in the kind's
+    order, as ``(name, value)`` pairs, so equal specs compare and hash equal.
+    """
+
+    kind: str
+    params: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def make(cls, kind: str, **params: Any) -> ActivationSpec:
+        """The validated spec of ``kind`` with ``params`` (defaults filled in).
+
+        Raises:
+            ValueError: an unknown kind or parameter, a missing or invalid value.
+        """
+        if kind not in KINDS:
+            raise ValueError(f"unknown activation kind {kind!r}; choose from "
+                             f"{', '.join(KINDS)}")
+        spec = KINDS[kind]
+        names = [p.name for p in spec.params]
+        unknown = sorted(set(params) - set(names))
+        if unknown:
+            raise ValueError(f"activation {kind!r} has no parameter {unknown[0]!r} "
+                             f"(parameters: {', '.join(names) or 'none'})")
+        values = []
+        for p in spec.params:
+            if p.name in params:
+                try:
+                    value = p.check(params[p.name])
+                except ValueError as exc:
+                    raise ValueError(f"activation {kind!r}: {p.name} {exc}") from None
+            elif p.required:
+                raise ValueError(f"activation {kind!r} needs {p.name}")
+            else:
+                value = p.default
+            values.append((p.name, value))
+        return cls(kind, tuple(values))
+
+    def __getitem__(self, name: str) -> Any:
+        for n, v in self.params:
+            if n == name:
+                return v
+        raise KeyError(f"activation {self.kind!r} has no parameter {name!r}")
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The parameter ``name``, or ``default`` if the kind has none of that name."""
+        return dict(self.params).get(name, default)
+
+    @property
+    def key(self) -> str:
+        """Stable identifier for file names and JSON: the kind, its first parameter
+        attached, the others after dashes, e.g. ``relu``, ``mixlu5-reference-fixed``."""
+        values = [_fmt(v) for _, v in self.params]
+        return self.kind + "".join(values[:1]) + "".join(f"-{v}" for v in values[1:])
+
+    @property
+    def text(self) -> str:
+        """The command-line form, e.g. ``mixlu:5:reference:fixed`` (parses back)."""
+        return ":".join([self.kind, *(_fmt(v) for _, v in self.params)])
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"kind": ..., **params}`` (JSON-ready)."""
+        return {"kind": self.kind, **dict(self.params)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ActivationSpec:
+        """Inverse of :meth:`to_dict`."""
+        d = dict(d)
+        return cls.make(d.pop("kind"), **d)
+
+    def canonical(self) -> ActivationSpec:
+        """The spec that trains the same network (itself unless the kind says otherwise)."""
+        fn = KINDS[self.kind].canonical
+        return fn(self) if fn is not None else self
+
+    @property
+    def stackable(self) -> bool:
+        """Whether the batched engine can stack this kind."""
+        return KINDS[self.kind].stackable
+
+    def build(self, num_units: int, mask_seed: int) -> nn.Module:
+        """The module for one position of ``num_units`` units."""
+        return KINDS[self.kind].build(self, num_units, mask_seed)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def parse_activation(text: str) -> ActivationSpec:
+    """One spec from its text form (module docstring).
+
+    Raises:
+        ValueError: naming the item and what is wrong.
+    """
+    item = str(text).strip()
+    if not item:
+        raise ValueError("empty activation spec")
+    kind, *fields = [f.strip() for f in item.split(":")]
+    if kind not in KINDS:
+        raise ValueError(f"{item!r}: unknown activation kind {kind!r}; choose from "
+                         f"{', '.join(KINDS)}")
+    names = [p.name for p in KINDS[kind].params]
+    params: dict[str, Any] = {}
+    named = False
+    for i, f in enumerate(fields):
+        if "=" in f:
+            name, _, value = f.partition("=")
+            name, named = name.strip(), True
+        elif named:
+            raise ValueError(f"{item!r}: positional value {f!r} after a named one")
+        elif i < len(names):
+            name, value = names[i], f
+        else:
+            raise ValueError(f"{item!r}: {kind} takes at most {len(names)} values "
+                             f"({', '.join(names)})")
+        if name in params:
+            raise ValueError(f"{item!r}: {name} given twice")
+        params[name] = value.strip()
+    try:
+        return ActivationSpec.make(kind, **params)
+    except ValueError as exc:
+        raise ValueError(f"{item!r}: {exc}") from None
+
+
+def parse_activations(text: str) -> list[ActivationSpec]:
+    """Comma-separated specs; duplicates (equal specs) are refused.
+
+    Raises:
+        ValueError: an empty list, a bad item or a duplicate, naming it.
+    """
+    items = [t for t in str(text).split(",")]
+    if not any(t.strip() for t in items):
+        raise ValueError(f"needs at least one activation spec, got {text!r}")
+    specs = [parse_activation(t) for t in items]
+    seen: dict[ActivationSpec, str] = {}
+    for t, s in zip(items, specs, strict=True):
+        if s in seen:
+            raise ValueError(f"{t.strip()!r} is the same activation as {seen[s]!r}")
+        seen[s] = t.strip()
+    return specs
+
+
+def activations_help() -> str:
+    """The text-form syntax and every registered kind, for ``--help``."""
+    kinds = []
+    for kind in KINDS.values():
+        params = ":".join(
+            (f"{p.name.upper()}" if p.required else f"[{p.name.upper()}={_fmt(p.default)}]")
+            for p in kind.params)
+        kinds.append(f"{kind.name}{':' + params if params else ''} ({kind.doc})")
+    return ("comma-separated activation specs KIND[:VALUE...] or KIND:NAME=VALUE, e.g. "
+            "'relu, mixlu:5:reference:resample'; kinds: " + "; ".join(kinds))
+
+
+# ---------------------------------------------------------------------------
+# The registered kinds
+# ---------------------------------------------------------------------------
+
+
+def _build_relu(spec: ActivationSpec, num_units: int, mask_seed: int) -> nn.Module:
+    return nn.ReLU()
+
+
+def _build_mixlu(spec: ActivationSpec, num_units: int, mask_seed: int) -> nn.Module:
+    return MixLU(num_units, spec["percent"] / 100.0, backward=spec["backward"],
+                 mask=spec["mask"], seed=mask_seed)
+
+
+def _canonical_mixlu(spec: ActivationSpec) -> ActivationSpec:
+    # no NegLU: every backward and mask mode is the same ReLU net (the mask draws do
+    # not touch the weight initialisation's generator)
+    return ActivationSpec.make("relu") if spec["percent"] == 0.0 else spec
+
+
+register(ActivationKind(
+    name="relu", params=(), build=_build_relu, doc="max(0, x), nn.ReLU"))
+register(ActivationKind(
+    name="mixlu",
+    params=(
+        Param("percent", _float_in(0.0, 100.0, " %"), doc="share of NegLU units, %"),
+        Param("backward", _one_of(BACKWARDS), "reference", doc="NegLU backward pass"),
+        Param("mask", _one_of(MASK_MODES), "fixed", doc="fixed or resample"),
+    ),
+    build=_build_mixlu,
+    doc="PERCENT %% NegLUs min(0, x) among ReLUs; BACKWARD exact|reference|inverted; "
+        "MASK fixed|resample",
+    canonical=_canonical_mixlu,
+))
+
+
+#: Model names of :class:`RunSpec` -> the class, filled by :mod:`ann.models`.
+MODELS: dict[str, type[nn.Module]] = {}
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a sweep: model x activation spec x seed.
+
+    Args:
+        activation: the activation in every activation position of the model.
+        seed: seeds the activation draws (masks), the initial weights and the data order.
+        model: a name of :data:`MODELS` (``"lenet"``, ``"lenet5"``).
+    """
+
+    activation: ActivationSpec
+    seed: int
+    model: str = "lenet"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.activation, ActivationSpec):
+            raise ValueError(f"activation must be an ActivationSpec, got {self.activation!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if MODELS and self.model not in MODELS:
+            raise ValueError(f"model must be one of {', '.join(MODELS)}, got {self.model!r}")
+
+    @classmethod
+    def mixlu(cls, percent: float, backward: str = "reference", seed: int = 0,
+              mask: str = "fixed", model: str = "lenet") -> RunSpec:
+        """The MixLU run ``percent`` % / ``backward`` / ``mask`` with ``seed``."""
+        return cls(ActivationSpec.make("mixlu", percent=percent, backward=backward, mask=mask),
+                   seed, model)
+
+    @property
+    def neg_percent(self) -> float:
+        """Share of NegLU units in %, 0 for kinds without NegLUs (published JSON field)."""
+        return float(self.activation.get("percent", 0.0))
+
+    @property
+    def neg_fraction(self) -> float:
+        """``neg_percent / 100``."""
+        return self.neg_percent / 100.0
+
+    @property
+    def backward(self) -> str | None:
+        """NegLU backward mode, ``None`` for kinds without NegLUs (published JSON field)."""
+        return self.activation.get("backward")
+
+    @property
+    def key(self) -> str:
+        """Stable identifier (file name of a stored run), e.g.
+        ``lenet-mixlu1-reference-fixed-seed0``."""
+        return f"{self.model}-{self.activation.key}-seed{self.seed}"
+
+    def canonical(self) -> RunSpec:
+        """The run that trains the same network (trained once for all its aliases)."""
+        return RunSpec(self.activation.canonical(), self.seed, self.model)
+
+    def fields(self) -> dict[str, Any]:
+        """The spec's keys of a result record: the published ``neg_percent``,
+        ``backward``, ``seed`` and the new ``model``, ``activation``,
+        ``activation_spec``."""
+        return {
+            "neg_percent": self.neg_percent,
+            "backward": self.backward,
+            "seed": self.seed,
+            "model": self.model,
+            "activation": self.activation.key,
+            "activation_spec": self.activation.to_dict(),
+        }
+
+    @classmethod
+    def from_result(cls, result: dict[str, Any], mask: str = "fixed",
+                    model: str = "lenet") -> RunSpec:
+        """The spec of a stored result; results of the earlier layout (no
+        ``activation_spec``) are MixLU runs whose mask and model the sweep names."""
+        if "activation_spec" in result:
+            return cls(ActivationSpec.from_dict(result["activation_spec"]),
+                       int(result["seed"]), result.get("model", model))
+        return cls.mixlu(result["neg_percent"], result["backward"], int(result["seed"]),
+                         mask, model)
+
+
+def mixlu_grid(percents: Iterable[float], backwards: Iterable[str], mask: str
+               ) -> list[ActivationSpec]:
+    """The MixLU specs of a ``--percents`` x ``--backward`` grid, ordered backward mode,
+    then percentage (duplicates dropped)."""
+    specs = [ActivationSpec.make("mixlu", percent=p, backward=b, mask=mask)
+             for b in dict.fromkeys(backwards) for p in dict.fromkeys(percents)]
+    return list(dict.fromkeys(specs))

@@ -1,0 +1,376 @@
+"""The shared helpers of ``common/``: atomic files, the CLI error policy, the environment."""
+
+import errno
+import math
+import os
+import platform
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy
+import pytest
+
+from common.cli import (
+    EXIT_INTERRUPTED,
+    EXIT_USER,
+    Interrupted,
+    OneLineArgumentParser,
+    UserError,
+    cli_main,
+)
+from common.environment import environment, package_versions
+from common.files import (
+    atomic_write,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    check_writable_dir,
+    read_json,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def listing(folder):
+    """Every name in ``folder``, hidden ones included."""
+    return sorted(os.listdir(folder))
+
+
+@pytest.fixture
+def umask():
+    """Set the process umask for one test; the old one is restored afterwards."""
+    old = os.umask(0o022)
+
+    def set_mask(mask):
+        os.umask(mask)
+
+    yield set_mask
+    os.umask(old)
+
+
+# ---------------------------------------------------------------------------- files
+
+
+def test_atomic_write_failing_writer_keeps_old_file_and_leaves_no_temporary(tmp_path):
+    target = tmp_path / "result.bin"
+    target.write_bytes(b"old contents")
+
+    def write(tmp):
+        tmp.write_bytes(b"partial new contents")
+        raise RuntimeError("writer failed")
+
+    with pytest.raises(RuntimeError, match="writer failed"):
+        atomic_write(target, write)
+    assert target.read_bytes() == b"old contents"
+    assert listing(tmp_path) == ["result.bin"]
+
+
+def test_atomic_write_keyboard_interrupt_in_writer_leaves_no_temporary(tmp_path):
+    target = tmp_path / "result.bin"
+
+    def write(tmp):
+        tmp.write_bytes(b"partial")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(target, write)
+    assert listing(tmp_path) == []
+
+
+def test_atomic_write_success_replaces_file_and_leaves_no_temporary(tmp_path):
+    target = tmp_path / "result.bin"
+    target.write_bytes(b"old contents")
+    seen = []
+
+    def write(tmp):
+        seen.append(tmp)
+        assert tmp != target
+        assert tmp.parent == target.parent
+        tmp.write_bytes(b"new contents")
+
+    assert atomic_write(target, write) == target
+    assert target.read_bytes() == b"new contents"
+    assert listing(tmp_path) == ["result.bin"]
+    assert not seen[0].exists()
+
+
+def test_atomic_write_creates_parent_folders(tmp_path):
+    target = tmp_path / "a" / "b" / "c" / "result.txt"
+    atomic_write_text(target, "héllo\n")
+    assert target.read_text(encoding="utf-8") == "héllo\n"
+    assert listing(target.parent) == ["result.txt"]
+
+
+def test_atomic_write_bytes_and_text(tmp_path):
+    atomic_write_bytes(tmp_path / "b.bin", b"\x00\x01\xff")
+    atomic_write_text(tmp_path / "t.txt", "π = 3.14\n")
+    assert (tmp_path / "b.bin").read_bytes() == b"\x00\x01\xff"
+    assert (tmp_path / "t.txt").read_bytes() == "π = 3.14\n".encode()
+    assert listing(tmp_path) == ["b.bin", "t.txt"]
+
+
+@pytest.mark.parametrize(
+    "mask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)], ids=["022", "077", "002"]
+)
+def test_atomic_write_permissions_follow_umask(tmp_path, umask, mask, mode):
+    umask(mask)
+    target = tmp_path / "result.txt"
+    atomic_write_text(target, "x")
+    assert stat.S_IMODE(target.stat().st_mode) == mode == 0o666 & ~mask
+    # Replacing an existing file gives the same permissions.
+    atomic_write_text(target, "y")
+    assert stat.S_IMODE(target.stat().st_mode) == mode
+
+
+def test_atomic_write_json_round_trip(tmp_path):
+    obj = {"a": [1, 2.5, None], "b": {"c": "d"}, "e": True}
+    target = atomic_write_json(tmp_path / "r.json", obj)
+    assert read_json(target) == obj
+    assert target.read_text(encoding="utf-8").endswith("\n")
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_atomic_write_json_refuses_nan_and_keeps_old_file(tmp_path, bad):
+    target = tmp_path / "r.json"
+    atomic_write_json(target, {"loss": 1.0})
+    before = target.read_bytes()
+    with pytest.raises(ValueError):
+        atomic_write_json(target, {"loss": bad})
+    assert target.read_bytes() == before
+    assert read_json(target) == {"loss": 1.0}
+    assert listing(tmp_path) == ["r.json"]
+
+
+def test_atomic_write_json_refuses_non_json_type_and_keeps_old_file(tmp_path):
+    target = tmp_path / "r.json"
+    atomic_write_json(target, [1])
+    with pytest.raises(TypeError):
+        atomic_write_json(target, {"x": object()})
+    assert read_json(target) == [1]
+    assert listing(tmp_path) == ["r.json"]
+
+
+def test_read_json_truncated_file_names_the_file(tmp_path):
+    target = tmp_path / "truncated.json"
+    target.write_text('{"loss": [1.0, 2.0', encoding="utf-8")
+    with pytest.raises(ValueError) as info:
+        read_json(target)
+    assert str(target) in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_read_json_non_utf8_file_names_the_file(tmp_path):
+    target = tmp_path / "binary.json"
+    target.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(ValueError, match="binary.json"):
+        read_json(target)
+
+
+def test_check_writable_dir_creates_missing_nested_directory(tmp_path):
+    target = tmp_path / "x" / "y" / "z"
+    assert check_writable_dir(target) == target
+    assert target.is_dir()
+    assert listing(target) == []
+
+
+def test_check_writable_dir_leaves_no_probe_file(tmp_path):
+    (tmp_path / "kept.txt").write_text("k")
+    assert check_writable_dir(tmp_path, "--out") == tmp_path
+    assert listing(tmp_path) == ["kept.txt"]
+
+
+def assert_one_line_naming(exc_info, option, path):
+    message = str(exc_info.value)
+    assert "\n" not in message
+    assert message.startswith(option + " ")
+    assert str(path) in message
+
+
+@pytest.mark.parametrize("option", ["--out", "--results-dir"])
+def test_check_writable_dir_refuses_regular_file(tmp_path, option):
+    target = tmp_path / "file"
+    target.write_text("contents")
+    with pytest.raises(ValueError) as info:
+        check_writable_dir(target, option)
+    assert_one_line_naming(info, option, target)
+    assert target.read_text() == "contents"
+    assert listing(tmp_path) == ["file"]
+
+
+@pytest.mark.parametrize("option", ["--out", "--results-dir"])
+def test_check_writable_dir_refuses_path_under_regular_file(tmp_path, option):
+    parent = tmp_path / "file"
+    parent.write_text("contents")
+    target = parent / "sub"
+    with pytest.raises(ValueError) as info:
+        check_writable_dir(target, option)
+    assert_one_line_naming(info, option, target)
+    assert parent.read_text() == "contents"
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="no /proc on this system")
+def test_check_writable_dir_refuses_pseudo_file_system():
+    target = Path("/proc/x")
+    with pytest.raises(ValueError) as info:
+        check_writable_dir(target, "--out")
+    assert_one_line_naming(info, "--out", target)
+
+
+def test_check_writable_dir_default_option_is_out(tmp_path):
+    target = tmp_path / "file"
+    target.write_text("")
+    with pytest.raises(ValueError, match=r"^--out "):
+        check_writable_dir(target)
+
+
+# ------------------------------------------------------------------------------ cli
+
+
+def make_parser():
+    parser = OneLineArgumentParser(prog="tool", description="a tiny test tool")
+    parser.add_argument("--n", type=int, default=1)
+    return parser
+
+
+def raising(exc):
+    def run(args):
+        raise exc
+
+    return run
+
+
+def test_cli_main_success_returns_zero_and_passes_parsed_args(capsys):
+    seen = []
+    assert cli_main(make_parser(), seen.append, ["--n", "7"]) == 0
+    assert seen[0].n == 7
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", "")
+
+
+def test_cli_main_user_error_is_one_line_exit_2(capsys):
+    run = raising(UserError("--n must be positive, got -1"))
+    assert cli_main(make_parser(), run, ["--n", "-1"]) == EXIT_USER == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == ["error: --n must be positive, got -1"]
+
+
+def test_cli_main_user_error_subclass_is_one_line_exit_2(capsys):
+    class StoreError(UserError):
+        pass
+
+    assert cli_main(make_parser(), raising(StoreError("store.json is corrupt")), []) == 2
+    assert capsys.readouterr().err.splitlines() == ["error: store.json is corrupt"]
+
+
+@pytest.mark.parametrize("argv", [["--bogus"], ["--n", "abc"], ["--n"]])
+def test_cli_main_bad_option_exits_2_with_one_error_line(capsys, argv):
+    called = []
+    with pytest.raises(SystemExit) as info:
+        cli_main(make_parser(), called.append, argv)
+    assert info.value.code == 2
+    assert called == []
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = err.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("error: ")
+
+
+def test_cli_main_keyboard_interrupt_exits_130(capsys):
+    assert cli_main(make_parser(), raising(KeyboardInterrupt()), []) == EXIT_INTERRUPTED
+    assert EXIT_INTERRUPTED == 130
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == ["interrupted"]
+
+
+def test_cli_main_interrupted_prints_its_message(capsys):
+    note = "interrupted; 3 finished runs kept in X; rerun the same command to resume"
+    assert cli_main(make_parser(), raising(Interrupted(note)), []) == 130
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [note]
+
+
+def test_cli_main_interrupted_without_message_prints_interrupted(capsys):
+    assert cli_main(make_parser(), raising(Interrupted()), []) == 130
+    assert capsys.readouterr().err.splitlines() == ["interrupted"]
+
+
+def test_cli_main_disk_full_is_one_line_exit_2(capsys):
+    exc = OSError(errno.ENOSPC, "No space left on device", "/x/y")
+    assert cli_main(make_parser(), raising(exc), []) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = err.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("error: ")
+    assert "No space left on device" in lines[0]
+    assert "/x/y" in lines[0]
+
+
+def test_cli_main_permission_denied_is_one_line_exit_2(capsys):
+    exc = PermissionError(errno.EACCES, "Permission denied", "/ro/out.json")
+    assert cli_main(make_parser(), raising(exc), []) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1
+    assert "Permission denied" in lines[0] and "/ro/out.json" in lines[0]
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        FileNotFoundError(errno.ENOENT, "No such file or directory", "/x/y"),
+        OSError(errno.ENOENT, "No such file or directory"),
+        OSError(errno.EBADF, "Bad file descriptor"),
+        RuntimeError("a bug"),
+        ValueError("a bug, not a UserError"),
+    ],
+    ids=["FileNotFoundError", "ENOENT", "EBADF", "RuntimeError", "ValueError"],
+)
+def test_cli_main_other_errors_propagate(capsys, exc):
+    with pytest.raises(type(exc)) as info:
+        cli_main(make_parser(), raising(exc), [])
+    assert info.value is exc
+    assert capsys.readouterr().err == ""
+
+
+# ---------------------------------------------------------------------- environment
+
+
+def test_package_versions_missing_distribution_is_none():
+    versions = package_versions(("surely-not-installed-pkg-xyz", "numpy"))
+    assert versions == {"surely-not-installed-pkg-xyz": None, "numpy": numpy.__version__}
+    assert isinstance(versions["numpy"], str)
+
+
+def test_environment_keys_and_extra():
+    env = environment()
+    for key in ("python", "torch", "brian2", "numpy", "platform", "cpu_count", "git_commit"):
+        assert key in env
+    assert env["python"] == platform.python_version()
+    assert env["numpy"] == numpy.__version__
+    assert env["cpu_count"] == os.cpu_count()
+    assert env["git_commit"] is None or isinstance(env["git_commit"], str)
+    assert "device" not in env
+
+    env = environment(device="cuda:0", torch_threads=1, target="cython")
+    assert env["device"] == "cuda:0"
+    assert env["torch_threads"] == 1
+    assert env["target"] == "cython"
+    assert env["numpy"] == numpy.__version__
+
+
+def test_environment_imports_neither_torch_nor_brian2():
+    code = (
+        "import sys; import common.environment as e; e.environment(); "
+        "print('torch' in sys.modules, 'brian2' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60,
+        check=True,
+    )
+    assert result.stdout.strip() == "False False"
