@@ -14,10 +14,10 @@ tensor holding all K members' copies, member-major along dimension 0, and
   ``k`` in channels ``k*C .. (k+1)*C - 1``, so member ``k`` only ever sees its own
   batch and its own filters;
 - each ``nn.Linear`` becomes one batched matrix product (``torch.baddbmm``);
-- each activation (``nn.ReLU``, :class:`~ann.activations.NegLU`, fixed-mask
-  :class:`~ann.activations.MixLU`) becomes one per-unit activation over the ``K*C``
-  stacked units, which carries every member's NegLU mask *and* backward mode
-  (exact, reference or inverted) as per-unit slopes;
+- each activation (``nn.ReLU`` or any :class:`~ann.activations.PiecewiseLinearUnit`:
+  NegLU, MixLU) becomes one call of :func:`~ann.activations.piecewise_linear` over the
+  ``K*C`` stacked units, with the members' own slope tables (every member's mask *and*
+  backward mode: exact, reference or inverted);
 - pools, padding and other channel-wise code in the model's ``forward`` run
   unchanged on the stacked tensor (the model's own ``forward`` is reused).
 
@@ -45,8 +45,9 @@ of its MixLU whose seeded generator draws the member's per-element mask on every
 in the loop trainer's order (test passes in its chunks of 1000), so the masks are the
 loop's masks.
 
-Specs whose model cannot be stacked (a resampling MixLU without a seed, layers other than
-``Conv2d``/``Linear``/ReLU/NegLU/MixLU/stateless pools, or a stacked model that
+Specs whose model cannot be stacked (a kind registered as not stackable, a resampling
+MixLU without a seed, a unit with learned parameters, layers other than
+``Conv2d``/``Linear``/activations/stateless pools, or a stacked model that
 fails the built-in forward/gradient check against its members) are trained by
 :func:`ann.train.train_one` instead, with a warning that says so.
 
