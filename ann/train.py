@@ -81,6 +81,7 @@ from ann.epoch import (
     parameters_finite,
     set_epoch_lr,
 )
+from ann.models import build_model as default_build_model
 from ann.specs import RunSpec
 
 __all__ = [
@@ -268,12 +269,6 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, chunk: int = TE
     return int(count_wrong(model, x, y, chunk)) / x.shape[0]
 
 
-def _default_builder() -> Callable[[RunSpec], nn.Module]:
-    from ann.models import build_model
-
-    return build_model
-
-
 def train_one(
     spec: RunSpec,
     data: TensorData,
@@ -298,7 +293,7 @@ def train_one(
     """
     start = time.perf_counter()
     device = resolve_device(device)
-    build_model = build_model or _default_builder()
+    build_model = build_model or default_build_model
     if data.train_x.device != device:
         data = data.to(device)
     model = build_model(spec).to(device)

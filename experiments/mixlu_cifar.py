@@ -49,6 +49,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import ann.data.cifar  # noqa: E402, F401  (registers the dataset "cifar10")
+from ann.activations import MixLU  # noqa: E402
 from ann.data import load_dataset, subset  # noqa: E402
 from ann.experiment import (  # noqa: E402
     add_sweep_arguments,
@@ -132,18 +133,16 @@ def neg_counts(percents, mask: str) -> dict[float, str]:
     counts = {}
     for p in percents:
         model = build_model(RunSpec.mixlu(p, mask=mask, model="lenet5"))
-        per_position = neglu_counts(model, IMAGE_SHAPE)
         if mask == "fixed":
-            channels = [m.num_neg for m in model.modules() if hasattr(m, "num_neg")]
-            counts[p] = "+".join(str(c) for c in channels)
+            counts[p] = "+".join(str(m.num_neg) for m in model.modules() if isinstance(m, MixLU))
         else:
-            counts[p] = f"{sum(per_position):.0f}/img"
+            counts[p] = f"{sum(neglu_counts(model, IMAGE_SHAPE)):.0f}/img"
     return counts
 
 
 def _units_note(mask: str) -> str:
     model = build_model(RunSpec.mixlu(100.0, mask="fixed", model="lenet5"))
-    channels = [m.num_units for m in model.modules() if hasattr(m, "num_units")]
+    channels = [m.num_units for m in model.modules() if isinstance(m, MixLU)]
     elements = int(sum(neglu_counts(model, IMAGE_SHAPE)))
     if mask == "fixed":
         return f"NegLU channels per position ({'+'.join(map(str, channels))} channels)"

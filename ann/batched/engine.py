@@ -49,6 +49,7 @@ from ann.epoch import (
     parameters_finite,
     set_epoch_lr,
 )
+from ann.models import build_model as default_build_model
 from ann.specs import RunSpec
 from ann.train import TEST_CHUNK, TrainConfig, param_groups, resolve_device, run_result, train_one
 
@@ -167,9 +168,7 @@ class StackedRun:
             if on_step is not None:
                 on_step()
             if self.drop_at_once and bool(bad.any()):
-                keep = (~bad).nonzero().flatten().tolist()
-                self._retire([i for i in range(k) if i not in keep])
-                self.drop(keep)
+                keep = self._drop_diverged(bad.tolist())
                 perm, wrong, loss_sum, bad = perm[keep], wrong[keep], loss_sum[keep], bad[keep]
                 flip = flip[keep] if flip is not None else None
                 k = self.members
@@ -177,8 +176,14 @@ class StackedRun:
             bad |= ~parameters_finite(self.model.parameters(), k)
         return wrong, loss_sum, bad
 
-    def _retire(self, members: Sequence[int]) -> None:
-        self.diverged.extend((self.specs[i], self.epochs[i]) for i in members)
+    def _drop_diverged(self, bad: Sequence[bool]) -> list[int]:
+        """Move the members flagged in ``bad`` to :attr:`diverged` (with their completed
+        epochs) and out of the stack; return the indices of the members kept."""
+        self.diverged.extend((self.specs[i], self.epochs[i]) for i, b in enumerate(bad) if b)
+        keep = [i for i, b in enumerate(bad) if not b]
+        if len(keep) < self.members:
+            self.drop(keep)
+        return keep
 
     @torch.no_grad()
     def test_wrong(self) -> Tensor:
@@ -230,12 +235,8 @@ class StackedRun:
                 set_epoch_lr(self.optimizer, cfg, epoch)
                 perm, flip = self.draw_epoch()
                 wrong, loss_sum, bad = self.run_epoch(perm, flip, on_step)
-                bad = bad.cpu().tolist()
-                keep = [i for i, b in enumerate(bad) if not b]
-                if len(keep) < self.members:
-                    self._retire([i for i, b in enumerate(bad) if b])
-                    wrong, loss_sum = wrong[keep], loss_sum[keep]
-                    self.drop(keep)
+                keep = self._drop_diverged(bad.cpu().tolist())
+                wrong, loss_sum = wrong[keep], loss_sum[keep]
                 if self.specs:
                     test = self.test_wrong().cpu().tolist()
                     wrong, loss_sum = wrong.cpu().tolist(), loss_sum.cpu().tolist()
@@ -307,8 +308,7 @@ def train_batched(
                                       or not isinstance(memory_budget, int) or memory_budget < 1):
         raise ValueError(f"memory_budget must be a positive integer, got {memory_budget!r}")
     device = resolve_device(device)
-    if build_model is None:
-        from ann.models import build_model
+    build_model = build_model or default_build_model
     return _train_batched(specs, data, config, build_model, device, progress,
                           max_members, memory_budget, channels_last)
 
