@@ -4,6 +4,9 @@ Subpackages and modules:
 
 - :mod:`ann.activations` — ``piecewise_linear`` (the one op of every unit), ``neglu``,
   ``smooth_neglu``, ``NegLU``, ``MixLU``;
+- :mod:`ann.baselines` — ``LeakyReLU``, ``PReLU``, ``BipolarReLU``, ``NoisyReLU``,
+  ``SeededDropout`` (the thesis's comparison units);
+- :mod:`ann.diagnostics` — dead units, biases, weight norms, NegLUs, recorded per epoch;
 - :mod:`ann.specs` — ``ActivationSpec`` (a kind plus parameters, with a key and a text
   form) and ``RunSpec`` (model x activation spec x seed);
 - :mod:`ann.models` — ``LeNet`` (MNIST), ``LeNet5`` (CIFAR-10), ``build_model``;
@@ -13,7 +16,8 @@ Subpackages and modules:
 - :mod:`ann.epoch` — the per-epoch rules both engines share; :mod:`ann.train` — the
   reference training loop (``TrainConfig``, ``train_one``); :mod:`ann.batched` — the
   stacked engine; :mod:`ann.sweep` — sweeps with resume; :mod:`ann.results` — the run
-  store; :mod:`ann.experiment` — the sweep scripts' command line;
+  store; :mod:`ann.checkpoint` — epoch checkpoints of both engines;
+  :mod:`ann.experiment` — the sweep scripts' command line;
 - :mod:`ann.report`, :mod:`ann.plots` — thesis-versus-ours tables and figures.
 
 This package never imports brian2.

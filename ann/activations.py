@@ -33,7 +33,7 @@ from torch import Tensor, nn
 
 __all__ = [
     "BACKWARDS", "MASK_MODES", "Slopes", "SLOPES", "piecewise_linear", "neglu",
-    "smooth_neglu", "PiecewiseLinearUnit", "NegLU", "MixLU", "random_subset",
+    "smooth_neglu", "PiecewiseLinearUnit", "PrivateGenerator", "NegLU", "MixLU", "random_subset",
     "neg_unit_count", "resample_neg_count",
 ]
 
@@ -171,6 +171,37 @@ class PiecewiseLinearUnit(nn.Module):
         return piecewise_linear(x, *self.slopes(x))
 
 
+class PrivateGenerator:
+    """Mixin of a module that draws from its own generator seeded with ``self.seed``,
+    one per device, created on first use and not in the ``state_dict``
+    (:meth:`generator_states` saves them for checkpoints).  ``seed=None`` draws from
+    torch's global generator."""
+
+    seed: int | None
+    _generators: dict[torch.device, torch.Generator]
+
+    def _generator(self, device: torch.device) -> torch.Generator | None:
+        """The private generator on ``device`` (``None`` without a seed)."""
+        if self.seed is None:
+            return None
+        if device not in self._generators:
+            self._generators[device] = torch.Generator(device=device).manual_seed(self.seed)
+        return self._generators[device]
+
+    def generator_states(self) -> dict[str, Tensor]:
+        """States of the private generators, by device (for checkpoints)."""
+        return {str(device): g.get_state() for device, g in self._generators.items()}
+
+    def load_generator_states(self, states: dict[str, Tensor]) -> None:
+        """Restore :meth:`generator_states` (generators not listed start afresh)."""
+        self._generators = {}
+        for name, state in states.items():
+            device = torch.device(name)
+            generator = torch.Generator(device=device)
+            generator.set_state(state)
+            self._generators[device] = generator
+
+
 def _unit_table(x: Tensor, table: Tensor) -> tuple[Tensor, ...]:
     """The four columns of a ``(C, 4)`` slope table as ``(1, C, 1, ...)`` tensors for ``x``."""
     table = table.to(device=x.device, dtype=x.dtype)
@@ -252,7 +283,7 @@ def resample_neg_count(numel: int, neg_fraction: float) -> int:
     return numel - int(math.floor((1.0 - neg_fraction) * numel))
 
 
-class MixLU(PiecewiseLinearUnit):
+class MixLU(PiecewiseLinearUnit, PrivateGenerator):
     r"""A layer of ReLU and NegLU units mixed.
 
     .. math::
@@ -364,14 +395,6 @@ class MixLU(PiecewiseLinearUnit):
         flat = torch.full((numel,), not drawn_neg, dtype=torch.bool)
         flat[random_subset(numel, count, generator)] = drawn_neg
         return flat.view_as(x)
-
-    def _generator(self, device: torch.device) -> torch.Generator | None:
-        """Private generator of the resample draws on ``device`` (None without a seed)."""
-        if self.seed is None:
-            return None
-        if device not in self._generators:
-            self._generators[device] = torch.Generator(device=device).manual_seed(self.seed)
-        return self._generators[device]
 
     @property
     def per_unit(self) -> bool:  # a resampled mask draws new slopes on every pass

@@ -10,6 +10,7 @@ The error policy is :mod:`common.cli`'s: user errors are one line and exit statu
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import math
@@ -24,12 +25,24 @@ from torch import nn
 from ann.activations import BACKWARDS, MASK_MODES
 from ann.data.datasets import TensorData
 from ann.report import column_of
-from ann.results import RunStore, environment
-from ann.specs import ActivationSpec, RunSpec, activations_help, mixlu_grid, parse_activations
+from ann.results import RunStore, StoreError, environment
+from ann.specs import (
+    ActivationSpec,
+    RunSpec,
+    activations_help,
+    key_float,
+    mixlu_grid,
+    parse_activations,
+)
 from ann.sweep import ENGINES, make_specs, present, run_sweep, sweep_meta
 from ann.train import TrainConfig, resolve_device
 from common.cli import UserError
-from common.files import atomic_write_json, atomic_write_text, check_writable_dir
+from common.files import (
+    atomic_write_json,
+    atomic_write_text,
+    check_writable_dir,
+    directory_argument,
+)
 
 __all__ = [
     "parse_percents",
@@ -63,9 +76,11 @@ def parse_percents(text: str) -> list[float]:
             raise UserError(f"--percents: {item!r} is not a number (in {text!r})") from None
         if not math.isfinite(value) or not 0.0 <= value <= 100.0:
             raise UserError(f"--percents: {item} is outside 0..100")
+        value = key_float(value)  # the precision of run keys
         if value in values:
-            raise UserError(f"--percents lists {item} twice (as {values[value]!r})")
-        values[value + 0.0] = item
+            raise UserError(f"--percents lists {item} twice (as {values[value]!r}; values "
+                            f"are compared to 15 significant digits, as in run keys)")
+        values[value] = item
     return list(values)
 
 
@@ -119,7 +134,7 @@ def add_sweep_arguments(
         help="torch device: auto (CUDA if available, else CPU), cpu, cuda, cuda:N "
              "(default: auto)")
     parser.add_argument(
-        "--out", type=Path, default=None, metavar="DIR",
+        "--out", type=directory_argument, default=None, metavar="DIR",
         help="write the JSON, CSV and PNG here and keep each finished run in DIR/runs/; "
              "rerunning the same command resumes, skipping finished runs; one process at a "
              "time (default: nothing written)")
@@ -146,6 +161,9 @@ def add_sweep_arguments(
              "layout), e.g. to combine several partial sweeps into one report")
     parser.add_argument(
         "--no-progress", action="store_true", help="no progress bars (one line per run only)")
+    parser.add_argument(
+        "--verbose", action="store_true",
+        help="also print what the epoch checkpoints cost (count, MB, seconds)")
 
 
 def apply_quick(args: argparse.Namespace, quick: dict[str, Any]) -> None:
@@ -164,10 +182,10 @@ def check_sweep_arguments(args: argparse.Namespace) -> None:
     with a one-line message.  Creates ``--out`` (proving it writable)."""
     from ann.data.datasets import dataset_names
 
-    if args.seeds < 1:
-        raise UserError(f"--seeds must be a positive integer, got {args.seeds}")
-    if args.epochs is not None and args.epochs < 1:
-        raise UserError(f"--epochs must be a positive integer, got {args.epochs}")
+    if not 1 <= args.seeds <= MAX_SEEDS:
+        raise UserError(f"--seeds must be an integer in 1..{MAX_SEEDS}, got {args.seeds}")
+    if args.epochs is not None and not 1 <= args.epochs <= MAX_EPOCHS:
+        raise UserError(f"--epochs must be an integer in 1..{MAX_EPOCHS}, got {args.epochs}")
     for name in ("train_subset", "test_subset"):
         value = getattr(args, name)
         if value is not None and value < 1:
@@ -193,10 +211,30 @@ def check_sweep_arguments(args: argparse.Namespace) -> None:
             check_writable_dir(args.out, "--out")
         except ValueError as exc:
             raise UserError(str(exc)) from None
+        check_store_layout(args.out)
     try:
         resolve_device(args.device)
     except ValueError as exc:
         raise UserError(f"--device: {exc}") from None
+
+
+#: Bounds of --seeds and --epochs (beyond them a sweep cannot be meant).
+MAX_SEEDS = 1000
+MAX_EPOCHS = 10_000
+
+
+def check_store_layout(out: Path, outputs: Sequence[str] = ()) -> None:
+    """Refuse, in one line, an output directory whose entries have the wrong type
+    (``runs`` or ``checkpoints`` a file, ``.lock`` or an output file a directory)
+    before anything is computed."""
+    for name in ("runs", "checkpoints"):
+        if (out / name).exists() and not (out / name).is_dir():
+            raise UserError(f"{out / name} is a file where the run store keeps a directory; "
+                            f"move it aside and rerun")
+    for name in (".lock", "sweep.json", *outputs):
+        if (out / name).is_dir():
+            raise UserError(f"{out / name} is a directory where a file is written; move it "
+                            f"aside and rerun")
 
 
 def backwards_of(arg: str) -> list[str]:
@@ -224,15 +262,29 @@ def run_csv(results: Sequence[dict[str, Any]], dataset: str) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["dataset", "neg_percent", "backward", "seed", "status", "epoch",
                      "train_error", "test_error", "loss", "final_train_error",
-                     "final_test_error", "seconds", "activation", "model", "engine"])
+                     "final_test_error", "seconds", "activation", "model", "engine",
+                     "dead_relu_side", "dead_neglu", "active_fraction", "neglu_per_image"])
     for r in results:
         for e in r["epochs"] or [{"epoch": 0, "train_error": "", "test_error": "", "loss": ""}]:
             writer.writerow([dataset, f"{r['neg_percent']:g}", r["backward"], r["seed"],
                              r["status"], e["epoch"], e["train_error"], e["test_error"],
                              e["loss"], r["train_error"], r["test_error"],
                              f"{r['seconds']:.3f}", r.get("activation", ""),
-                             r.get("model", ""), r.get("engine", "")])
+                             r.get("model", ""), r.get("engine", ""),
+                             *_diagnostic_cells(e.get("diagnostics"))])
     return buf.getvalue()
+
+
+def _diagnostic_cells(diag: dict[str, Any] | None) -> list[Any]:
+    """Dead ReLU-side (and resampled) units, dead NegLUs, mean active fraction over the
+    positions, NegLUs per image (:mod:`ann.diagnostics`); blanks without diagnostics."""
+    if not diag:
+        return ["", "", "", ""]
+    positions = diag["positions"]
+    dead = lambda *types: sum(p["dead"].get(t, 0) for p in positions for t in types)  # noqa: E731
+    active = sum(p["active_fraction"] for p in positions) / max(len(positions), 1)
+    return [dead("relu", "resampled"), dead("neglu"), f"{active:.6g}",
+            f"{diag['neglu_per_image']:g}"]
 
 
 def write_outputs(out: Path, stem: str, document: dict[str, Any], metric: str, title: str
@@ -288,8 +340,14 @@ def run_experiment(
     mask = args.mask if args.activations is None else "per activation spec"
     device = resolve_device(args.device)
     started = time.perf_counter()
+    if args.out is not None:
+        check_store_layout(args.out, [f"{stem}.{ext}" for ext in ("json", "csv", "png")])
     if args.report_only:
         store = RunStore.open(args.out)
+        if store.meta.get("experiment", stem) != stem:
+            raise UserError(f"--report-only: {str(args.out)!r} holds a "
+                            f"{store.meta['experiment']} sweep, not {stem}; report it with "
+                            f"{store.meta['experiment']}.py")
         results = stored_results(store, model)
         if not results:
             raise UserError(f"--report-only: no stored runs in {str(args.out)!r}")
@@ -301,20 +359,23 @@ def run_experiment(
                     "report_only": True}
     else:
         specs = sweep_specs(args, default_percents, model)
-        data = load_data()
-        dataset = data.name
-        extra = {**(extra(data) if callable(extra) else (extra or {})), "mask": mask}
-        store = None
-        if args.out is not None:
-            store = RunStore(args.out, sweep_meta(stem, data, config, args.engine, **extra),
-                             provenance=environment(str(device)))
-        out(f"config: {config.to_dict()}")
-        activations = list(dict.fromkeys(s.activation for s in specs))
-        out(f"runs: {len(specs)} ({len(activations)} activations x {args.seeds} seeds), "
-            f"engine {args.engine}, device {device}"
-            + ("" if args.out else "; no --out: nothing saved, no resume"))
-        results = run_sweep(specs, data, config, build_model, device=device,
-                            engine=args.engine, store=store, progress=not args.no_progress)
+        claim = RunStore.claim(args.out) if args.out is not None else contextlib.nullcontext()
+        with claim:  # locked, stored runs checked: before the data is loaded
+            data = load_data()
+            dataset = data.name
+            extra = {**(extra(data) if callable(extra) else (extra or {})), "mask": mask}
+            store = None
+            if args.out is not None:
+                store = RunStore(args.out, sweep_meta(stem, data, config, args.engine, **extra),
+                                 provenance=environment(str(device)))
+            out(f"config: {config.to_dict()}")
+            activations = list(dict.fromkeys(s.activation for s in specs))
+            out(f"runs: {len(specs)} ({len(activations)} activations x {args.seeds} seeds), "
+                f"engine {args.engine}, device {device}"
+                + ("" if args.out else "; no --out: nothing saved, no resume"))
+            results = run_sweep(specs, data, config, build_model, device=device,
+                                engine=args.engine, store=store,
+                                progress=not args.no_progress, verbose=args.verbose)
         document = {
             "experiment": stem,
             "dataset": data.name,
@@ -350,8 +411,12 @@ def stored_results(store: RunStore, model: str) -> list[dict[str, Any]]:
     for key in store.keys():
         r = store.load(key)
         if "activation_spec" not in r:
-            r = {**r, **RunSpec.from_result(r, mask if mask in MASK_MODES else "fixed",
-                                             model).fields(), "layout": "earlier"}
+            try:
+                spec = RunSpec.from_result(r, mask if mask in MASK_MODES else "fixed", model)
+            except ValueError as exc:
+                raise StoreError(f"{store.path(key)} is not a stored run ({exc}); move it "
+                                 f"aside and rerun") from None
+            r = {**r, **spec.fields(), "layout": "earlier"}
         results.append(r)
     # a ReLU run that stands for the 0 % MixLU of every backward/mask mode of the store
     modes = list(dict.fromkeys((r["activation_spec"]["backward"], r["activation_spec"]["mask"])

@@ -17,13 +17,14 @@ activation spec, seed); both classes are registered in :data:`ann.specs.MODELS`.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ann.activations import MixLU
+from ann.baselines import SeededDropout
 from ann.specs import MODELS, RunSpec
 
 __all__ = [
@@ -69,6 +70,8 @@ class LeNet(nn.Module):
     """
 
     hidden_units = 500
+    #: the layer whose output feeds each activation position (ann.diagnostics)
+    position_layers = ("conv3",)
 
     def __init__(self, activation: ActivationArg = None):
         super().__init__()
@@ -76,6 +79,7 @@ class LeNet(nn.Module):
         self.conv2 = nn.Conv2d(20, 50, 5)
         self.conv3 = nn.Conv2d(50, self.hidden_units, 4)
         self.act = make_activation(activation, self.hidden_units)
+        self.dropout: nn.Module = nn.Identity()  # after the hidden activation (build_model)
         self.conv4 = nn.Conv2d(self.hidden_units, 10, 1)
         self.reset_parameters()
 
@@ -93,7 +97,7 @@ class LeNet(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         x = F.max_pool2d(self.conv1(x), 2, 2)
         x = F.max_pool2d(self.conv2(x), 2, 2)
-        x = self.act(self.conv3(x))
+        x = self.dropout(self.act(self.conv3(x)))
         return self.conv4(x).flatten(1)
 
 
@@ -143,6 +147,9 @@ class LeNet5(nn.Module):
         activation: the module in each ReLU position (see the module docstring).
     """
 
+    #: the layer whose output feeds each activation position (ann.diagnostics)
+    position_layers = ("conv1", "conv2", "conv3", "conv4")
+
     def __init__(self, activation: ActivationArg = None):
         super().__init__()
         self.conv1 = nn.Conv2d(3, 32, 5, padding=2)
@@ -153,6 +160,7 @@ class LeNet5(nn.Module):
         self.act3 = make_activation(activation, 64, copy_module=True)
         self.conv4 = nn.Conv2d(64, 64, 4)
         self.act4 = make_activation(activation, 64, copy_module=True)
+        self.dropout: nn.Module = nn.Identity()  # after the hidden activation (build_model)
         self.conv5 = nn.Conv2d(64, 10, 1)
         self.reset_parameters()
 
@@ -177,7 +185,7 @@ class LeNet5(nn.Module):
         x = self.act1(_pool_pad_right_bottom(self.conv1(x), "max"))
         x = _pool_pad_right_bottom(self.act2(self.conv2(x)), "avg")
         x = _pool_pad_right_bottom(self.act3(self.conv3(x)), "avg")
-        x = self.act4(self.conv4(x))
+        x = self.dropout(self.act4(self.conv4(x)))
         return self.conv5(x).flatten(1)
 
 
@@ -193,13 +201,20 @@ def mask_seed(seed: int, position: int = 0) -> int:
     return 16 * int(seed) + position + 1
 
 
-def build_model(spec: RunSpec) -> nn.Module:
+def build_model(spec: RunSpec, positions: Collection[int] | None = None) -> nn.Module:
     """The network of a run: the ``build_model`` of every sweep.
 
     ``MODELS[spec.model]`` with ``spec.activation.build(units, mask_seed(spec.seed, i))``
     in its activation position ``i`` (0-based, in the order the model creates them),
     then ``reset_parameters(generator=torch.Generator().manual_seed(spec.seed))``:
-    deterministic given ``spec``, with masks and weights from separate streams.
+    deterministic given ``spec``, with masks and weights from separate streams.  With
+    ``spec.activation.dropout`` the model's ``dropout`` (after its fully connected
+    hidden activation: LeNet's ``act``, LeNet5's ``act4``) is a
+    :class:`~ann.baselines.SeededDropout` seeded ``mask_seed(spec.seed, 15)``.
+
+    ``positions`` (0-based) restricts the spec's activation to those activation
+    positions, the others get ``nn.ReLU()`` (e.g. ``{0}``: only LeNet5's first); ``None``:
+    every position, as the thesis's nets.
 
     With a fixed-mask MixLU the NegLU count per position is rounded from its channel
     count (LeNet5: 32, 32, 64, 64), so shares below ~1.6 % give no NegLU in a
@@ -209,9 +224,19 @@ def build_model(spec: RunSpec) -> nn.Module:
     if not isinstance(spec, RunSpec):
         raise ValueError(f"spec must be a RunSpec, got {spec!r}")
     position = iter(range(16))
-    model = MODELS[spec.model](
-        activation=lambda n: spec.activation.build(n, mask_seed(spec.seed, next(position)))
-    )
+
+    def activation(n: int) -> nn.Module:
+        i = next(position)
+        if positions is not None and i not in positions:
+            return nn.ReLU()
+        return spec.activation.build(n, mask_seed(spec.seed, i))
+
+    model = MODELS[spec.model](activation=activation)
+    if positions is not None and not set(positions) <= set(range(next(position))):
+        raise ValueError(f"positions must be activation positions of {spec.model} (0-based), "
+                         f"got {sorted(positions)}")
+    if spec.activation.dropout:
+        model.dropout = SeededDropout(spec.activation.dropout, seed=mask_seed(spec.seed, 15))
     model.reset_parameters(generator=torch.Generator().manual_seed(spec.seed))
     return model
 

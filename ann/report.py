@@ -28,6 +28,9 @@ __all__ = [
     "gap_table",
     "epoch_table",
     "noise_lines",
+    "MNIST_LEVELS",
+    "dynamics",
+    "diagnostics_table",
 ]
 
 #: Thesis Tables 6/7: % NegLU -> (test error %, training error %), MNIST ReLU-LeNet.
@@ -50,11 +53,12 @@ THESIS_CIFAR: dict[float, tuple[float, float]] = {
 
 def column_of(result: dict[str, Any]) -> str:
     """The table column of a run: for a MixLU run (or a run of the earlier layout) its
-    NegLU backward mode, with ``+resample`` for a resampled mask; else its activation's
-    key (``relu`` ...)."""
+    NegLU backward mode, with ``+resample`` for a resampled mask and ``+dropoutP`` with
+    dropout; else its activation's key (``relu``, ``leaky0.05`` ...)."""
     spec = result.get("activation_spec", {"kind": "mixlu"})
     if spec["kind"] == "mixlu":
-        return str(result["backward"]) + ("+resample" if spec.get("mask") == "resample" else "")
+        return (str(result["backward"]) + ("+resample" if spec.get("mask") == "resample" else "")
+                + (f"+dropout{spec['dropout']:g}" if spec.get("dropout") else ""))
     return str(result.get("activation", spec["kind"]))
 
 
@@ -335,3 +339,84 @@ def noise_lines(
                 f"(indistinguishable from seed noise): {', '.join(small) or 'none'}."
             )
     return lines
+
+
+#: Test-error levels of :func:`dynamics` for MNIST: 1.5 % and 1.2 %, which the
+#: thesis's Table 8 rows cross (ReLU at epochs 3 and 5, MixLU 1 % at epochs 2 and 5).
+MNIST_LEVELS = (0.015, 0.012)
+
+
+def dynamics(result: dict[str, Any], levels: Sequence[float] = MNIST_LEVELS
+             ) -> dict[str, Any]:
+    """Table 8's convergence measures of one run, from its per-epoch test errors:
+    ``first_epoch`` reaching each level (test error <= level; ``None`` if never) and
+    ``roughness`` = the sum of epoch-to-epoch increases of the test error (fraction)."""
+    errors = [e["test_error"] for e in result["epochs"]]
+    first = {f"{level:g}": next((i + 1 for i, v in enumerate(errors) if v <= level), None)
+             for level in levels}
+    rough = sum(max(0.0, b - a) for a, b in zip(errors, errors[1:], strict=False))
+    return {"first_epoch": first, "roughness": rough}
+
+
+def _final_diagnostics(result: dict[str, Any]) -> dict[str, Any] | None:
+    epochs = result.get("epochs") or []
+    return epochs[-1].get("diagnostics") if epochs else None
+
+
+def _dead_share(diag: dict[str, Any], unit_type: str) -> float | None:
+    units = sum(p["units"].get(unit_type, 0) for p in diag["positions"])
+    if not units:
+        return None
+    return 100.0 * sum(p["dead"].get(unit_type, 0) for p in diag["positions"]) / units
+
+
+def diagnostics_table(results: Iterable[dict[str, Any]],
+                      levels: Sequence[float] = MNIST_LEVELS) -> str:
+    """One compact table per configuration (column x % NegLU) at the last epoch: dead
+    units (% of ReLU-side and of NegLU units, :mod:`ann.diagnostics`), the share of
+    hidden units with a large negative bias, the hidden biases' mean, NegLUs per image,
+    and :func:`dynamics` (epochs to each level, roughness); mean ± sd over seeds."""
+    groups: dict[tuple[str, float], list[dict[str, Any]]] = defaultdict(list)
+    for r in results:
+        if _final_diagnostics(r) is not None:
+            groups[(column_of(r), float(r["neg_percent"]))].append(r)
+    if not groups:
+        return "Unit diagnostics: none recorded (runs of an earlier trainer version)."
+
+    def cell(values: list[float | None], digits: int = 1) -> str:
+        values = [v for v in values if v is not None]
+        if not values:
+            return "—"
+        s = seed_stat(values)
+        return f"{s.mean:.{digits}f}" + (f" ± {s.sd:.{digits}f}" if s.n > 1 else "")
+
+    header = ["config", "% NegLU", "seeds", "dead ReLU-side %", "dead NegLU %",
+              "large neg. bias %", "hidden bias mean", "NegLUs/image",
+              *[f"epochs to ≤{100 * lv:g} %" for lv in levels], "roughness (points)"]
+    rows = []
+    for (column, percent), runs in groups.items():
+        diags = [_final_diagnostics(r) for r in runs]
+        dyn = [dynamics(r, levels) for r in runs]
+        hidden = [d["positions"][-1] for d in diags]
+        rows.append([
+            column, f"{percent:g}", str(len(runs)),
+            cell([_dead_share(d, "relu") if _dead_share(d, "relu") is not None
+                  else _dead_share(d, "resampled") for d in diags]),
+            cell([_dead_share(d, "neglu") for d in diags]),
+            cell([100.0 * h["large_negative_bias_share"] if "large_negative_bias_share" in h
+                  else None for h in hidden]),
+            cell([_hidden_bias_mean(d) for d in diags], 4),
+            cell([d["neglu_per_image"] for d in diags], 0),
+            *[cell([x["first_epoch"][f"{lv:g}"] for x in dyn], 1) for lv in levels],
+            cell([100.0 * x["roughness"] for x in dyn], 2),
+        ])
+    return ("Unit diagnostics at the last epoch (probe: first 1,000 training images; dead: "
+            "never in the active regime; large negative bias: below -2 sd of the unit's "
+            "input; hidden: the last activation position)\n\n" + _markdown(header, rows))
+
+
+def _hidden_bias_mean(diag: dict[str, Any]) -> float | None:
+    layers = list(diag["layers"].values())
+    if len(layers) < 2 or "bias" not in layers[-2]:
+        return None
+    return layers[-2]["bias"]["mean"]  # the layer before the classifier

@@ -5,6 +5,8 @@ Layout of a sweep's output directory (``--out DIR``)::
     DIR/sweep.json          what the runs share (checked on resume) and provenance
     DIR/runs/<key>.json     one finished run each (``RunSpec.key``), written atomically
     DIR/.lock               the process writing DIR (PID), while it runs
+    DIR/checkpoints/*.pt    epoch checkpoints of unfinished stacks and runs
+                            (:mod:`ann.checkpoint`), deleted as their runs finish
 
 A rerun of the same sweep skips every run already in ``runs/``.  ``sweep.json``
 holds the sweep's identity (experiment, dataset and its fingerprint, configuration,
@@ -18,8 +20,10 @@ rather than mixed; the earlier layout can still be read with ``--report-only``
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +46,43 @@ class SweepMismatch(UserError):
 class StoreError(UserError):
     """A stored file that cannot be read (corrupt, foreign), or a directory that another
     process is writing."""
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _run_problem(result: dict[str, Any]) -> str:
+    """What makes ``result`` (with every field of :data:`RUN_FIELDS`) not a run record,
+    or ``""``: the published fields' types, the epoch records, the activation spec."""
+    for name in ("neg_percent", "train_error", "test_error"):
+        if not _number(result[name]):
+            return f"{name} is {result[name]!r}, not a number"
+    if not isinstance(result["seed"], int) or isinstance(result["seed"], bool) \
+            or result["seed"] < 0:
+        return f"seed is {result['seed']!r}, not a non-negative integer"
+    if result["backward"] is not None and not isinstance(result["backward"], str):
+        return f"backward is {result['backward']!r}, not a name"
+    if result["status"] not in ("ok", "diverged"):
+        return f"status is {result['status']!r}, not 'ok' or 'diverged'"
+    epochs = result["epochs"]
+    if not isinstance(epochs, list):
+        return "epochs is not a list"
+    for e in epochs:
+        if not isinstance(e, dict) or not all(
+                _number(e.get(k)) for k in ("epoch", "train_error", "test_error", "loss")):
+            return f"epoch record {str(e)[:60]!r} lacks numeric epoch, errors or loss"
+    spec = result.get("activation_spec")
+    if spec is not None:
+        from ann.specs import ActivationSpec
+
+        try:
+            if not isinstance(spec, dict):
+                raise ValueError("not an object")
+            ActivationSpec.from_dict(spec)
+        except (ValueError, KeyError, TypeError) as exc:
+            return f"activation_spec {str(spec)[:60]!r} is not a spec ({exc})"
+    return ""
 
 
 def _pid_alive(pid: int) -> bool:
@@ -78,6 +119,7 @@ class RunStore:
         self.meta = json.loads(json.dumps(meta))  # normalise (tuples -> lists, ...)
         self.meta_path = self.directory / "sweep.json"
         self._lock_path: Path | None = None
+        self._owns_lock = False
         if not _check:
             return
         if self.meta_path.exists():
@@ -140,6 +182,11 @@ class RunStore:
         meta.pop("provenance", None)
         return meta
 
+    @property
+    def checkpoint_dir(self) -> Path:
+        """Where the epoch checkpoints of this sweep's unfinished runs go."""
+        return self.directory / "checkpoints"
+
     def path(self, key: str) -> Path:
         """File of the run with ``key``."""
         return self.runs_dir / f"{key}.json"
@@ -155,10 +202,10 @@ class RunStore:
             return None
         result = self._read(path, "stored run")
         missing = [f for f in RUN_FIELDS if f not in result]
-        if missing or not isinstance(result.get("epochs"), list):
-            raise StoreError(f"{path} is not a stored run (missing {', '.join(missing) or 'epochs'}"
-                             f"); move it aside (e.g. mv {path} {path}.bad) and rerun to "
-                             f"train that run again")
+        problem = (f"missing {', '.join(missing)}" if missing else _run_problem(result))
+        if problem:
+            raise StoreError(f"{path} is not a stored run ({problem}); move it aside (e.g. "
+                             f"mv {path} {path}.bad) and rerun to train that run again")
         return result
 
     def save(self, key: str, result: dict[str, Any]) -> Path:
@@ -182,6 +229,9 @@ class RunStore:
         path = self.directory / ".lock"
         self.directory.mkdir(parents=True, exist_ok=True)
         for _ in range(3):
+            if path.is_dir():
+                raise StoreError(f"{path} is a directory where the lock file goes; move it "
+                                 f"aside and rerun")
             try:
                 fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
@@ -189,7 +239,10 @@ class RunStore:
                     pid = int(path.read_text().strip() or "0")
                 except (OSError, ValueError):
                     pid = 0
-                if pid > 0 and pid != os.getpid() and _pid_alive(pid):
+                if pid == os.getpid():  # this process holds it already (RunStore.claim)
+                    self._lock_path, self._owns_lock = path, False
+                    return
+                if pid > 0 and _pid_alive(pid):
                     raise StoreError(
                         f"another process (PID {pid}) is writing to {str(self.directory)!r}; "
                         f"wait for it to finish, or use another --out") from None
@@ -197,15 +250,35 @@ class RunStore:
                 continue
             with os.fdopen(fd, "w") as fh:
                 fh.write(f"{os.getpid()}\n")
-            self._lock_path = path
+            self._lock_path, self._owns_lock = path, True
             return
         raise StoreError(f"could not lock {str(self.directory)!r}; remove {path} and rerun")
 
     def unlock(self) -> None:
-        """Release :meth:`lock` (if this process holds it)."""
-        if self._lock_path is not None:
+        """Release :meth:`lock` (if this object took it; a lock this process already held
+        stays with its first holder)."""
+        if self._lock_path is not None and self._owns_lock:
             self._lock_path.unlink(missing_ok=True)
-            self._lock_path = None
+        self._lock_path, self._owns_lock = None, False
+
+    @classmethod
+    @contextlib.contextmanager
+    def claim(cls, directory: str | Path) -> Iterator[RunStore]:
+        """Lock ``directory`` for this process and check every stored run file, before
+        anything is loaded or computed; released on leaving the block.  A
+        :class:`RunStore` of the same directory opened inside the block shares the lock.
+
+        Raises:
+            StoreError: another live process writes there, or a stored run is corrupt.
+        """
+        holder = cls(directory, {}, _check=False)
+        holder.lock()
+        try:
+            for key in holder.keys():
+                holder.load(key)
+            yield holder
+        finally:
+            holder.unlock()
 
     def __enter__(self) -> RunStore:
         self.lock()

@@ -12,6 +12,11 @@ command line (:func:`parse_activations`)::
     mixlu:5                        5 % NegLUs, backward reference, fixed mask
     mixlu:5:exact:resample
     mixlu:percent=5:mask=resample
+    leaky:0.05  prelu  bipolar  noisy:1:nair-hinton
+    relu:dropout=0.5               any kind, with dropout after the hidden activation
+
+``dropout=P`` is accepted by every kind: dropout of rate ``P`` after the model's
+fully connected hidden activation (:func:`ann.models.build_model`).
 
 Adding a kind is one :func:`register` call: its parameters, how to build its module
 for a position of ``num_units`` units, its canonical form (a spec that trains the same
@@ -22,6 +27,7 @@ and ``nn.ReLU``; for other kinds it falls back to the loop trainer with a one-li
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -30,6 +36,7 @@ from typing import Any
 from torch import nn
 
 from ann.activations import BACKWARDS, MASK_MODES, MixLU
+from ann.baselines import NOISE_VARIANCES, BipolarReLU, LeakyReLU, NoisyReLU, PReLU
 
 __all__ = [
     "Param",
@@ -43,6 +50,7 @@ __all__ = [
     "parse_activations",
     "activations_help",
     "mixlu_grid",
+    "key_float",
 ]
 
 _REQUIRED = object()
@@ -59,8 +67,14 @@ def _float_in(lo: float, hi: float, unit: str = "") -> Callable[[Any], float]:
                 from None
         if not (math.isfinite(v) and lo <= v <= hi):
             raise ValueError(f"must be a number in [{lo:g}, {hi:g}]{unit}, got {value!r}")
-        return v + 0.0  # -0.0 -> 0.0: one key per value
+        return key_float(v)
     return check
+
+
+def key_float(value: float) -> float:
+    """``value`` at the precision of keys (15 significant digits, -0.0 as 0.0), so that
+    two values with one key are one value (``1.0000000000000002`` is ``1``)."""
+    return float(f"{float(value):.15g}") + 0.0
 
 
 def _one_of(choices: Sequence[str]) -> Callable[[Any], str]:
@@ -142,10 +156,13 @@ class ActivationSpec:
 
     ``params`` holds every parameter of the kind (defaults filled in), in the kind's
     order, as ``(name, value)`` pairs, so equal specs compare and hash equal.
+    ``dropout`` (any kind): the dropout rate after the model's fully connected hidden
+    activation, 0 for none (then absent from the key, text and dict).
     """
 
     kind: str
     params: tuple[tuple[str, Any], ...] = ()
+    dropout: float = 0.0
 
     @classmethod
     def make(cls, kind: str, **params: Any) -> ActivationSpec:
@@ -154,6 +171,12 @@ class ActivationSpec:
         Raises:
             ValueError: an unknown kind or parameter, a missing or invalid value.
         """
+        params = dict(params)
+        dropout = params.pop("dropout", 0.0)
+        try:
+            dropout = _DROPOUT.check(dropout)
+        except ValueError as exc:
+            raise ValueError(f"activation {kind!r}: dropout {exc}") from None
         if kind not in KINDS:
             raise ValueError(f"unknown activation kind {kind!r}; choose from "
                              f"{', '.join(KINDS)}")
@@ -175,7 +198,7 @@ class ActivationSpec:
             else:
                 value = p.default
             values.append((p.name, value))
-        return cls(kind, tuple(values))
+        return cls(kind, tuple(values), dropout)
 
     def __getitem__(self, name: str) -> Any:
         for n, v in self.params:
@@ -190,18 +213,26 @@ class ActivationSpec:
     @property
     def key(self) -> str:
         """Stable identifier for file names and JSON: the kind, its first parameter
-        attached, the others after dashes, e.g. ``relu``, ``mixlu5-reference-fixed``."""
+        attached, the others after dashes, e.g. ``relu``, ``mixlu5-reference-fixed``,
+        ``relu-dropout0.5``."""
         values = [_fmt(v) for _, v in self.params]
-        return self.kind + "".join(values[:1]) + "".join(f"-{v}" for v in values[1:])
+        tail = values[1:] + ([f"dropout{_fmt(self.dropout)}"] if self.dropout else [])
+        return self.kind + "".join(values[:1]) + "".join(f"-{v}" for v in tail)
 
     @property
     def text(self) -> str:
         """The command-line form, e.g. ``mixlu:5:reference:fixed`` (parses back)."""
-        return ":".join([self.kind, *(_fmt(v) for _, v in self.params)])
+        fields = [self.kind, *(_fmt(v) for _, v in self.params)]
+        if self.dropout:
+            fields.append(f"dropout={_fmt(self.dropout)}")
+        return ":".join(fields)
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"kind": ..., **params}`` (JSON-ready)."""
-        return {"kind": self.kind, **dict(self.params)}
+        """``{"kind": ..., **params}`` (JSON-ready), with ``dropout`` when it is set."""
+        d = {"kind": self.kind, **dict(self.params)}
+        if self.dropout:
+            d["dropout"] = self.dropout
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ActivationSpec:
@@ -212,12 +243,20 @@ class ActivationSpec:
     def canonical(self) -> ActivationSpec:
         """The spec that trains the same network (itself unless the kind says otherwise)."""
         fn = KINDS[self.kind].canonical
-        return fn(self) if fn is not None else self
+        spec = fn(self) if fn is not None else self
+        return dataclasses.replace(spec, dropout=self.dropout)
 
     @property
     def stackable(self) -> bool:
-        """Whether the batched engine can stack this kind."""
-        return KINDS[self.kind].stackable
+        """Whether the batched engine can stack this spec (its kind, and no dropout)."""
+        return KINDS[self.kind].stackable and not self.dropout
+
+    @property
+    def unstackable_reason(self) -> str:
+        """Why :attr:`stackable` is False (one phrase)."""
+        if not KINDS[self.kind].stackable:
+            return f"activation kind {self.kind!r} is not stackable"
+        return "dropout is not stackable" if self.dropout else ""
 
     def build(self, num_units: int, mask_seed: int) -> nn.Module:
         """The module for one position of ``num_units`` units."""
@@ -241,6 +280,7 @@ def parse_activation(text: str) -> ActivationSpec:
         raise ValueError(f"{item!r}: unknown activation kind {kind!r}; choose from "
                          f"{', '.join(KINDS)}")
     names = [p.name for p in KINDS[kind].params]
+    allowed = set(names) | {"dropout"}
     params: dict[str, Any] = {}
     named = False
     for i, f in enumerate(fields):
@@ -256,6 +296,9 @@ def parse_activation(text: str) -> ActivationSpec:
                              f"({', '.join(names)})")
         if name in params:
             raise ValueError(f"{item!r}: {name} given twice")
+        if name not in allowed:
+            raise ValueError(f"{item!r}: {kind} has no parameter {name!r} (parameters: "
+                             f"{', '.join([*names, 'dropout'])})")
         params[name] = value.strip()
     try:
         return ActivationSpec.make(kind, **params)
@@ -290,7 +333,9 @@ def activations_help() -> str:
             for p in kind.params)
         kinds.append(f"{kind.name}{':' + params if params else ''} ({kind.doc})")
     return ("comma-separated activation specs KIND[:VALUE...] or KIND:NAME=VALUE, e.g. "
-            "'relu, mixlu:5:reference:resample'; kinds: " + "; ".join(kinds))
+            "'relu, mixlu:5:reference:resample, relu:dropout=0.5'; every kind takes "
+            "dropout=P (dropout after the fully connected hidden activation); kinds: "
+            + "; ".join(kinds))
 
 
 # ---------------------------------------------------------------------------
@@ -327,6 +372,57 @@ register(ActivationKind(
         "MASK fixed|resample",
     canonical=_canonical_mixlu,
 ))
+
+
+def _build_leaky(spec: ActivationSpec, num_units: int, mask_seed: int) -> nn.Module:
+    return LeakyReLU(spec["slope"])
+
+
+def _build_prelu(spec: ActivationSpec, num_units: int, mask_seed: int) -> nn.Module:
+    return PReLU(num_units, spec["init"])
+
+
+def _build_bipolar(spec: ActivationSpec, num_units: int, mask_seed: int) -> nn.Module:
+    return BipolarReLU(num_units)
+
+
+def _build_noisy(spec: ActivationSpec, num_units: int, mask_seed: int) -> nn.Module:
+    return NoisyReLU(spec["sigma"], spec["variance"], seed=mask_seed)
+
+
+def _relu_when(name: str) -> Callable[[ActivationSpec], ActivationSpec]:
+    def canonical(spec: ActivationSpec) -> ActivationSpec:
+        return ActivationSpec.make("relu") if spec[name] == 0.0 else spec
+    return canonical
+
+
+register(ActivationKind(
+    name="leaky", params=(Param("slope", _float_in(0.0, 1.0), 0.01, doc="negative slope"),),
+    build=_build_leaky, doc="leaky ReLU, slope SLOPE for x < 0 (Maas et al. 2013)",
+    canonical=_relu_when("slope")))
+register(ActivationKind(
+    name="prelu", params=(Param("init", _float_in(0.0, 1.0), 0.25, doc="initial slope"),),
+    build=_build_prelu, stackable=False,
+    doc="PReLU, a learned negative slope per channel from INIT (He et al. 2015)"))
+register(ActivationKind(
+    name="bipolar", params=(), build=_build_bipolar,
+    doc="ReLU on even, min(0, x) on odd units, exact backward (Eidnes & Nokland 2017)"))
+register(ActivationKind(
+    name="noisy",
+    params=(Param("sigma", _float_in(0.0, 1e6), 1.0, doc="noise sd"),
+            Param("variance", _one_of(NOISE_VARIANCES), "fixed", doc="fixed|nair-hinton")),
+    build=_build_noisy, stackable=False, canonical=_relu_when("sigma"),
+    doc="max(0, x + N(0, SIGMA^2)) in training (VARIANCE nair-hinton: SIGMA^2 sigmoid(x))"))
+
+#: The ``dropout`` parameter every kind accepts.
+_DROPOUT = Param("dropout", lambda v: _check_dropout(v), 0.0, doc="dropout rate")
+
+
+def _check_dropout(value: Any) -> float:
+    p = _float_in(0.0, 1.0)(value)
+    if p >= 1.0:
+        raise ValueError(f"must be a number in [0, 1), got {value!r}")
+    return p
 
 
 #: Model names of :class:`RunSpec` -> the class, filled by :mod:`ann.models`.

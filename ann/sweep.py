@@ -13,22 +13,26 @@ Runs that train the same network (``spec.canonical()``: e.g. a 0 % MixLU under e
 backward and mask mode is one ReLU net) are trained once and reported under every
 spec that asked for them, with ``trained_as`` naming the run that was trained.
 
-Each finished run is written to the store at once (atomically), so an interrupted
-sweep loses at most the runs in progress, and rerunning it trains only the rest.
+Each finished run is written to the store at once (atomically), and with a store
+both engines checkpoint the runs in progress after every epoch
+(:mod:`ann.checkpoint`), so an interrupted sweep loses at most the epochs in
+progress: rerunning it trains only the rest, to the numbers of an uninterrupted sweep.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
+from ann.checkpoint import Checkpoints, checkpoint_identity
 from ann.data.datasets import TensorData
 from ann.results import RunStore
 from ann.specs import ActivationSpec, RunSpec
-from ann.train import TRAINER_VERSION, TrainConfig, resolve_device, train_one
+from ann.train import TRAINER_VERSION, TrainConfig, resolve_device, train_loop
 from common.cli import Interrupted
 
 __all__ = ["ENGINES", "make_specs", "sweep_meta", "run_sweep", "run_line", "present"]
@@ -107,6 +111,7 @@ def run_sweep(
     store: RunStore | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
+    verbose: bool = False,
 ) -> list[dict[str, Any]]:
     """Train every run of ``specs`` not yet in ``store``; return all results in spec order.
 
@@ -118,11 +123,13 @@ def run_sweep(
             :func:`ann.models.build_model`).
         device: torch device or ``"auto"``.
         engine: ``"loop"`` or ``"batched"`` (see the module docstring).
-        store: where finished runs are saved and found on resume (locked while the
-            sweep runs); ``None`` keeps nothing.
+        store: where finished runs are saved and found on resume, and where epoch
+            checkpoints of the runs in progress go (locked while the sweep runs);
+            ``None`` keeps nothing.
         progress: tqdm bars for runs (and epochs, from the engine).
         log: receives one line per finished run and resume notes (default
             ``tqdm.write``).
+        verbose: also log what checkpointing cost (count, MB, seconds).
 
     Raises:
         ValueError: unknown engine, duplicate specs.
@@ -157,8 +164,21 @@ def run_sweep(
             log(f"{len(specs)} runs requested, {len(unique)} distinct networks: identical "
                 f"runs (e.g. 0 % NegLU under every mode) are trained once")
         if todo:
-            _train(todo, data, config, build_model, resolve_device(device), engine, store,
+            device = resolve_device(device)
+            checkpoints = None
+            if store is not None:
+                fingerprint = store.meta.get("data_fingerprint") or data.fingerprint()
+                checkpoints = Checkpoints(store.checkpoint_dir, checkpoint_identity(
+                    config.to_dict(), fingerprint, device))
+                found = sum(len(checkpoints.names(e)) for e in ENGINES)
+                if found:
+                    log(f"resuming: {found} epoch checkpoint(s) of unfinished runs in "
+                        f"{checkpoints.directory}")
+            started = time.perf_counter()
+            _train(todo, data, config, build_model, device, engine, store, checkpoints,
                    progress, log, trained, len(unique))
+            if verbose and checkpoints is not None:
+                log(checkpoints.cost_line(time.perf_counter() - started))
     except KeyboardInterrupt:
         kept = (f"{len(trained)} finished runs kept in {store.directory}; rerun the same "
                 f"command to resume" if store is not None else
@@ -170,8 +190,8 @@ def run_sweep(
     return [present(trained[canonical[s]], s) for s in specs]
 
 
-def _train(todo, data, config, build_model, device, engine, store, progress, log, trained,
-           total) -> None:
+def _train(todo, data, config, build_model, device, engine, store, checkpoints, progress,
+           log, trained, total) -> None:
     from tqdm.auto import tqdm
 
     data = data.to(device)
@@ -181,11 +201,17 @@ def _train(todo, data, config, build_model, device, engine, store, progress, log
         if engine == "batched":
             from ann.batched import train_batched
 
-            finished = train_batched(todo, data, config, build_model, device, progress=progress)
+            finished = train_batched(todo, data, config, build_model, device, progress=progress,
+                                     checkpoints=checkpoints)
         else:
-            finished = ((s, train_one(s, data, config, build_model, device, progress=progress))
-                        for s in todo)
+            finished = train_loop(todo, data, config, build_model, device, progress=progress,
+                                  checkpoints=checkpoints)
+        wanted = set(todo)
         for spec, result in finished:
+            if spec not in wanted:  # a resumed stack's member stored before the kill
+                if store is not None and store.load(spec.key) is None:
+                    store.save(spec.key, result)  # a run of this sweep not asked for now
+                continue
             if store is not None:
                 store.save(spec.key, result)
             trained[spec] = result

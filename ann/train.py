@@ -44,7 +44,10 @@ Procedure
 7. Per epoch: ``train_error`` = misclassified training images / N, counted from
    the training forward passes during the epoch (the running error MatConvNet
    reports); ``loss`` = sum of batch loss x batch size / N; then ``test_error`` on the
-   whole test set in eval mode without gradients, in chunks of 1000.
+   whole test set in eval mode without gradients, in chunks of 1000; then
+   ``diagnostics``: :func:`ann.diagnostics.unit_diagnostics` on the first 1,000
+   training images (dead units, biases, weight norms, NegLUs per image), which leaves
+   every generator as it was.
 
 Result (a JSON-ready dict, :func:`run_result`)::
 
@@ -63,7 +66,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,7 +74,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ann.checkpoint import Checkpoints, capture_state, restore_state
 from ann.data.datasets import TensorData
+from ann.diagnostics import probe_images, unit_diagnostics
 from ann.epoch import (
     CHANCE_ERROR,
     batch_starts,
@@ -94,6 +99,7 @@ __all__ = [
     "count_wrong",
     "evaluate",
     "train_one",
+    "train_loop",
     "run_result",
     "resolve_device",
 ]
@@ -276,8 +282,15 @@ def train_one(
     build_model: Callable[[RunSpec], nn.Module] | None = None,
     device: str | torch.device = "cpu",
     progress: bool = False,
+    checkpoints: Checkpoints | None = None,
 ) -> dict[str, Any]:
     """Train one model by the procedure in the module docstring; return its result dict.
+
+    With ``checkpoints`` the run resumes from its checkpoint (``loop-<key>``) if there
+    is one, and writes one after every epoch but the last (:mod:`ann.checkpoint`): an
+    interrupted run goes on from its last complete epoch to the numbers of an
+    uninterrupted one.  The checkpoint is left for the caller to delete once the
+    result is stored (:func:`train_loop` does).
 
     Args:
         spec: the run.
@@ -287,6 +300,7 @@ def train_one(
             :func:`ann.models.build_model`).
         device: torch device (``"auto"`` allowed).
         progress: show a tqdm bar over the epochs.
+        checkpoints: where epoch checkpoints are read and written; ``None``: none.
 
     Returns:
         The result dict (module docstring).  Divergence is recorded, not raised.
@@ -304,15 +318,25 @@ def train_one(
     )
     g = torch.Generator().manual_seed(spec.seed)
     n, bs = data.train_size, config.batch_size
+    probe = probe_images(data.train_x)
     epochs: list[dict[str, Any]] = []
+    completed = 0
+    name = Checkpoints.name("loop", [spec.key])
+    state = checkpoints.load(name, "loop") if checkpoints is not None else None
+    if state is not None:
+        restore_state(state, model=model, optimizer=optimizer, generators=[g])
+        (epochs,) = state["epochs"]
+        completed = int(state["completed"])
+        start -= float(state["seconds"])
     status = "ok"
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=config.epochs, desc=f"  {spec.key}", unit="epoch", leave=False)
+        bar = tqdm(total=config.epochs, initial=completed, desc=f"  {spec.key}", unit="epoch",
+                   leave=False)
     try:
-        for epoch in range(config.epochs):
+        for epoch in range(completed, config.epochs):
             set_epoch_lr(optimizer, config, epoch)
             perm, flips = draw_epoch(g, n, config)
             wrong = torch.zeros((), dtype=torch.int64, device=device)
@@ -340,6 +364,12 @@ def train_one(
             test_wrong = int(count_wrong(model, data.test_x, data.test_y))
             epochs.append(epoch_record(epoch + 1, int(wrong), float(loss_sum), test_wrong,
                                        n, data.test_size))
+            epochs[-1]["diagnostics"] = unit_diagnostics(model, probe)[0]
+            if checkpoints is not None and epoch + 1 < config.epochs:
+                checkpoints.save(name, "loop", capture_state(
+                    members=[spec.key], model=model, optimizer=optimizer, generators=[g],
+                    epochs=[epochs], completed=epoch + 1,
+                    seconds=time.perf_counter() - start))
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(train=f"{epochs[-1]['train_error']:.4f}",
@@ -348,6 +378,24 @@ def train_one(
         if bar is not None:
             bar.close()
     return run_result(spec, status, epochs, time.perf_counter() - start, engine="loop")
+
+
+def train_loop(
+    specs: Sequence[RunSpec],
+    data: TensorData,
+    config: TrainConfig,
+    build_model: Callable[[RunSpec], nn.Module] | None = None,
+    device: str | torch.device = "cpu",
+    progress: bool = False,
+    checkpoints: Checkpoints | None = None,
+) -> Iterator[tuple[RunSpec, dict[str, Any]]]:
+    """:func:`train_one` for each run in turn; yield ``(spec, result)``.  A run's
+    checkpoint is deleted when the caller asks for the next result (so after it stored
+    this one)."""
+    for spec in specs:
+        yield spec, train_one(spec, data, config, build_model, device, progress, checkpoints)
+        if checkpoints is not None:
+            checkpoints.delete(Checkpoints.name("loop", [spec.key]))
 
 
 def run_result(spec: RunSpec, status: str, epochs: list[dict[str, Any]], seconds: float,

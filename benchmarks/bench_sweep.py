@@ -23,9 +23,11 @@ epochs and its time for the whole sweep is extrapolated linearly (printed as suc
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import platform
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -36,6 +38,7 @@ import torch  # noqa: E402
 
 from ann.activations import BACKWARDS  # noqa: E402
 from ann.batched import train_batched  # noqa: E402
+from ann.checkpoint import Checkpoints, checkpoint_identity  # noqa: E402
 from ann.data import TensorData  # noqa: E402
 from ann.experiment import parse_percents  # noqa: E402
 from ann.protocols import MNIST_LENET  # noqa: E402
@@ -109,9 +112,28 @@ def build_parser() -> argparse.ArgumentParser:
                    help="CPU only: train the loop's runs again with another thread count and "
                         "print how much that alone changes the errors, the scale against "
                         "which to read the loop vs batched difference")
+    p.add_argument("--checkpoint-cost", action="store_true",
+                   help="train the batched sweep once more writing its epoch checkpoints "
+                        "(as a sweep with --out does) to a temporary folder, and print what "
+                        "they cost: count, MB and seconds each, share of the time (needs "
+                        "--epochs 2 or more: none is written after the last epoch)")
     p.add_argument("--progress", action="store_true", help="tqdm bars while training")
     p.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     return p
+
+
+#: Most training images of a benchmark (synthetic, held in memory).
+MAX_IMAGES = 1_000_000
+
+
+def _bounds() -> dict[str, int]:
+    """Upper bounds of the numeric options (beyond them a benchmark cannot be meant)."""
+    import os
+
+    return {"seeds": 1000, "batch_size": 100_000, "steps": MAX_IMAGES, "epochs": 10_000,
+            "test_size": 100_000, "train_size": MAX_IMAGES, "max_members": 10_000,
+            "loop_sample": 10_000, "loop_epochs": 10_000,
+            "threads": 4 * (os.cpu_count() or 1)}
 
 
 def check_args(args: argparse.Namespace) -> argparse.Namespace:
@@ -124,6 +146,14 @@ def check_args(args: argparse.Namespace) -> argparse.Namespace:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise UserError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
+    for name, most in _bounds().items():
+        value = getattr(args, name)
+        if value is not None and value > most:
+            raise UserError(f"--{name.replace('_', '-')} must be at most {most:,}, got {value:,}")
+    n_train = args.train_size or args.steps * args.batch_size
+    if n_train > MAX_IMAGES:
+        raise UserError(f"--steps x --batch-size (or --train-size) gives {n_train:,} training "
+                        f"images; at most {MAX_IMAGES:,}")
     args.percent_list = parse_percents(args.percents)
     args.backward_list = [b.strip() for b in args.backward.split(",")]
     bad = [b for b in args.backward_list if b not in BACKWARDS]
@@ -147,6 +177,9 @@ def check_args(args: argparse.Namespace) -> argparse.Namespace:
     if args.rounding_floor and args.device_resolved.type != "cpu":
         raise UserError(f"--rounding-floor varies CPU threads: use --device cpu, not "
                         f"{args.device_resolved}")
+    if args.checkpoint_cost and ("batched" not in engines or args.epochs < 2):
+        raise UserError("--checkpoint-cost needs the batched engine and --epochs 2 or more "
+                        "(no checkpoint is written after the last epoch)")
     if args.json is not None:
         if args.json.is_dir():
             raise UserError(f"--json {str(args.json)!r} is a directory; name a file")
@@ -238,17 +271,24 @@ def run(args: argparse.Namespace) -> dict:
                    loop_images_per_s_per_model_over_sweep=images / loop_time)
     if "batched" in args.engines:
         start = clock()
-        results["batched"] = dict(train_batched(
-            specs, data, config, None, device, progress=args.progress,
-            max_members=args.max_members,
-            channels_last=channels_last))
+        with _timed_diagnostics(clock) as diagnostics:
+            results["batched"] = dict(train_batched(
+                specs, data, config, None, device, progress=args.progress,
+                max_members=args.max_members,
+                channels_last=channels_last))
         _sync(device)
         batched_time = clock() - start
         print(_speed_line("batched", batched_time, images, len(specs)))
+        print(f"batched unit diagnostics (ann.diagnostics, after each epoch): "
+              f"{diagnostics['calls']} probe passes, {diagnostics['seconds']:.2f} s, "
+              f"{100 * diagnostics['seconds'] / batched_time:.1f} % of the batched time")
+        out["batched_diagnostics_seconds"] = diagnostics["seconds"]
         out.update(batched_seconds=batched_time,
                    batched_images_per_s_per_model_over_sweep=images / batched_time)
         statuses = [r["status"] for r in results["batched"].values()]
         print(f"batched runs: {statuses.count('ok')} ok, {statuses.count('diverged')} diverged")
+    if args.checkpoint_cost:
+        out.update(_checkpoint_cost(specs, data, config, device, args, clock))
     if "loop" in results and "batched" in results and args.loop_epochs in (None, args.epochs):
         diffs = []
         for spec, loop in results["loop"].items():
@@ -276,6 +316,50 @@ def run(args: argparse.Namespace) -> dict:
     if "ratio" in out:
         print(f"ratio: {out['ratio']:.2f}")
     return out
+
+
+@contextlib.contextmanager
+def _timed_diagnostics(clock):
+    """Time every unit-diagnostics pass of the engines while the block runs."""
+    import ann.batched.engine as engine
+    import ann.train as loop
+
+    stats = {"calls": 0, "seconds": 0.0}
+    original = engine.unit_diagnostics
+
+    def timed(*args, **kwargs):
+        start = clock()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            stats["calls"] += 1
+            stats["seconds"] += clock() - start
+
+    engine.unit_diagnostics = loop.unit_diagnostics = timed
+    try:
+        yield stats
+    finally:
+        engine.unit_diagnostics = loop.unit_diagnostics = original
+
+
+def _checkpoint_cost(specs, data, config, device, args, clock) -> dict:
+    """The batched sweep again, checkpointing every epoch into a temporary folder."""
+    with tempfile.TemporaryDirectory(prefix="bench-checkpoints-") as folder:
+        checkpoints = Checkpoints(folder, checkpoint_identity(config.to_dict(), "bench",
+                                                              device))
+        start = clock()
+        for _ in train_batched(specs, data, config, None, device, progress=args.progress,
+                               max_members=args.max_members,
+                               channels_last=not args.no_channels_last,
+                               checkpoints=checkpoints):
+            pass
+        _sync(device)
+        seconds = clock() - start
+    print("batched with " + checkpoints.cost_line(seconds))
+    return {"checkpoints_written": checkpoints.written,
+            "checkpoint_mb_each": checkpoints.bytes / checkpoints.written / 1e6,
+            "checkpoint_seconds_each": checkpoints.seconds / checkpoints.written,
+            "batched_with_checkpoints_seconds": seconds}
 
 
 def _rounding_floor(loop_results, data, config):

@@ -149,8 +149,8 @@ def check(args: argparse.Namespace) -> tuple[TableConfig, str]:
             raise ValueError(
                 f"--target must be one of {', '.join(BENCH_TARGETS)}, got {args.target!r}"
             )
-        if args.repeats < 1:
-            raise ValueError(f"--repeats must be an integer >= 1, got {args.repeats!r}")
+        if not 1 <= args.repeats <= 1000:
+            raise ValueError(f"--repeats must be an integer in 1..1000, got {args.repeats!r}")
         cfg = TableConfig(trials=args.trials, target=args.target, **base).validate()
         target = resolve_target(args.target)
     except (ValueError, RuntimeError) as exc:

@@ -4,7 +4,10 @@
   that cannot be written, a full disk) prints one ``error: ...`` line naming the
   parameter or file and what to do, and exits with status 2.
 - Ctrl-C prints one ``interrupted...`` line and exits with status 130.
+- A closed stdout (``script | head``) ends the script quietly with status 141.
 - Anything else is a bug and keeps its traceback.
+- A warning (e.g. runs that the batched engine trains one at a time) is one
+  ``warning: ...`` line.
 
 Scripts build their parser with :class:`OneLineArgumentParser`, raise
 :class:`UserError` (or a subclass: the packages' data and store errors are ones) for
@@ -15,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -24,9 +29,13 @@ __all__ = ["UserError", "Interrupted", "OneLineArgumentParser", "cli_main", "EXI
 
 EXIT_USER = 2
 EXIT_INTERRUPTED = 130
+#: 128 + SIGPIPE, the shell's status of a tool whose output pipe was closed.
+EXIT_BROKEN_PIPE = 141
 
 #: ``OSError`` numbers that are the user's environment, not a bug: one line, exit 2.
-_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS,
+                       errno.EFBIG, errno.EISDIR, errno.ENOTDIR, errno.ENAMETOOLONG,
+                       errno.EEXIST, errno.EIO}
 
 
 class UserError(ValueError):
@@ -46,22 +55,60 @@ class OneLineArgumentParser(argparse.ArgumentParser):
 
 def cli_main(parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace], Any],
              argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv``, call ``run(args)`` and apply the error policy; return the status."""
+    """Parse ``argv``, call ``run(args)`` and apply the error policy; return the status.
+    Warnings are printed as one ``warning: ...`` line each."""
+    previous = warnings.showwarning
+    warnings.showwarning = _one_line_warning
     try:
         args = parser.parse_args(argv)
         run(args)
+        try:
+            sys.stdout.flush()  # a full or closed stdout is an error here, not at exit
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, "stdout") from exc
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER
+    except BrokenPipeError:
+        # the reader of stdout has gone (``| head``): stop quietly, as shell tools do,
+        # with nothing left for the interpreter to flush at exit
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return EXIT_BROKEN_PIPE
     except OSError as exc:
-        if exc.errno not in _ENVIRONMENT_ERRNOS:
+        if exc.errno is not None and exc.errno not in _ENVIRONMENT_ERRNOS:
             raise
+        # errno None: a short write (numpy, Brian2's build folder) under a size limit
+        reason = exc.strerror or str(exc)
         where = f" writing {exc.filename}" if exc.filename else ""
-        print(f"error: {exc.strerror}{where}; free space or fix the permissions, then rerun "
-              f"the same command (finished results are kept)", file=sys.stderr)
+        print(f"error: {reason}{where}; {_remedy(exc.errno)}, then rerun the same command "
+              f"(finished results are kept)", file=sys.stderr)
         return EXIT_USER
     except KeyboardInterrupt as exc:
         note = str(exc) if isinstance(exc, Interrupted) and str(exc) else "interrupted"
         print(note, file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        warnings.showwarning = previous
     return 0
+
+
+def _remedy(number: int | None) -> str:
+    """What the user can do about an environment error."""
+    if number in (errno.ENOSPC, errno.EDQUOT):
+        return "free space"
+    if number == errno.EFBIG:
+        return "raise the file-size limit (ulimit -f)"
+    if number in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return "fix the permissions"
+    if number is None or number == errno.EIO:
+        return "free space or raise the file-size limit (ulimit -f)"
+    return "fix the path"
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"warning: {message}", file=file or sys.stderr)

@@ -9,6 +9,7 @@ plain ``open(path, "w")`` would give them (``0666`` less the umask, e.g. ``0644`
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -23,6 +24,7 @@ __all__ = [
     "atomic_write_json",
     "read_json",
     "check_writable_dir",
+    "directory_argument",
 ]
 
 
@@ -50,6 +52,13 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.errno is None:  # a short write (e.g. a file-size limit) says no errno
+            raise OSError(errno.EIO, f"Input/output error ({exc})", str(path)) from exc
+        if exc.filename is None or Path(exc.filename) == tmp:  # name the file meant
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -85,6 +94,16 @@ def read_json(path: str | Path) -> Any:
         raise ValueError(f"{path}: not valid JSON ({exc})") from exc
 
 
+def directory_argument(text: str) -> Path:
+    """``argparse`` type of a directory option: refuses an empty name (which ``Path``
+    would silently read as the current directory)."""
+    import argparse
+
+    if not str(text).strip():
+        raise argparse.ArgumentTypeError(f"must name a directory, got {text!r}")
+    return Path(text)
+
+
 def check_writable_dir(path: str | Path, option: str = "--out") -> Path:
     """Create directory ``path`` (and parents) and prove it writable by creating and
     removing a file in it.  Call before any long computation.
@@ -94,7 +113,12 @@ def check_writable_dir(path: str | Path, option: str = "--out") -> Path:
             path under a file, no permission, a read-only or pseudo file system).
     """
     path = Path(path)
-    if path.exists() and not path.is_dir():
+    try:
+        is_other = path.exists() and not path.is_dir()
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise ValueError(f"{option} {str(path)[:80]!r}... is not a usable path "
+                         f"({exc.strerror or type(exc).__name__}); choose another") from None
+    if is_other:
         raise ValueError(f"{option} {str(path)!r} exists and is not a directory; "
                          f"choose a directory")
     try:

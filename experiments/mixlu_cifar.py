@@ -42,6 +42,7 @@ Quick demo::
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
@@ -60,14 +61,24 @@ from ann.experiment import (  # noqa: E402
 from ann.models import build_model, neglu_counts  # noqa: E402
 from ann.preprocess import PreprocessParams, preprocess_cifar  # noqa: E402
 from ann.protocols import CIFAR_LENET5  # noqa: E402
-from ann.report import THESIS_CIFAR, final_table, gap_table, noise_lines, summarize  # noqa: E402
+from ann.report import (  # noqa: E402
+    THESIS_CIFAR,
+    diagnostics_table,
+    final_table,
+    gap_table,
+    noise_lines,
+    summarize,
+)
 from ann.specs import RunSpec  # noqa: E402
 from ann.train import TrainConfig  # noqa: E402
 from common.cli import OneLineArgumentParser, UserError, cli_main  # noqa: E402
 
 DEFAULT_PERCENTS = "0,0.25,0.5,1,2,3"
+#: Test-error levels of the dynamics columns (ours: the thesis gives no CIFAR curve).
+CIFAR_LEVELS = (0.30, 0.25)
 QUICK = {"percents": "0,3", "epochs": 2, "train_subset": 2000, "test_subset": 1000}
 DEFAULT_MASK = "resample"
+ALL_POSITIONS = "1,2,3,4"
 #: Image shape the model sees (CIFAR-10; gray datasets are padded and repeated to it).
 IMAGE_SHAPE = (3, 32, 32)
 
@@ -110,6 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
         "32-channel layers) (default: %(default)s)",
     )
     parser.add_argument(
+        "--mixlu-positions", default=ALL_POSITIONS, metavar="LIST",
+        help="which of LeNet5's four activation positions (1-4, after conv1 .. conv4) get "
+             "the swept activation; the others are ReLU (default: %(default)s, the thesis's "
+             "net). E.g. 1 at a high share vs 1,2,3,4 at a low share compares matched NegLU "
+             "totals")
+    parser.add_argument(
         "--no-cache", action="store_true",
         help="recompute the preprocessing instead of reading/writing its disk cache")
     return parser
@@ -127,12 +144,31 @@ def load_data(args: argparse.Namespace, log=print):
         raise UserError(f"--dataset {args.dataset}: {exc}") from None
 
 
-def neg_counts(percents, mask: str) -> dict[float, str]:
+def parse_positions(text: str) -> list[int]:
+    """``--mixlu-positions``: distinct 1-based positions of 1..4 -> sorted 0-based list.
+
+    Raises:
+        UserError: naming the option and the bad item.
+    """
+    items = [t.strip() for t in str(text).split(",")]
+    if not any(items):
+        raise UserError(f"--mixlu-positions needs positions of 1..4, got {text!r}")
+    positions = []
+    for t in items:
+        if t not in ("1", "2", "3", "4"):
+            raise UserError(f"--mixlu-positions: {t!r} is not a position 1..4 (in {text!r})")
+        if int(t) - 1 in positions:
+            raise UserError(f"--mixlu-positions: {t} given twice (in {text!r})")
+        positions.append(int(t) - 1)
+    return sorted(positions)
+
+
+def neg_counts(percents, mask: str, positions=None) -> dict[float, str]:
     """NegLUs per percentage, counted from the model: NegLU channels per position
     (fixed) or expected NegLU elements per image over the four positions (resample)."""
     counts = {}
     for p in percents:
-        model = build_model(RunSpec.mixlu(p, mask=mask, model="lenet5"))
+        model = build_model(RunSpec.mixlu(p, mask=mask, model="lenet5"), positions)
         if mask == "fixed":
             counts[p] = "+".join(str(m.num_neg) for m in model.modules() if isinstance(m, MixLU))
         else:
@@ -149,10 +185,10 @@ def _units_note(mask: str) -> str:
     return f"expected NegLU elements per image over the four positions ({elements} units per image)"
 
 
-def report(results: list[dict], dataset: str, mask: str) -> str:
-    """Tables 9 and 10 and the seed-noise lines."""
+def report(results: list[dict], dataset: str, mask: str, positions=None) -> str:
+    """Tables 9 and 10, the seed-noise lines and the unit diagnostics."""
     summary = summarize(results, metric="accuracy")
-    counts = neg_counts(sorted({p for _, p in summary}), mask)
+    counts = neg_counts(sorted({p for _, p in summary}), mask, positions)
     note = (f"MixLU-LeNet5 on {dataset}, mask {mask} "
             + ("(the thesis's setting)" if mask == "resample" else
                "(NOT the thesis's setting, which is --mask resample)")
@@ -166,6 +202,7 @@ def report(results: list[dict], dataset: str, mask: str) -> str:
                     neg_counts=counts) + f"\n\nNegLUs: {_units_note(mask)}.",
         gap_table(summary, THESIS_CIFAR, metric="accuracy", title="Table 10"),
         "\n".join(noise_lines(summary, results, THESIS_CIFAR, metric="accuracy")),
+        diagnostics_table(results, levels=CIFAR_LEVELS),
     ]
     return "\n\n".join(parts)
 
@@ -178,6 +215,8 @@ def run(args: argparse.Namespace) -> dict:
         raise UserError(f"--epochs must be at most {CIFAR_LENET5.epochs} (the reference "
                         f"schedule's length), got {args.epochs}")
     config = make_config(args.epochs or CIFAR_LENET5.epochs)
+    positions = parse_positions(args.mixlu_positions)
+    every = positions == [0, 1, 2, 3]
     mask = args.mask
     print(f"mask: {mask}" + (" (per-element, resampled each pass: the thesis's setting)"
                              if mask == "resample" else
@@ -189,11 +228,15 @@ def run(args: argparse.Namespace) -> dict:
         default_percents=DEFAULT_PERCENTS,
         load_data=lambda: load_data(args),
         config=config,
-        report=lambda results, dataset: report(results, dataset, mask),
+        report=lambda results, dataset: report(results, dataset, mask,
+                                               None if every else positions),
         extra=lambda data: {
             "model": "LeNet5 (MatConvNet cnn_cifar 'lenet')",
             "preprocessing": data.info.get("preprocessing_params"),
+            # only when not the thesis's net: earlier sweeps (all four) resume as before
+            **({} if every else {"mixlu_positions": [p + 1 for p in positions]}),
         },
+        build_model=None if every else functools.partial(build_model, positions=positions),
         metric="accuracy",
         title=lambda name: f"MixLU-LeNet5 on {name}: training (solid) and test (dotted) accuracy",
     )

@@ -45,6 +45,7 @@ from ann.protocols import MNIST_LENET  # noqa: E402
 from ann.report import (  # noqa: E402
     THESIS_MNIST,
     THESIS_MNIST_EPOCHS,
+    diagnostics_table,
     epoch_table,
     final_table,
     gap_table,
@@ -110,6 +111,7 @@ def report(results: list[dict], dataset: str) -> str:
         gap_table(summary, THESIS_MNIST, title="Table 7"),
         epoch_table(summary, THESIS_MNIST_EPOCHS, title="Table 8"),
         "\n".join(noise_lines(summary, results, THESIS_MNIST)),
+        diagnostics_table(results),
     ]
     return "\n\n".join(parts)
 

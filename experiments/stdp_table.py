@@ -40,7 +40,11 @@ from bridge.mapping import CONVENTIONS, DEFAULT_CONVENTION, check_convention  # 
 from bridge.regime_table import KEY as BRIDGE_KEY  # noqa: E402
 from bridge.regime_table import load_bridge_table, skipped_line  # noqa: E402
 from common.cli import OneLineArgumentParser, UserError, cli_main  # noqa: E402
-from common.files import atomic_write_json, check_writable_dir  # noqa: E402
+from common.files import (  # noqa: E402
+    atomic_write_json,
+    check_writable_dir,
+    directory_argument,
+)
 from stdp_sim import preset_names  # noqa: E402
 from stdp_sim.backend import TARGETS  # noqa: E402
 from stdp_sim.plots import plot_windows  # noqa: E402
@@ -104,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(project cached in $STDP_SIM_STANDALONE_DIR or ~/.cache/stdp_sim, rebuilt only "
         "where it changed) when a C++ compiler and make are present, else cython, else "
         "numpy (default %(default)s)")
-    add("--out", type=Path, default=None, metavar="DIR",
+    add("--out", type=directory_argument, default=None, metavar="DIR",
         help=f"write DIR/{JSON_NAME} and DIR/{PNG_NAME} (DIR is created and checked "
         "writable before the simulation)")
     add("--no-progress", action="store_true", help="no progress bar")

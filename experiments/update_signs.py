@@ -54,10 +54,19 @@ from bridge.training_signs import (  # noqa: E402
     share_series,
 )
 from common.cli import OneLineArgumentParser, UserError, cli_main  # noqa: E402
-from common.files import atomic_write, atomic_write_json, check_writable_dir  # noqa: E402
+from common.files import (  # noqa: E402
+    atomic_write,
+    atomic_write_json,
+    check_writable_dir,
+    directory_argument,
+)
 from stdp_sim.regime import Regime  # noqa: E402
 
 LABELS = [r.label for r in Regime]
+#: Bounds of the options (numpy seeds are 32-bit; beyond the others a run cannot be meant).
+MAX_SEED = 2**32 - 1
+MAX_SYNAPSES = 1_000_000
+MAX_RAMP_S = 10_000.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--ramp-duration-s", type=float, default=1.0, help="rate-ramp duration, in seconds"
     )
     parser.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda, ...")
-    parser.add_argument("--out", default=None, help="write update_signs.json and .png here")
+    parser.add_argument("--out", type=directory_argument, default=None,
+                        help="write update_signs.json and .png here")
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -119,18 +129,20 @@ def check_args(args: argparse.Namespace) -> None:
         args.synapses = 300 if args.synapses is None else args.synapses
     args.epochs = 3 if args.epochs is None else args.epochs
     args.synapses = 2000 if args.synapses is None else args.synapses
-    if args.epochs < 1:
-        raise UserError(f"--epochs must be >= 1, got {args.epochs}")
+    if not 1 <= args.epochs <= 10_000:
+        raise UserError(f"--epochs must be an integer in 1..10000, got {args.epochs}")
     if not 0.0 < args.neg_percent <= 100.0:
         raise UserError(f"--neg-percent must be in (0, 100], got {args.neg_percent}")
     if args.train_size is not None and args.train_size < 100:
         raise UserError(f"--train-size must be >= 100, got {args.train_size}")
-    if args.seed < 0:
-        raise UserError(f"--seed must be a non-negative integer, got {args.seed}")
-    if args.synapses < 2:
-        raise UserError(f"--synapses must be >= 2, got {args.synapses}")
-    if not (math.isfinite(args.ramp_duration_s) and args.ramp_duration_s > 0):
-        raise UserError(f"--ramp-duration-s must be positive, got {args.ramp_duration_s}")
+    if not 0 <= args.seed <= MAX_SEED:
+        raise UserError(f"--seed must be an integer in 0..{MAX_SEED}, got {args.seed}")
+    if not 2 <= args.synapses <= MAX_SYNAPSES:
+        raise UserError(f"--synapses must be an integer in 2..{MAX_SYNAPSES}, got "
+                        f"{args.synapses}")
+    if not (math.isfinite(args.ramp_duration_s) and 0 < args.ramp_duration_s <= MAX_RAMP_S):
+        raise UserError(f"--ramp-duration-s must be in (0, {MAX_RAMP_S:g}] seconds, got "
+                        f"{args.ramp_duration_s}")
     if args.data_dir is not None and not Path(args.data_dir).is_dir():
         raise UserError(f"--data-dir {args.data_dir!r} is not a directory")
     try:
@@ -139,6 +151,10 @@ def check_args(args: argparse.Namespace) -> None:
             check_writable_dir(args.out, "--out")
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    for name in ("update_signs.json", "update_signs.png"):
+        if args.out is not None and (args.out / name).is_dir():
+            raise UserError(f"{args.out / name} is a directory where a file is written; move "
+                            f"it aside and rerun")
 
 
 # ------------------------------------------------------------------ tables
@@ -246,6 +262,11 @@ def plot_shares(path: Path, series: list[tuple[str, dict]]) -> None:
 def run(args: argparse.Namespace) -> dict:
     start = time.perf_counter()
     device = resolve_device(args.device)
+    # the data first: a missing or corrupt file is refused before any simulation
+    data = load_dataset(args.dataset, args.data_dir, download=False, log=print)
+    if args.train_size is not None and args.train_size < data.train_size:
+        data = subset(data, args.train_size, None, seed=args.seed)
+    data = subtract_mean_image(data)
     print("Brian2: pairing protocol for the four regimes …", flush=True)
     biology = pairing_signs(progress=True)
     print("Brian2: rate-ramp experiment …", flush=True)
@@ -253,10 +274,6 @@ def run(args: argparse.Namespace) -> dict:
         n_synapses=args.synapses, duration_s=args.ramp_duration_s, seed=args.seed, progress=True
     )
 
-    data = load_dataset(args.dataset, args.data_dir, download=False, log=print)
-    if args.train_size is not None and args.train_size < data.train_size:
-        data = subset(data, args.train_size, None, seed=args.seed)
-    data = subtract_mean_image(data)
     config = MNIST_LENET.replace(epochs=args.epochs)
     ann, series = [], []
     variants = default_variants(args.neg_percent, args.seed)
@@ -288,7 +305,8 @@ def run(args: argparse.Namespace) -> dict:
         "dataset": data.name,
         "train_size": data.train_size,
         "test_size": data.test_size,
-        "config": {**vars(args), "train": config.to_dict()},
+        "config": {**{k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+                   "train": config.to_dict()},
         "biology": biology,
         "ann": ann,
         "rate": rate_rows,

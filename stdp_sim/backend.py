@@ -31,9 +31,14 @@ import os
 import shutil
 from pathlib import Path
 
-from brian2 import prefs
+from brian2 import BrianLogger, prefs
 
 from stdp_sim import _checks
+
+# stdp_sim adds every object it creates to a Network at once; an object can only go
+# unused when Ctrl-C interrupts a run while it is built, and Brian's multi-line warning
+# about it would follow the CLI's one "interrupted" line.
+BrianLogger.suppress_name("unused_brian_object")
 
 __all__ = [
     "TARGETS",

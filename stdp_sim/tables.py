@@ -74,20 +74,33 @@ TIMINGS = ("pre-post", "post-pre")
 
 
 # ---------------------------------------------------------------- configuration
-def _real(option: str, value, *, minimum: float = 0.0, inclusive: bool = False) -> float:
-    """A finite number ``> minimum`` (``>=`` with ``inclusive``), else ``ValueError``."""
+def _real(option: str, value, *, minimum: float = 0.0, inclusive: bool = False,
+          maximum: float = math.inf) -> float:
+    """A finite number ``> minimum`` (``>=`` with ``inclusive``) and ``<= maximum``, else
+    ``ValueError``."""
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or not (value >= minimum if inclusive else value > minimum):
+    if not ok or not (value >= minimum if inclusive else value > minimum) or value > maximum:
         bound = "" if minimum == -math.inf else f" {'>=' if inclusive else '>'} {minimum:g}"
+        if maximum < math.inf:
+            bound += f" and <= {maximum:g}"
         raise ValueError(f"{option} must be a finite number{bound}, got {value!r}")
     return float(value)
 
 
-def _integer(option: str, value, *, minimum: int) -> int:
+def _integer(option: str, value, *, minimum: int, maximum: int | None = None) -> int:
     ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
-    if not ok or value < minimum:
-        raise ValueError(f"{option} must be an integer >= {minimum}, got {value!r}")
+    if not ok or value < minimum or (maximum is not None and value > maximum):
+        bound = f">= {minimum}" if maximum is None else f"in {minimum}..{maximum}"
+        raise ValueError(f"{option} must be an integer {bound}, got {value!r}")
     return int(value)
+
+
+#: Bounds of the options: numpy seeds are 32-bit; beyond the others (hours of simulated
+#: time per row) a table cannot be meant.
+MAX_SEED = 2**32 - 1
+MAX_PAIRINGS = 100_000
+MAX_TRIALS = 10_000
+MAX_POISSON_S = 10_000.0
 
 
 @contextlib.contextmanager
@@ -142,21 +155,21 @@ class TableConfig:
             if len(set(values)) != len(values):
                 raise ValueError(f"{option} lists a preset twice: {values!r}")
         _real("--delta-t-ms", self.delta_t_ms)
-        _integer("--n-pairings", self.n_pairings, minimum=1)
+        _integer("--n-pairings", self.n_pairings, minimum=1, maximum=MAX_PAIRINGS)
         _real("--pairing-rate-hz", self.pairing_rate_hz)
         _real("--jitter-ms", self.jitter_ms, inclusive=True)
-        _integer("--trials", self.trials, minimum=1)
+        _integer("--trials", self.trials, minimum=1, maximum=MAX_TRIALS)
         _real("--poisson-rate-hz", self.poisson_rate_hz)
         _real("--correlation", self.correlation, inclusive=True)
         if self.correlation > 1:
             raise ValueError(f"--correlation must lie in [0, 1], got {self.correlation!r}")
-        _real("--poisson-duration-s", self.poisson_duration_s)
+        _real("--poisson-duration-s", self.poisson_duration_s, maximum=MAX_POISSON_S)
         _real("--idt-window-ms", self.idt_window_ms)
         if len(self.window_grid_ms) == 0:
             raise ValueError("--window-grid-ms must list at least one Δt")
         for value in self.window_grid_ms:
             _real("--window-grid-ms", value, minimum=-math.inf)
-        _integer("--seed", self.seed, minimum=0)
+        _integer("--seed", self.seed, minimum=0, maximum=MAX_SEED)
         _real("--dt-ms", self.dt_ms)
         # combinations: the protocols' own checks, blamed on the options involved
         with _blame("--window-grid-ms", "--pairing-rate-hz"):

@@ -270,6 +270,11 @@ def test_bench_sweep_runs_both_engines_and_reports_the_ratio(capsys):
     (["--threads", "0"], "error: --threads must be a positive integer, got 0"),
     (["--loop-sample", "0"], "error: --loop-sample must be a positive integer, got 0"),
     (["--max-members", "0"], "error: --max-members must be a positive integer, got 0"),
+    (["--batch-size", "1000000000000"], "error: --batch-size must be at most 100,000"),
+    (["--steps", "1000000000000"], "error: --steps must be at most 1,000,000"),
+    (["--test-size", "1000000000000"], "error: --test-size must be at most 100,000"),
+    (["--threads", "1000000"], "error: --threads must be at most"),
+    (["--steps", "100000", "--batch-size", "100"], "error: --steps x --batch-size (or "),
     (["--json", "/proc/x/out.json"], "error: --json's folder '/proc/x' is not a writable"),
     (["--device", "mps"], "error: --device: device must be"),
 ])

@@ -374,3 +374,78 @@ def test_environment_imports_neither_torch_nor_brian2():
         check=True,
     )
     assert result.stdout.strip() == "False False"
+
+
+def test_cli_main_prints_warnings_as_one_line_and_restores_the_hook(capsys):
+    import warnings
+
+    def run(args):
+        warnings.warn("3 run(s) cannot be stacked", UserWarning, stacklevel=1)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        before = warnings.showwarning
+        assert cli_main(make_parser(), run, []) == 0
+        assert warnings.showwarning is before
+    out, err = capsys.readouterr()
+    assert out == "" and err == "warning: 3 run(s) cannot be stacked\n"
+
+
+def test_atomic_write_short_write_without_errno_becomes_an_io_error(tmp_path):
+    """A size limit makes Python raise OSError("... requested and ... written") with no
+    errno; it becomes EIO naming the file, which the CLIs print in one line."""
+    import errno
+
+    def write(tmp):
+        raise OSError("17512 requested and 4096 written")
+
+    with pytest.raises(OSError) as info:
+        atomic_write(tmp_path / "big.json", write)
+    assert info.value.errno == errno.EIO and info.value.filename == str(tmp_path / "big.json")
+    assert listing(tmp_path) == []
+
+
+def test_cli_main_full_stdout_is_one_line_exit_2(capsys, monkeypatch):
+    import errno
+    import io
+
+    class Full(io.StringIO):
+        def flush(self):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(sys, "stdout", Full())
+    assert cli_main(make_parser(), lambda args: print("table"), []) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "error: No space left on device writing stdout; free space, then rerun the "
+        "same command (finished results are kept)"]
+
+
+def test_cli_main_closed_stdout_pipe_ends_quietly_with_141(capsys):
+    assert cli_main(make_parser(), raising(BrokenPipeError(32, "Broken pipe")), []) == 141
+    assert capsys.readouterr() == ("", "")
+
+
+def test_atomic_write_errors_name_the_target_file(tmp_path):
+    import errno
+
+    def write(tmp):
+        raise OSError(errno.ENOSPC, "No space left on device")  # no file name attached
+
+    with pytest.raises(OSError) as info:
+        atomic_write(tmp_path / "table.png", write)
+    assert info.value.filename == str(tmp_path / "table.png")
+
+
+@pytest.mark.parametrize("number, remedy", [
+    ("ENOSPC", "free space"), ("EFBIG", "raise the file-size limit (ulimit -f)"),
+    ("EACCES", "fix the permissions"), (None, "free space or raise the file-size limit"),
+])
+def test_cli_main_environment_errors_say_what_to_do(capsys, number, remedy):
+    import errno
+
+    exc = (OSError(getattr(errno, number), "Oops", "/out/x.json") if number
+           else OSError("17512 requested and 4096 written"))
+    assert cli_main(make_parser(), raising(exc), []) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: ") and f"; {remedy}" in line
+    assert ("writing /out/x.json" in line) == bool(number)

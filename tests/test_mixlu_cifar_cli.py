@@ -161,6 +161,32 @@ def test_gray_28x28_dataset_runs_through_the_pipeline(tmp_path, capsys):
     assert doc["train_size"] == 60 and doc["mask"] == "fixed"
 
 
+def test_mixlu_positions_and_baselines_reach_the_runs(tmp_path, capsys):
+    """--mixlu-positions 1 puts the MixLU only after conv1 (NegLUs counted there only, and
+    recorded per epoch); baseline specs run beside it; the sweep records the positions."""
+    script = load_script(SCRIPT)
+    data_dir = write_tiny_cifar(tmp_path / "data", per_batch=20, n_test=20)
+    out = tmp_path / "o"
+    argv = ["--quick", "--epochs", "1", "--data-dir", str(data_dir), "--no-progress",
+            "--mask", "fixed", "--mixlu-positions", "1", "--out", str(out),
+            "--activations", "mixlu:50:exact, leaky:0.1, bipolar"]
+    assert script.main(argv) == 0
+    text = capsys.readouterr().out
+    assert "Unit diagnostics at the last epoch" in text
+    doc = json.loads((out / "mixlu_cifar.json").read_text())
+    assert doc["mixlu_positions"] == [1]
+    runs = {r["activation"]: r for r in doc["runs"]}
+    counts = [p["neglu_per_image"] for p in
+              runs["mixlu50-exact-fixed"]["epochs"][-1]["diagnostics"]["positions"]]
+    assert counts == [16 * 16 * 16, 0, 0, 0]  # 16 of conv1's 32 channels, 16x16 after pool
+    bipolar = runs["bipolar"]["epochs"][-1]["diagnostics"]["positions"]
+    assert [p["units"] for p in bipolar] == [{"relu": 16, "neglu": 16}] + [{"relu": c} for c
+                                                                          in (32, 64, 64)]
+    assert json.loads((out / "sweep.json").read_text())["mixlu_positions"] == [1]
+    code, _, err = call_main(SCRIPT, argv[:-2] + ["--mixlu-positions", "1,1"], capsys)
+    assert code == 2 and err == "error: --mixlu-positions: 1 given twice (in '1,1')\n"
+
+
 def test_neg_counts_per_mask_mode():
     script = load_script(SCRIPT)
     assert script.neg_counts([0.25, 1, 3], "fixed") == {0.25: "0+0+0+0", 1: "0+0+1+1",
@@ -216,3 +242,13 @@ def test_script_runs_as_a_program(tmp_path):
                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr == "error: --percents: 'abc' is not a number (in '5,abc')\n"
+
+
+def test_report_only_refuses_a_store_of_another_experiment(tmp_path, capsys):
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "sweep.json").write_text(json.dumps({"experiment": "mixlu_mnist"}))
+    code, _, err = call_main(SCRIPT, ["--report-only", "--out", str(out)], capsys)
+    assert code == 2
+    assert err == (f"error: --report-only: {str(out)!r} holds a mixlu_mnist sweep, not "
+                   f"mixlu_cifar; report it with mixlu_mnist.py\n")

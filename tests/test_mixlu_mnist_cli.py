@@ -161,8 +161,15 @@ def test_help_documents_every_option(capsys):
     (["--dataset", "cifar-99"], "error: unknown dataset 'cifar-99'"),
     (["--data-dir", "/nonexistent/dir"], "error: --data-dir '/nonexistent/dir' is not a directory"),
     (["--backward", "sideways"], "error: argument --backward: invalid choice: 'sideways'"),
-    (["--seeds", "0"], "error: --seeds must be a positive integer, got 0"),
-    (["--epochs", "-1"], "error: --epochs must be a positive integer, got -1"),
+    (["--seeds", "0"], "error: --seeds must be an integer in 1..1000, got 0"),
+    (["--seeds", "1000000000000"], "error: --seeds must be an integer in 1..1000, got 1000000"),
+    (["--epochs", "-1"], "error: --epochs must be an integer in 1..10000, got -1"),
+    (["--percents", "1,1.0000000000000002"], "error: --percents lists 1.0000000000000002 "
+                                             "twice (as '1'; values are compared to 15"),
+    (["--activations", "mixlu:1,mixlu:1.0000000000000002"],
+     "error: --activations: 'mixlu:1.0000000000000002' is the same activation as 'mixlu:1'"),
+    (["--out", ""], "error: argument --out: must name a directory, got ''"),
+    (["--out", "/tmp/" + "n" * 300], "error: --out '/tmp/nnnn"),
     (["--device", "tpu"], "error: --device:"),
     (["--train-subset", "0"], "error: --train-subset must be positive, got 0"),
     (["--percents", ""], "error: --percents must be a comma-separated list"),
@@ -183,6 +190,22 @@ def test_bad_inputs_give_one_line_errors(argv, message, capsys):
     assert err.startswith(message), err
     assert len(err.strip().splitlines()) == 1
     assert "Traceback" not in err and out == ""
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda o: (o / "runs").write_text("x"), "runs is a file where the run store keeps a"),
+    (lambda o: (o / "checkpoints").write_text("x"), "checkpoints is a file where the run"),
+    (lambda o: (o / ".lock").mkdir(), ".lock is a directory where a file is written"),
+    (lambda o: (o / "mixlu_mnist.json").mkdir(), "mixlu_mnist.json is a directory where a"),
+])
+def test_out_entries_of_the_wrong_type_are_refused_before_training(tmp_path, capsys, make,
+                                                                  message):
+    out = tmp_path / "o"
+    out.mkdir()
+    make(out)
+    code, stdout, err = call_main(SCRIPT, ["--quick", "--out", str(out)], capsys)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert "config:" not in stdout  # nothing was loaded or trained
 
 
 def test_out_under_a_regular_file_is_a_one_line_error(tmp_path, capsys):

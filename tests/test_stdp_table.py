@@ -295,6 +295,10 @@ def test_bench_uses_the_tables_of_the_library():
         (["--poisson-duration-s", "inf"], "--poisson-duration-s"),
         (["--trials", "0"], "--trials"),
         (["--trials", "1.5"], "--trials"),
+        (["--trials", "1000000000"], "--trials must be an integer in 1..10000"),
+        (["--n-pairings", "1000000000000"], "--n-pairings must be an integer in 1..100000"),
+        (["--poisson-duration-s", "1e12"], "--poisson-duration-s must be a finite number > 0 "
+                                           "and <= 10000"),
         (["--target", "gpu"], "--target"),
         (["--target", "cpp_standalone"], "--target"),
         (["--repeats", "0"], "--repeats"),

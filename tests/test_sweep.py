@@ -111,6 +111,17 @@ def test_run_store_refuses_a_different_sweep_engine_version_and_layout(tmp_path,
     ("{", "not a readable stored run"),
     ("[]", "not a stored run .a JSON list"),
     ('{"neg_percent": 0}', "missing backward, seed"),
+    ('{"neg_percent": 0, "backward": null, "seed": "0", "status": "ok", "train_error": 0,'
+     ' "test_error": 0, "epochs": []}', "seed is '0', not a non-negative integer"),
+    ('{"neg_percent": "5", "backward": null, "seed": 0, "status": "ok", "train_error": 0,'
+     ' "test_error": 0, "epochs": []}', "neg_percent is '5', not a number"),
+    ('{"neg_percent": 0, "backward": null, "seed": 0, "status": "ok", "train_error": 0,'
+     ' "test_error": 0, "epochs": [3]}', "epoch record '3' lacks numeric"),
+    ('{"neg_percent": 0, "backward": null, "seed": 0, "status": "ok", "train_error": 0,'
+     ' "test_error": 0, "epochs": [], "activation_spec": {"kind": "tanh"}}',
+     "activation_spec .* is not a spec"),
+    ('{"neg_percent": 0, "backward": null, "seed": 0, "status": "maybe", "train_error": 0,'
+     ' "test_error": 0, "epochs": []}', "status is 'maybe'"),
 ])
 def test_corrupt_stored_run_is_one_line_naming_the_file(tmp_path, data, content, match):
     store = RunStore(tmp_path, meta_of(data))
@@ -223,7 +234,8 @@ def test_unknown_engine(data):
 def test_batched_engine_plugs_in(monkeypatch, tmp_path, data):
     calls = []
 
-    def train_batched(specs, data, config, build_model, device, progress=True):
+    def train_batched(specs, data, config, build_model, device, progress=True,
+                      checkpoints=None):
         calls.append([s.key for s in specs])
         for spec in reversed(specs):  # finish in any order
             yield spec, train_one(spec, data, config, build_model, device)

@@ -57,11 +57,15 @@ def test_quick_run_writes_the_documented_json(tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--epochs", "0"], "error: --epochs must be >= 1"),
+        (["--epochs", "0"], "error: --epochs must be an integer in 1..10000"),
+        (["--seed", str(2**40)], "error: --seed must be an integer in 0..4294967295"),
+        (["--synapses", "1000000000000"], "error: --synapses must be an integer in 2..1000000"),
+        (["--ramp-duration-s", "1e300"], "error: --ramp-duration-s must be in (0, 10000]"),
+        (["--out", ""], "error: argument --out: must name a directory"),
         (["--neg-percent", "150"], "error: --neg-percent"),
         (["--synapses", "1"], "error: --synapses"),
         (["--convention", "causal"], "error: argument --convention"),
-        (["--seed", "-1"], "error: --seed must be a non-negative integer"),
+        (["--seed", "-1"], "error: --seed must be an integer in 0..4294967295"),
         (["--device", "mps"], "error: device must be"),
         (["--out", "/proc/x"], "error: --out '/proc/x' is not a writable directory"),
         (["--data-dir", "/nonexistent"], "error: --data-dir '/nonexistent' is not a directory"),
@@ -88,3 +92,22 @@ def test_quick_keeps_the_options_the_user_gave():
     args = script.build_parser().parse_args(["--quick"])
     script.check_args(args)
     assert (args.epochs, args.train_size, args.synapses) == (1, 1000, 300)
+
+
+def test_missing_labels_file_is_refused_before_any_simulation(tmp_path, capsys, monkeypatch):
+    """The data is loaded first: a --data-dir with images but no labels file is one line,
+    before Brian2 runs."""
+    import numpy as np
+
+    from ann.data.idx import write_idx
+
+    script = load_script(SCRIPT)
+    monkeypatch.setattr(script, "pairing_signs",
+                        lambda **kw: pytest.fail("simulated before the data was checked"))
+    images = np.zeros((10, 28, 28), dtype=np.uint8)
+    write_idx(tmp_path / "train-images-idx3-ubyte.gz", images)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", images)
+    code = script.main(["--dataset", "mnist", "--data-dir", str(tmp_path), "--epochs", "1"])
+    out, err = capsys.readouterr()
+    assert code == 2 and "Brian2" not in out
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1, err

@@ -40,7 +40,9 @@ from ann.batched.surgery import (
     stack_models,
     verify_stacked,
 )
+from ann.checkpoint import Checkpoints, capture_state, restore_state
 from ann.data.datasets import TensorData
+from ann.diagnostics import probe_images, unit_diagnostics
 from ann.epoch import (
     batch_starts,
     draw_epoch,
@@ -51,7 +53,14 @@ from ann.epoch import (
 )
 from ann.models import build_model as default_build_model
 from ann.specs import RunSpec
-from ann.train import TEST_CHUNK, TrainConfig, param_groups, resolve_device, run_result, train_one
+from ann.train import (
+    TEST_CHUNK,
+    TrainConfig,
+    param_groups,
+    resolve_device,
+    run_result,
+    train_loop,
+)
 
 __all__ = ["StackedRun", "train_batched"]
 
@@ -68,12 +77,23 @@ class StackedRun:
         channels_last: keep the stacked images in ``torch.channels_last`` memory format
             (faster grouped convolutions on CPU).
         verify: check the stack against its members first (:func:`verify_stacked`).
+        checkpoints: where to write a checkpoint of the stack after every epoch but the
+            last (:mod:`ann.checkpoint`); ``None`` writes none.
+
+    Attributes:
+        completed: epochs completed (from a restored checkpoint, then trained).
+        checkpoint_name: the stack's checkpoint file stem (fixed at creation).
     """
 
     def __init__(self, specs: Sequence[RunSpec], models: Sequence[nn.Module],
                  data: TensorData, config: TrainConfig, device: torch.device,
-                 channels_last: bool = True, verify: bool = True):
+                 channels_last: bool = True, verify: bool = True,
+                 checkpoints: Checkpoints | None = None):
         self.specs = list(specs)
+        self.checkpoints = checkpoints
+        self.checkpoint_name = Checkpoints.name("batched", [s.key for s in self.specs])
+        self.completed = 0
+        self.elapsed = 0.0  # seconds trained before a restored checkpoint
         self.config = config
         self.data = data
         self.device = device
@@ -85,6 +105,7 @@ class StackedRun:
         reset_draws(self.model)  # resampled masks start from their seeds, as in the loop
         self.model.to(device).train()
         self.generators = [torch.Generator().manual_seed(s.seed) for s in self.specs]
+        self.probe = probe_images(data.train_x)
         self.epochs: list[list[dict[str, Any]]] = [[] for _ in self.specs]
         #: members that diverged and were dropped, with their completed epochs
         self.diverged: list[tuple[RunSpec, list[dict[str, Any]]]] = []
@@ -216,20 +237,47 @@ class StackedRun:
         self.generators = [self.generators[i] for i in keep]
         self.epochs = [self.epochs[i] for i in keep]
 
+    def state(self) -> dict[str, Any]:
+        """The stack's checkpoint state (:func:`ann.checkpoint.capture_state`), with the
+        members' specs so that a rerun can rebuild the stack."""
+        state = capture_state(members=[s.key for s in self.specs], model=self.model,
+                              optimizer=self.optimizer, generators=self.generators,
+                              epochs=self.epochs, completed=self.completed,
+                              seconds=self.elapsed)
+        state["specs"] = [s.fields() for s in self.specs]
+        return state
+
+    def restore(self, state: dict[str, Any], name: str) -> None:
+        """Continue from checkpoint ``state`` (file stem ``name``) of these same members
+        in this order, built afresh."""
+        if state["members"] != [s.key for s in self.specs]:
+            raise ValueError(f"checkpoint {name} holds members {state['members']}, not "
+                             f"{[s.key for s in self.specs]}")
+        restore_state(state, model=self.model, optimizer=self.optimizer,
+                      generators=self.generators)
+        self.epochs = [list(e) for e in state["epochs"]]
+        self.completed = int(state["completed"])
+        self.elapsed = float(state["seconds"])
+        self.checkpoint_name = name
+
     def train(self, progress: bool = True, desc: str = "batched"
               ) -> Iterator[tuple[RunSpec, dict[str, Any]]]:
-        """Train all epochs; yield ``(spec, result)`` as members finish or diverge."""
-        start = time.perf_counter()
+        """Train the remaining epochs; yield ``(spec, result)`` as members finish or
+        diverge.  With :attr:`checkpoints`, the stack is checkpointed after every epoch
+        but the last (after the epoch's diverged members were yielded), and the
+        checkpoint is deleted once every result was yielded and taken."""
+        start = time.perf_counter() - self.elapsed
         cfg = self.config
         steps = math.ceil(self.data.train_size / cfg.batch_size)
         bar = None
         if progress:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=cfg.epochs * steps, desc=desc, unit="step", leave=False)
+            bar = tqdm(total=cfg.epochs * steps, initial=self.completed * steps, desc=desc,
+                       unit="step", leave=False)
         on_step = (lambda: bar.update(1)) if bar is not None else None
         try:
-            for epoch in range(cfg.epochs):
+            for epoch in range(self.completed, cfg.epochs):
                 if not self.specs:
                     break
                 set_epoch_lr(self.optimizer, cfg, epoch)
@@ -239,11 +287,14 @@ class StackedRun:
                 wrong, loss_sum = wrong[keep], loss_sum[keep]
                 if self.specs:
                     test = self.test_wrong().cpu().tolist()
+                    diagnostics = unit_diagnostics(self.model, self.probe, self.members,
+                                                   self._stack_images)
                     wrong, loss_sum = wrong.cpu().tolist(), loss_sum.cpu().tolist()
                     n, n_test = self.data.train_size, self.data.test_size
                     for i in range(self.members):
                         self.epochs[i].append(
                             epoch_record(epoch + 1, wrong[i], loss_sum[i], test[i], n, n_test))
+                        self.epochs[i][-1]["diagnostics"] = diagnostics[i]
                     if bar is not None:
                         bar.set_postfix(members=self.members,
                                         test=f"{min(test) / n_test:.4f}")
@@ -251,9 +302,15 @@ class StackedRun:
                 for spec, epochs in self.diverged:
                     yield spec, run_result(spec, "diverged", epochs, seconds, engine="batched")
                 self.diverged = []
+                self.completed = epoch + 1
+                if self.checkpoints is not None and self.specs and self.completed < cfg.epochs:
+                    self.elapsed = time.perf_counter() - start
+                    self.checkpoints.save(self.checkpoint_name, "batched", self.state())
             seconds = time.perf_counter() - start
             for spec, epochs in zip(self.specs, self.epochs, strict=True):
                 yield spec, run_result(spec, "ok", epochs, seconds, engine="batched")
+            if self.checkpoints is not None:
+                self.checkpoints.delete(self.checkpoint_name)
         finally:
             if bar is not None:
                 bar.close()
@@ -270,6 +327,7 @@ def train_batched(
     max_members: int | None = None,
     memory_budget: int | None = None,
     channels_last: bool = True,
+    checkpoints: Checkpoints | None = None,
 ) -> Iterator[tuple[RunSpec, dict[str, Any]]]:
     """Train every run of ``specs`` in stacks; yield ``(spec, result)`` as runs finish.
 
@@ -293,6 +351,13 @@ def train_batched(
             only on CUDA.
         memory_budget: bytes the stacks may use; ``None``: :func:`memory_budget_bytes`.
         channels_last: stacked images in channels-last memory format.
+        checkpoints: epoch checkpoints of every stack (and of loop fallbacks), see
+            :mod:`ann.checkpoint`.  Stacks checkpointed by an earlier, interrupted call
+            are restored first and go on from their last complete epoch, with all
+            their members: results of members not in ``specs`` (e.g. a run that
+            diverged and was stored just before the kill) are yielded too, equal to
+            the stored ones.  The other runs are stacked as usual.  ``None``: no
+            checkpoints.
 
     Raises:
         ValueError: bad ``specs``, ``max_members``, ``memory_budget`` or ``device``.
@@ -310,7 +375,7 @@ def train_batched(
     device = resolve_device(device)
     build_model = build_model or default_build_model
     return _train_batched(specs, data, config, build_model, device, progress,
-                          max_members, memory_budget, channels_last)
+                          max_members, memory_budget, channels_last, checkpoints)
 
 
 def _warn_fallback(items: list[tuple[RunSpec, str]]) -> None:
@@ -322,17 +387,50 @@ def _warn_fallback(items: list[tuple[RunSpec, str]]) -> None:
     )
 
 
+def _claim_checkpoints(specs, checkpoints):
+    """The checkpointed stacks that hold runs of ``specs``: ``(name, members)``.  The
+    runs they hold are removed from ``specs`` (a list, changed in place); checkpoints
+    that hold none of them are deleted."""
+    todo = {s.key for s in specs}
+    claims = []
+    for name, state in list(checkpoints.stacks("batched")):
+        members = [RunSpec.from_result(f) for f in state["specs"]]
+        if not any(s.key in todo for s in members):  # all finished, or claimed already
+            checkpoints.delete(name)
+            continue
+        todo -= {s.key for s in members}
+        claims.append((name, members))
+    specs[:] = [s for s in specs if s.key in todo]
+    return claims
+
+
+def _restore_stack(name, members, data, config, build_model, device, channels_last,
+                   checkpoints):
+    """The stack of checkpoint ``name``, rebuilt and restored, with all its members:
+    one that finished since (e.g. it diverged and was stored just before the kill) is
+    trained again to the same result, since leaving it out would change the stack's
+    layout and so the others' floating-point rounding."""
+    state = checkpoints.load(name, "batched")
+    run = StackedRun(members, [build_model(s) for s in members], data, config, device,
+                     channels_last=channels_last, verify=state is None,
+                     checkpoints=checkpoints)
+    if state is not None:  # else it vanished since it was claimed: start afresh
+        run.restore(state, name)
+    return run
+
+
 def _train_batched(specs, data, config, build_model, device, progress, max_members,
-                   memory_budget, channels_last):
+                   memory_budget, channels_last, checkpoints):
     if data.train_x.device != device:
         data = data.to(device)
+    claims = _claim_checkpoints(specs, checkpoints) if checkpoints is not None else []
     budget = memory_budget or memory_budget_bytes(device)
     sample = data.train_x[:4].detach().to("cpu").clone()  # own storage: see member_bytes
     groups: dict[tuple, list[tuple[RunSpec, nn.Module]]] = {}
     fallback: list[tuple[RunSpec, str]] = []
     for spec in specs:
         if not spec.activation.stackable:
-            fallback.append((spec, f"activation kind {spec.activation.kind!r} is not stackable"))
+            fallback.append((spec, spec.activation.unstackable_reason))
             continue
         model = build_model(spec).to("cpu")
         try:
@@ -353,19 +451,26 @@ def _train_batched(specs, data, config, build_model, device, progress, max_membe
         for size in sizes:
             stacks.append(members[start : start + size])
             start += size
-    for number, stack in enumerate(stacks, 1):
+    total = len(claims) + len(stacks)
+    for number, claim in enumerate(claims, 1):
+        run = _restore_stack(*claim, data, config, build_model, device, channels_last,
+                             checkpoints)
+        desc = f"batched {number}/{total} ({run.members} models, resumed)"
+        yield from run.train(progress=progress, desc=desc)
+        del run
+    for number, stack in enumerate(stacks, total - len(stacks) + 1):
         stack_specs = [s for s, _ in stack]
         try:
             run = StackedRun(stack_specs, [m for _, m in stack], data, config, device,
-                             channels_last=channels_last)
+                             channels_last=channels_last, checkpoints=checkpoints)
         except UnsupportedModel as exc:
             failed = [(s, str(exc)) for s in stack_specs]
             _warn_fallback(failed)
             fallback.extend(failed)
             continue
         stack.clear()  # the member models are no longer needed
-        desc = f"batched {number}/{len(stacks)} ({run.members} models)"
+        desc = f"batched {number}/{total} ({run.members} models)"
         yield from run.train(progress=progress, desc=desc)
         del run
-    for spec, _ in fallback:
-        yield spec, train_one(spec, data, config, build_model, device, progress=progress)
+    yield from train_loop([s for s, _ in fallback], data, config, build_model, device,
+                          progress, checkpoints)

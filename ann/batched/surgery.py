@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from ann.activations import MixLU
+from ann.activations import PrivateGenerator
 from ann.batched.layers import (
     STACKED_TYPES,
     StackedActivation,
@@ -122,12 +122,13 @@ def stack_models(models: Sequence[nn.Module]) -> nn.Module:
 
 
 def reset_draws(model: nn.Module) -> None:
-    """Restart every resampling mask generator of ``model`` (stacked or not) from its seed."""
+    """Restart every private generator of ``model`` (resampling masks, stacked or not)
+    from its seed."""
     for module in model.modules():
         if isinstance(module, StackedActivation):
             module.reset_draws()
-        elif isinstance(module, MixLU):
-            module._generators = {}
+        elif isinstance(module, PrivateGenerator):
+            module.load_generator_states({})
 
 
 def select_members(stacked: nn.Module, keep: Sequence[int]) -> None:

@@ -1,0 +1,212 @@
+"""Epoch checkpoints: training that was computed survives a kill and resumes exactly.
+
+Both engines write, at the end of every epoch but the last, one checkpoint per unit of
+training they hold in memory (a stack of K runs under the batched engine, one run under
+the loop), with :meth:`Checkpoints.save`; a rerun of the same sweep restores it with
+:func:`restore_state` and goes on from the next epoch.  A checkpoint holds everything
+the next epoch reads:
+
+- the parameters and the optimiser's state (momentum buffers, learning rates);
+- every random number generator's state: each run's data-order generator (the
+  permutation and flips of :func:`ann.epoch.draw_epoch`), the private generators of
+  resampled MixLU masks (:meth:`~ann.activations.MixLU.generator_states`), and
+  torch's global generator (for models that draw from it);
+- the per-run epoch records, the completed epoch count, the wall time so far;
+- which runs it holds (``members``: the runs that diverged have left it).
+
+So a resumed run gives the numbers of an uninterrupted one, bit for bit on the same
+device.  A checkpoint is deleted once its runs' results are safely in the run store.
+
+Files are written atomically (:func:`common.files.atomic_write_bytes`) by ``torch.save``
+and read with ``torch.load(weights_only=True)`` (tensors, numbers, strings, lists and
+dicts only: a checkpoint cannot run code).  Each file records the identity of what it
+trained (configuration, data fingerprint, trainer version, device type, engine); a
+checkpoint of something else, or one that cannot be read, is ignored with one warning
+line and its runs are trained from the start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from common.files import atomic_write_bytes
+
+__all__ = ["FORMAT", "Checkpoints", "capture_state", "restore_state", "checkpoint_identity",
+           "generator_states", "load_generator_states"]
+
+#: Version of the checkpoint file layout.
+FORMAT = 1
+
+
+def checkpoint_identity(config_dict: dict[str, Any], data_fingerprint: str,
+                        device: torch.device) -> dict[str, Any]:
+    """What a checkpoint must match to be resumed: configuration, data, trainer version
+    and device type (generator states of one device type do not fit another)."""
+    from ann.train import TRAINER_VERSION
+
+    return json.loads(json.dumps({"config": config_dict, "data_fingerprint": data_fingerprint,
+                                  "trainer_version": TRAINER_VERSION,
+                                  "device_type": torch.device(device).type}))
+
+
+def generator_states(model: nn.Module) -> list[Any]:
+    """The states of every private generator in ``model``'s modules, in module order
+    (modules that have a ``generator_states()`` method: MixLU, stacked activations)."""
+    return [m.generator_states() for m in model.modules() if hasattr(m, "generator_states")]
+
+
+def load_generator_states(model: nn.Module, states: Sequence[Any]) -> None:
+    """Put :func:`generator_states` back into a model of the same structure."""
+    modules = [m for m in model.modules() if hasattr(m, "generator_states")]
+    if len(modules) != len(states):
+        raise ValueError(f"checkpoint holds generator states of {len(states)} modules, the "
+                         f"model has {len(modules)}")
+    for module, state in zip(modules, states, strict=True):
+        module.load_generator_states(state)
+
+
+def capture_state(*, members: Sequence[str], model: nn.Module,
+                  optimizer: torch.optim.Optimizer, generators: Sequence[torch.Generator],
+                  epochs: Sequence[list[dict[str, Any]]], completed: int,
+                  seconds: float) -> dict[str, Any]:
+    """Everything the next epoch of ``members`` reads (the module docstring's list)."""
+    state: dict[str, Any] = {
+        "members": list(members),
+        "completed": completed,
+        "seconds": seconds,
+        "epochs": [list(e) for e in epochs],
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "generators": [g.get_state() for g in generators],
+        "mask_generators": generator_states(model),
+        "torch_rng": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda_rng"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_state(state: dict[str, Any], *, model: nn.Module,
+                  optimizer: torch.optim.Optimizer,
+                  generators: Sequence[torch.Generator]) -> None:
+    """Load a :func:`capture_state` into freshly built ``model``, ``optimizer`` and
+    ``generators`` of the same runs (the model already on its device)."""
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    if len(generators) != len(state["generators"]):
+        raise ValueError(f"checkpoint holds {len(state['generators'])} data generators, "
+                         f"expected {len(generators)}")
+    for g, s in zip(generators, state["generators"], strict=True):
+        g.set_state(s)
+    load_generator_states(model, state["mask_generators"])
+    torch.set_rng_state(state["torch_rng"])
+    if "cuda_rng" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+
+
+class Checkpoints:
+    """The epoch checkpoints of one sweep, one file per stack or run.
+
+    Args:
+        directory: where the files go (created on the first save), e.g.
+            ``DIR/checkpoints`` of a :class:`~ann.results.RunStore`.
+        identity: what the checkpoints belong to (:func:`checkpoint_identity`);
+            files of another identity are ignored.
+
+    Attributes:
+        written, seconds, bytes: checkpoints written by this object, the wall time
+            spent writing them, and their total size (the cost of checkpointing).
+    """
+
+    def __init__(self, directory: str | Path, identity: dict[str, Any]):
+        self.directory = Path(directory)
+        self.identity = json.loads(json.dumps(identity))
+        self.written = 0
+        self.seconds = 0.0
+        self.bytes = 0
+
+    @staticmethod
+    def name(engine: str, members: Sequence[str]) -> str:
+        """File stem of the checkpoint of ``members`` (run keys, in stack order) under
+        ``engine``: ``loop-<key>`` for one run, ``batched-<hash of the keys>``."""
+        if engine == "loop":
+            (key,) = members
+            return f"loop-{key}"
+        digest = hashlib.sha256("\n".join(members).encode()).hexdigest()[:16]
+        return f"{engine}-{digest}"
+
+    def path(self, name: str) -> Path:
+        """The file of checkpoint ``name``."""
+        return self.directory / f"{name}.pt"
+
+    def save(self, name: str, engine: str, state: dict[str, Any]) -> Path:
+        """Write ``state`` (:func:`capture_state`) as checkpoint ``name``, atomically."""
+        start = time.perf_counter()
+        document = {"format": FORMAT, "engine": engine, "identity": self.identity, **state}
+        buffer = io.BytesIO()  # serialised in memory: a full disk is then a plain OSError
+        torch.save(document, buffer)
+        path = atomic_write_bytes(self.path(name), buffer.getvalue())
+        self.seconds += time.perf_counter() - start
+        self.bytes += path.stat().st_size
+        self.written += 1
+        return path
+
+    def load(self, name: str, engine: str) -> dict[str, Any] | None:
+        """Checkpoint ``name`` if it exists, can be read and belongs here, else ``None``
+        (with one warning line for a file that is unreadable or foreign)."""
+        path = self.path(name)
+        if not path.is_file():
+            return None
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - any unreadable file is ignored, and said
+            self._ignore(path, f"unreadable ({type(exc).__name__})")
+            return None
+        if not isinstance(state, dict) or state.get("format") != FORMAT:
+            self._ignore(path, "not a checkpoint of this toolkit version")
+            return None
+        if state.get("identity") != self.identity or state.get("engine") != engine:
+            self._ignore(path, "of another configuration, data, device or engine")
+            return None
+        return state
+
+    def _ignore(self, path: Path, why: str) -> None:
+        warnings.warn(f"checkpoint {path} is {why}; ignored, its runs are trained from the "
+                      f"start", stacklevel=3)
+
+    def names(self, engine: str) -> list[str]:
+        """Names of the checkpoint files of ``engine`` in the directory, sorted."""
+        if not self.directory.is_dir():
+            return []
+        return sorted(p.stem for p in self.directory.glob(f"{engine}-*.pt"))
+
+    def stacks(self, engine: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        """``(name, state)`` of every usable checkpoint of ``engine``."""
+        for name in self.names(engine):
+            state = self.load(name, engine)
+            if state is not None:
+                yield name, state
+
+    def delete(self, name: str) -> None:
+        """Remove checkpoint ``name`` (if present)."""
+        self.path(name).unlink(missing_ok=True)
+
+    def cost_line(self, train_seconds: float | None = None) -> str:
+        """One line of what checkpointing cost (for ``--verbose`` and benchmarks)."""
+        if not self.written:
+            return "checkpoints: none written"
+        line = (f"checkpoints: {self.written} written, {self.bytes / self.written / 1e6:.1f} MB "
+                f"and {self.seconds / self.written:.3f} s each")
+        if train_seconds:
+            line += f" ({100 * self.seconds / train_seconds:.1f} % of {train_seconds:.1f} s)"
+        return line
