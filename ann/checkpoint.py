@@ -54,9 +54,8 @@ def checkpoint_identity(config_dict: dict[str, Any], data_fingerprint: str,
     and device type (generator states of one device type do not fit another)."""
     from ann.train import TRAINER_VERSION
 
-    return json.loads(json.dumps({"config": config_dict, "data_fingerprint": data_fingerprint,
-                                  "trainer_version": TRAINER_VERSION,
-                                  "device_type": torch.device(device).type}))
+    return {"config": config_dict, "data_fingerprint": data_fingerprint,
+            "trainer_version": TRAINER_VERSION, "device_type": torch.device(device).type}
 
 
 def generator_states(model: nn.Module) -> list[Any]:

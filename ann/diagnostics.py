@@ -57,20 +57,16 @@ def probe_images(train_x: Tensor) -> Tensor:
     return train_x[:PROBE_SIZE]
 
 
-def _stacked_units(module: nn.Module) -> list[nn.Module] | None:
-    """The members' units of a stacked activation (:mod:`ann.batched`, which imports
-    the trainers and so is not imported here), else ``None``."""
-    units = getattr(module, "units", None)
-    return units if isinstance(units, list) else None
+def _stacked_activation() -> type[nn.Module]:
+    # ann.batched imports the trainers, which import this module: import it when used
+    from ann.batched.layers import StackedActivation
+
+    return StackedActivation
 
 
 def _is_position(module: nn.Module) -> bool:
-    return (isinstance(module, nn.ReLU | PiecewiseLinearUnit | NoisyReLU)
-            or _stacked_units(module) is not None)
-
-
-def _member_view(t: Tensor, members: int) -> Tensor:
-    return t.unflatten(0, (members, t.shape[0] // members))
+    return isinstance(module, nn.ReLU | PiecewiseLinearUnit | NoisyReLU
+                      | _stacked_activation())
 
 
 def position_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -135,8 +131,9 @@ class _Inputs:
 
 
 def _member_units(module: nn.Module, members: int) -> list[nn.Module]:
-    units = _stacked_units(module)
-    return list(units) if units is not None else [module] * members
+    if isinstance(module, _stacked_activation()):
+        return list(module.units)
+    return [module] * members
 
 
 @torch.no_grad()
@@ -153,6 +150,8 @@ def unit_diagnostics(model: nn.Module, probe: Tensor, members: int = 1,
         transform: applied to each chunk of (stacked) probe images before the forward
             pass (e.g. the stack's memory format).
     """
+    from ann.batched.layers import member_view
+
     found = position_modules(model)
     records: list[_Inputs | None] = [None] * len(found)
 
@@ -226,17 +225,17 @@ def unit_diagnostics(model: nn.Module, probe: Tensor, members: int = 1,
                 continue
             rec = records[position]
             c = rec.shape[0] // members
-            bias = _member_view(layer.bias.detach(), members)[k].cpu().double()
+            bias = member_view(layer.bias.detach(), members)[k].cpu().double()
             sd = rec.sd()[k * c : (k + 1) * c].cpu()
             if bias.numel() == c:
                 pos_out[position]["large_negative_bias_share"] = float(
                     (bias < -LARGE_NEGATIVE_SD * sd).double().mean())
         layer_out = {}
         for name, layer in layers:
-            weight = _member_view(layer.weight.detach(), members)[k]
+            weight = member_view(layer.weight.detach(), members)[k]
             entry = {"weight_norm": float(weight.double().norm())}
             if getattr(layer, "bias", None) is not None:
-                entry["bias"] = _stat(_member_view(layer.bias.detach(), members)[k])
+                entry["bias"] = _stat(member_view(layer.bias.detach(), members)[k])
             layer_out[name] = entry
         out.append({"positions": pos_out, "layers": layer_out, "neglu_per_image": total_neg})
     return out

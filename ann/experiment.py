@@ -211,7 +211,6 @@ def check_sweep_arguments(args: argparse.Namespace) -> None:
             check_writable_dir(args.out, "--out")
         except ValueError as exc:
             raise UserError(str(exc)) from None
-        check_store_layout(args.out)
     try:
         resolve_device(args.device)
     except ValueError as exc:

@@ -363,11 +363,13 @@ def _final_diagnostics(result: dict[str, Any]) -> dict[str, Any] | None:
     return epochs[-1].get("diagnostics") if epochs else None
 
 
-def _dead_share(diag: dict[str, Any], unit_type: str) -> float | None:
-    units = sum(p["units"].get(unit_type, 0) for p in diag["positions"])
+def _dead_share(diag: dict[str, Any], *unit_types: str) -> float | None:
+    """Dead units of ``unit_types`` as % of those units, ``None`` without such units."""
+    units = sum(p["units"].get(t, 0) for p in diag["positions"] for t in unit_types)
     if not units:
         return None
-    return 100.0 * sum(p["dead"].get(unit_type, 0) for p in diag["positions"]) / units
+    dead = sum(p["dead"].get(t, 0) for p in diag["positions"] for t in unit_types)
+    return 100.0 * dead / units
 
 
 def diagnostics_table(results: Iterable[dict[str, Any]],
@@ -400,8 +402,7 @@ def diagnostics_table(results: Iterable[dict[str, Any]],
         hidden = [d["positions"][-1] for d in diags]
         rows.append([
             column, f"{percent:g}", str(len(runs)),
-            cell([_dead_share(d, "relu") if _dead_share(d, "relu") is not None
-                  else _dead_share(d, "resampled") for d in diags]),
+            cell([_dead_share(d, "relu", "resampled") for d in diags]),
             cell([_dead_share(d, "neglu") for d in diags]),
             cell([100.0 * h["large_negative_bias_share"] if "large_negative_bias_share" in h
                   else None for h in hidden]),

@@ -109,7 +109,7 @@ class StackedActivation(nn.Module):
         """Restart the resampling members' generators from their seeds (as new modules)."""
         for unit in self.units:
             if isinstance(unit, MixLU):
-                unit._generators = {}
+                unit.load_generator_states({})
 
     def generator_states(self) -> list[dict[str, Tensor]]:
         """Each member's resample generator states (empty for other units)."""
