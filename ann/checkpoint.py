@@ -133,6 +133,7 @@ class Checkpoints:
         self.written = 0
         self.seconds = 0.0
         self.bytes = 0
+        self._ignored: set[Path] = set()
 
     @staticmethod
     def name(engine: str, members: Sequence[str]) -> str:
@@ -154,20 +155,36 @@ class Checkpoints:
         document = {"format": FORMAT, "engine": engine, "identity": self.identity, **state}
         buffer = io.BytesIO()  # serialised in memory: a full disk is then a plain OSError
         torch.save(document, buffer)
-        path = atomic_write_bytes(self.path(name), buffer.getvalue())
+        data = buffer.getvalue()
+        self._write_bytes(name, data)
         self.seconds += time.perf_counter() - start
-        self.bytes += path.stat().st_size
+        self.bytes += len(data)
         self.written += 1
-        return path
+        return self.path(name)
+
+    # -- storage: a directory here; RemoteCheckpoints (ann.executors) overrides these ------
+    def _write_bytes(self, name: str, data: bytes) -> None:
+        atomic_write_bytes(self.path(name), data)
+
+    def _read_bytes(self, name: str) -> bytes | None:
+        path = self.path(name)
+        if not path.is_file():
+            return None
+        return path.read_bytes()
 
     def load(self, name: str, engine: str) -> dict[str, Any] | None:
         """Checkpoint ``name`` if it exists, can be read and belongs here, else ``None``
         (with one warning line for a file that is unreadable or foreign)."""
         path = self.path(name)
-        if not path.is_file():
+        try:
+            data = self._read_bytes(name)
+        except OSError as exc:
+            self._ignore(path, f"unreadable ({exc.strerror or type(exc).__name__})")
+            return None
+        if data is None:
             return None
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         except Exception as exc:  # noqa: BLE001 - any unreadable file is ignored, and said
             self._ignore(path, f"unreadable ({type(exc).__name__})")
             return None
@@ -180,6 +197,9 @@ class Checkpoints:
         return state
 
     def _ignore(self, path: Path, why: str) -> None:
+        if path in self._ignored:  # said once per file
+            return
+        self._ignored.add(path)
         warnings.warn(f"checkpoint {path} is {why}; ignored, its runs are trained from the "
                       f"start", stacklevel=3)
 

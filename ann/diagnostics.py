@@ -12,7 +12,8 @@ members (:mod:`ann.batched`) — and returns one JSON-ready record per member:
     convolution) whose input is never > 0 on any probe image at any position — its ReLU
     output is 0 throughout — and a NegLU unit whose input is never < 0 (never
     negative); ``active_fraction``: per image, the share of the position's elements in
-    their unit's active regime (> 0 ReLU-side, < 0 NegLU), averaged over the probe;
+    their unit's active regime (> 0 ReLU-side and ConvAct, < 0 NegLU; at a Min-Maxout
+    position, the share of its input pieces > 0), averaged over the probe;
     ``neglu_per_image``: NegLU elements per image (fixed: NegLU units x positions per
     unit; resampled: the expected share); ``large_negative_bias_share``: the share of the
     position's units whose bias (of the layer feeding it, ``model.position_layers``)
@@ -20,6 +21,15 @@ members (:mod:`ann.batched`) — and returns one JSON-ready record per member:
     probe — a unit that the bias holds below zero for all but the upper tail of its
     inputs (the "large negative biases" of Memisevic et al. 2014); ``prelu`` slopes
     (mean, quantiles, negative share) at PReLU positions.
+    Min-Maxout positions (:class:`~ann.minmaxout.MinMaxout`) count ``"max"`` and
+    ``"min"`` units, which cannot die (every pass selects a piece, with derivative 1),
+    and record ``minmaxout``: ``idle_piece_share``, the share of pieces never selected on
+    any probe image at any position, and ``pieces``.  ConvAct positions
+    (:class:`~ann.convact.ConvAct`) count ``"convact"`` units, dead when their derivative
+    is 0 on every probe element (no input on a side whose slope is not 0), and record
+    ``convact``: :meth:`~ann.convact.ConvAct.slope_summary` (the convolutional form's
+    over the first chunk of the probe), with ``inverted_share``, the units whose learned
+    slope on a side went negative.
 ``layers`` (every convolution and linear layer by name)
     ``weight_norm`` (Frobenius) and ``bias`` mean, sd, min, max.
 ``neglu_per_image``
@@ -35,11 +45,14 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ann.activations import MixLU, NegLU, PiecewiseLinearUnit
 from ann.baselines import NoisyReLU, PReLU
 from ann.checkpoint import generator_states, load_generator_states
+from ann.convact import ConvAct
+from ann.minmaxout import MinMaxout
 
 __all__ = ["PROBE_SIZE", "LARGE_NEGATIVE_SD", "unit_diagnostics", "probe_images",
            "unit_types", "position_modules"]
@@ -65,7 +78,7 @@ def _stacked_activation() -> type[nn.Module]:
 
 
 def _is_position(module: nn.Module) -> bool:
-    return isinstance(module, nn.ReLU | PiecewiseLinearUnit | NoisyReLU
+    return isinstance(module, nn.ReLU | PiecewiseLinearUnit | NoisyReLU | MinMaxout | ConvAct
                       | _stacked_activation())
 
 
@@ -85,6 +98,11 @@ def unit_types(unit: nn.Module, num_units: int) -> dict[str, Tensor]:
             types = {"relu": ~neg, "neglu": neg}
     elif isinstance(unit, NegLU):
         types = {"neglu": torch.ones(num_units, dtype=torch.bool)}
+    elif isinstance(unit, MinMaxout):  # per output unit
+        mins = unit.min_mask.cpu()
+        types = {"max": ~mins, "min": mins}
+    elif isinstance(unit, ConvAct):
+        types = {"convact": torch.ones(num_units, dtype=torch.bool)}
     else:
         types = {"relu": torch.ones(num_units, dtype=torch.bool)}
     return {k: v for k, v in types.items() if bool(v.any())}
@@ -107,6 +125,8 @@ class _Inputs:
         self.count = 0  # elements per unit so far
         self.active: list[Tensor] = []  # (b, K) per chunk
         self.shape: tuple[int, ...] = ()
+        self.selected: Tensor | None = None  # Min-Maxout: (units, pieces) ever selected
+        self.convact: dict[str, Any] | None = None  # ConvAct: slope summary
 
     def add(self, x: Tensor) -> None:
         flat = x.detach().reshape(x.shape[0], x.shape[1], -1)  # (b, KC, S)
@@ -124,6 +144,15 @@ class _Inputs:
         active = torch.where(neglu, neg.sum(2), pos.sum(2))  # (b, KC)
         self.active.append(active.view(x.shape[0], self.members, -1).sum(2))
         self.shape = tuple(x.shape[1:])
+
+    def add_selection(self, module: MinMaxout, x: Tensor) -> None:
+        """Mark the pieces a Min-Maxout unit selected (plain models only)."""
+        grouped = x.detach().unflatten(1, (module.units, module.pieces))
+        sign = torch.where(module.min_mask, -1.0, 1.0).to(x.device, x.dtype)
+        index = (grouped * sign.view((1, -1, 1) + (1,) * (x.dim() - 2))).argmax(2)
+        chosen = F.one_hot(index.flatten(), module.pieces).bool()  # (elements, k)
+        per_unit = chosen.view(index.shape[0], module.units, -1, module.pieces).any(2).any(0)
+        self.selected = per_unit if self.selected is None else self.selected | per_unit
 
     def sd(self) -> Tensor:
         mean = self.sum / self.count
@@ -163,6 +192,10 @@ def unit_diagnostics(model: nn.Module, probe: Tensor, members: int = 1,
                                for u in _member_units(module, members)])
             records[index] = _Inputs(neglu, members)
         records[index].add(x)
+        if isinstance(module, MinMaxout):
+            records[index].add_selection(module, x)
+        elif isinstance(module, ConvAct) and records[index].convact is None:
+            records[index].convact = module.slope_summary(x)
 
     handles = [m.register_forward_pre_hook(lambda mod, inp, i=i: hook(i, mod, inp))
                for i, (_, m) in enumerate(found)]
@@ -204,6 +237,12 @@ def unit_diagnostics(model: nn.Module, probe: Tensor, members: int = 1,
             dead, units = {}, {}
             for t, mask in types.items():
                 units[t] = int(mask.sum())
+                if t in ("max", "min"):  # a Max or Min unit always passes its gradient
+                    dead[t] = 0
+                    continue
+                if t == "convact":
+                    dead[t] = int(_convact_dead(unit, pos_flag, neg_flag).sum())
+                    continue
                 flag = neg_flag if t == "neglu" else pos_flag
                 dead[t] = int((~flag & mask).sum())
             if isinstance(unit, MixLU) and "resampled" in types:
@@ -218,6 +257,13 @@ def unit_diagnostics(model: nn.Module, probe: Tensor, members: int = 1,
             }
             if isinstance(unit, PReLU):
                 entry["prelu"] = unit.slope_summary()
+            if isinstance(unit, MinMaxout):
+                entry["minmaxout"] = {
+                    "pieces": unit.pieces,
+                    "idle_piece_share": float((~rec.selected.cpu()).double().mean()),
+                }
+            if isinstance(unit, ConvAct):
+                entry["convact"] = rec.convact
             pos_out.append(entry)
         for layer_name, position in feeding.items():
             layer = model.get_submodule(layer_name)
@@ -239,3 +285,14 @@ def unit_diagnostics(model: nn.Module, probe: Tensor, members: int = 1,
             layer_out[name] = entry
         out.append({"positions": pos_out, "layers": layer_out, "neglu_per_image": total_neg})
     return out
+
+
+def _convact_dead(unit: ConvAct, positive: Tensor, negative: Tensor) -> Tensor:
+    """ConvAct units whose derivative was 0 on every probe element: no input > 0 where
+    the positive-side slope is not 0, and none < 0 where the negative-side slope is not
+    (per-unit form; the convolutional form's slopes vary, so only units without
+    inputs off zero count)."""
+    if unit.kernel_size == 0:
+        p, n = unit.pos.detach().cpu(), unit.neg.detach().cpu()
+        return ~(positive & (p != 0)) & ~(negative & (n != 0))
+    return ~positive & ~negative

@@ -24,6 +24,8 @@ from torch import nn
 
 from ann.activations import BACKWARDS, MASK_MODES
 from ann.data.datasets import TensorData
+from ann.executors import EXECUTORS, RayExecutor, RayNotInstalled, TaskFailed, import_ray
+from ann.observe import Observer
 from ann.report import column_of
 from ann.results import RunStore, StoreError, environment
 from ann.specs import (
@@ -49,6 +51,8 @@ __all__ = [
     "add_sweep_arguments",
     "apply_quick",
     "check_sweep_arguments",
+    "check_executor_arguments",
+    "make_executor",
     "sweep_specs",
     "backwards_of",
     "run_csv",
@@ -143,6 +147,23 @@ def add_sweep_arguments(
         help="batched: train all runs at once (ann/batched/); loop: one model at a time "
              "(default: %(default)s)")
     parser.add_argument(
+        "--executor", default="local", choices=list(EXECUTORS),
+        help="local: train here; ray: one Ray task per stack (or loop run), on a private "
+             "Ray instance bound to 127.0.0.1 or, with --ray-address, on a cluster; this "
+             "process alone writes --out (default: %(default)s)")
+    parser.add_argument(
+        "--ray-address", default=None, metavar="ADDR",
+        help="with --executor ray: 'auto' or host:port of a running cluster (default: a "
+             "private local instance)")
+    parser.add_argument(
+        "--ray-cpus-per-task", type=int, default=1, metavar="N",
+        help="with --executor ray: CPUs each task declares and torch threads it uses "
+             "(default: %(default)s)")
+    parser.add_argument(
+        "--ray-gpus-per-task", type=float, default=None, metavar="G",
+        help="with --executor ray: GPUs each task declares (default: 1 with a CUDA "
+             "--device, else 0)")
+    parser.add_argument(
         "--mask", default=default_mask, choices=list(MASK_MODES),
         help=mask_help or "MixLU mask of the --percents grid: fixed (NegLU units drawn once "
              "per run from the seed) or resample (a fresh per-element mask every forward "
@@ -215,6 +236,39 @@ def check_sweep_arguments(args: argparse.Namespace) -> None:
         resolve_device(args.device)
     except ValueError as exc:
         raise UserError(f"--device: {exc}") from None
+    check_executor_arguments(args)
+
+
+def check_executor_arguments(args: argparse.Namespace) -> None:
+    """``--executor`` and the ``--ray-*`` options: values, and Ray installed."""
+    executor = getattr(args, "executor", "local")
+    ray_options = [name for name in ("ray_address", "ray_gpus_per_task")
+                   if getattr(args, name, None) is not None]
+    if executor != "ray":
+        if ray_options:
+            raise UserError(f"--{ray_options[0].replace('_', '-')} needs --executor ray")
+        return
+    if not 1 <= args.ray_cpus_per_task <= 1024:
+        raise UserError(f"--ray-cpus-per-task must be an integer in 1..1024, got "
+                        f"{args.ray_cpus_per_task}")
+    gpus = args.ray_gpus_per_task
+    if gpus is not None and not (math.isfinite(gpus) and 0 <= gpus <= 64):
+        raise UserError(f"--ray-gpus-per-task must be a number in 0..64, got {gpus}")
+    if args.ray_address is not None and not args.ray_address.strip():
+        raise UserError("--ray-address must be 'auto' or host:port, got ''")
+    try:
+        import_ray()
+    except RayNotInstalled as exc:
+        raise UserError(str(exc)) from None
+
+
+def make_executor(args: argparse.Namespace):
+    """The executor the options ask for: ``None`` (local) or a started
+    :class:`~ann.executors.RayExecutor` (close it when done)."""
+    if getattr(args, "executor", "local") != "ray":
+        return None
+    return RayExecutor(args.ray_address, num_cpus=args.ray_cpus_per_task,
+                       num_gpus=args.ray_gpus_per_task)
 
 
 #: Bounds of --seeds and --epochs (beyond them a sweep cannot be meant).
@@ -314,6 +368,7 @@ def run_experiment(
     title: Callable[[str], str] = str,
     build_model: Callable[[RunSpec], nn.Module] | None = None,
     out: Callable[[str], None] = print,
+    observer: Observer | None = None,
 ) -> dict[str, Any]:
     """Run a sweep from parsed shared options and print/write everything.
 
@@ -332,6 +387,9 @@ def run_experiment(
         title: ``dataset name -> PNG title``.
         build_model: ``spec -> nn.Module`` (default :func:`ann.models.build_model`).
         out: where lines go (default ``print``).
+        observer: watches every training step (:mod:`ann.observe`, e.g. ``--signs``);
+            its identity is saved with the sweep as ``observer`` and its report line
+            printed after training.
 
     Returns:
         The JSON document (also written to ``args.out / f"{stem}.json"``).
@@ -363,6 +421,8 @@ def run_experiment(
             data = load_data()
             dataset = data.name
             extra = {**(extra(data) if callable(extra) else (extra or {})), "mask": mask}
+            if observer is not None:
+                extra["observer"] = observer.identity()
             store = None
             if args.out is not None:
                 store = RunStore(args.out, sweep_meta(stem, data, config, args.engine, **extra),
@@ -372,9 +432,19 @@ def run_experiment(
             out(f"runs: {len(specs)} ({len(activations)} activations x {args.seeds} seeds), "
                 f"engine {args.engine}, device {device}"
                 + ("" if args.out else "; no --out: nothing saved, no resume"))
-            results = run_sweep(specs, data, config, build_model, device=device,
-                                engine=args.engine, store=store,
-                                progress=not args.no_progress, verbose=args.verbose)
+            executor = make_executor(args)
+            try:
+                results = run_sweep(specs, data, config, build_model, device=device,
+                                    engine=args.engine, store=store,
+                                    progress=not args.no_progress, verbose=args.verbose,
+                                    observer=observer, executor=executor)
+            except TaskFailed as exc:
+                raise UserError(str(exc)) from None
+            finally:
+                if executor is not None:
+                    executor.close()
+            if observer is not None and observer.report():
+                out(observer.report())
         document = {
             "experiment": stem,
             "dataset": data.name,

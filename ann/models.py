@@ -31,6 +31,7 @@ __all__ = [
     "LeNet",
     "LeNet5",
     "make_activation",
+    "pieces",
     "mask_seed",
     "build_model",
     "neglu_counts",
@@ -57,11 +58,24 @@ def make_activation(spec: ActivationArg, num_units: int, copy_module: bool = Fal
     )
 
 
+def pieces(activation: nn.Module) -> int:
+    """Input channels per output unit of an activation module: its ``pieces`` (``k`` of
+    :class:`~ann.minmaxout.MinMaxout`), 1 for element-wise units.  The layer feeding the
+    position has that many times the position's units."""
+    k = getattr(activation, "pieces", 1)
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"activation {type(activation).__name__} has pieces={k!r}; it must "
+                         f"be a positive integer")
+    return k
+
+
 class LeNet(nn.Module):
     """ReLU-LeNet for MNIST (MatConvNet ``cnn_mnist``), input ``(N, 1, 28, 28)``.
 
     conv 5x5 1->20 · maxpool 2x2 s2 · conv 5x5 20->50 · maxpool 2x2 s2 ·
     conv 4x4 50->500 · activation (500 units) · conv 1x1 500->10.
+    An activation of ``k`` pieces per unit (:func:`pieces`, Maxout) widens conv3 to
+    ``500 k`` outputs.
     No padding, no batch norm.  Reference initialisation: weights N(0, 0.01²),
     biases 0 (:meth:`reset_parameters`).
 
@@ -77,8 +91,9 @@ class LeNet(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(1, 20, 5)
         self.conv2 = nn.Conv2d(20, 50, 5)
-        self.conv3 = nn.Conv2d(50, self.hidden_units, 4)
-        self.act = make_activation(activation, self.hidden_units)
+        act = make_activation(activation, self.hidden_units)
+        self.conv3 = nn.Conv2d(50, self.hidden_units * pieces(act), 4)
+        self.act = act
         self.dropout: nn.Module = nn.Identity()  # after the hidden activation (build_model)
         self.conv4 = nn.Conv2d(self.hidden_units, 10, 1)
         self.reset_parameters()
@@ -139,6 +154,8 @@ class LeNet5(nn.Module):
     conv 5x5 32->32 pad 2 · act · avgpool 3x3 s2 (pad right/bottom 1) ·
     conv 5x5 32->64 pad 2 · act · avgpool 3x3 s2 (pad right/bottom 1) ·
     conv 4x4 64->64 · act · conv 1x1 64->10.   Input ``(N, 3, 32, 32)``.
+    An activation of ``k`` pieces per unit (:func:`pieces`, Maxout) widens the conv
+    feeding it ``k`` times.
 
     Reference initialisation: N(0, 0.01²) for the first conv, N(0, 0.05²) for the
     others, biases 0.  The four activation positions are ``act1`` .. ``act4``.
@@ -152,14 +169,16 @@ class LeNet5(nn.Module):
 
     def __init__(self, activation: ActivationArg = None):
         super().__init__()
-        self.conv1 = nn.Conv2d(3, 32, 5, padding=2)
-        self.act1 = make_activation(activation, 32, copy_module=True)
-        self.conv2 = nn.Conv2d(32, 32, 5, padding=2)
-        self.act2 = make_activation(activation, 32, copy_module=True)
-        self.conv3 = nn.Conv2d(32, 64, 5, padding=2)
-        self.act3 = make_activation(activation, 64, copy_module=True)
-        self.conv4 = nn.Conv2d(64, 64, 4)
-        self.act4 = make_activation(activation, 64, copy_module=True)
+        # modules registered in forward order: conv, then the activation it feeds
+        acts = [make_activation(activation, n, copy_module=True) for n in (32, 32, 64, 64)]
+        self.conv1 = nn.Conv2d(3, 32 * pieces(acts[0]), 5, padding=2)
+        self.act1 = acts[0]
+        self.conv2 = nn.Conv2d(32, 32 * pieces(acts[1]), 5, padding=2)
+        self.act2 = acts[1]
+        self.conv3 = nn.Conv2d(32, 64 * pieces(acts[2]), 5, padding=2)
+        self.act3 = acts[2]
+        self.conv4 = nn.Conv2d(64, 64 * pieces(acts[3]), 4)
+        self.act4 = acts[3]
         self.dropout: nn.Module = nn.Identity()  # after the hidden activation (build_model)
         self.conv5 = nn.Conv2d(64, 10, 1)
         self.reset_parameters()

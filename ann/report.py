@@ -377,7 +377,8 @@ def diagnostics_table(results: Iterable[dict[str, Any]],
     """One compact table per configuration (column x % NegLU) at the last epoch: dead
     units (% of ReLU-side and of NegLU units, :mod:`ann.diagnostics`), the share of
     hidden units with a large negative bias, the hidden biases' mean, NegLUs per image,
-    and :func:`dynamics` (epochs to each level, roughness); mean ± sd over seeds."""
+    and :func:`dynamics` (epochs to each level, roughness); mean ± sd over seeds; and
+    the model's parameter count (Maxout widens its feeding layer)."""
     groups: dict[tuple[str, float], list[dict[str, Any]]] = defaultdict(list)
     for r in results:
         if _final_diagnostics(r) is not None:
@@ -394,7 +395,8 @@ def diagnostics_table(results: Iterable[dict[str, Any]],
 
     header = ["config", "% NegLU", "seeds", "dead ReLU-side %", "dead NegLU %",
               "large neg. bias %", "hidden bias mean", "NegLUs/image",
-              *[f"epochs to ≤{100 * lv:g} %" for lv in levels], "roughness (points)"]
+              *[f"epochs to ≤{100 * lv:g} %" for lv in levels], "roughness (points)",
+              "parameters"]
     rows = []
     for (column, percent), runs in groups.items():
         diags = [_final_diagnostics(r) for r in runs]
@@ -410,6 +412,7 @@ def diagnostics_table(results: Iterable[dict[str, Any]],
             cell([d["neglu_per_image"] for d in diags], 0),
             *[cell([x["first_epoch"][f"{lv:g}"] for x in dyn], 1) for lv in levels],
             cell([100.0 * x["roughness"] for x in dyn], 2),
+            f"{runs[0]['parameters']:,}" if "parameters" in runs[0] else "—",
         ])
     return ("Unit diagnostics at the last epoch (probe: first 1,000 training images; dead: "
             "never in the active regime; large negative bias: below -2 sd of the unit's "

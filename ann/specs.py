@@ -13,6 +13,8 @@ command line (:func:`parse_activations`)::
     mixlu:5:exact:resample
     mixlu:percent=5:mask=resample
     leaky:0.05  prelu  bipolar  noisy:1:nair-hinton
+    minmaxout  minmaxout:50:2      Maxout (k = 2); half of the units Min units
+    convact  convact:3             learned slopes per unit; from a 3x3 convolution
     relu:dropout=0.5               any kind, with dropout after the hidden activation
 
 ``dropout=P`` is accepted by every kind: dropout of rate ``P`` after the model's
@@ -37,6 +39,8 @@ from torch import nn
 
 from ann.activations import BACKWARDS, MASK_MODES, MixLU
 from ann.baselines import NOISE_VARIANCES, BipolarReLU, LeakyReLU, NoisyReLU, PReLU
+from ann.convact import ConvAct
+from ann.minmaxout import MinMaxout
 
 __all__ = [
     "Param",
@@ -368,7 +372,7 @@ register(ActivationKind(
         Param("mask", _one_of(MASK_MODES), "fixed", doc="fixed or resample"),
     ),
     build=_build_mixlu,
-    doc="PERCENT %% NegLUs min(0, x) among ReLUs; BACKWARD exact|reference|inverted; "
+    doc="PERCENT % NegLUs min(0, x) among ReLUs; BACKWARD exact|reference|inverted; "
         "MASK fixed|resample",
     canonical=_canonical_mixlu,
 ))
@@ -413,6 +417,48 @@ register(ActivationKind(
             Param("variance", _one_of(NOISE_VARIANCES), "fixed", doc="fixed|nair-hinton")),
     build=_build_noisy, stackable=False, canonical=_relu_when("sigma"),
     doc="max(0, x + N(0, SIGMA^2)) in training (VARIANCE nair-hinton: SIGMA^2 sigmoid(x))"))
+
+def _int_in(lo: int, hi: int, odd_or_zero: bool = False) -> Callable[[Any], int]:
+    what = f"an integer in [{lo}, {hi}]" + (", 0 or odd" if odd_or_zero else "")
+
+    def check(value: Any) -> int:
+        if isinstance(value, bool):
+            raise ValueError(f"must be {what}, got {value!r}")
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"must be {what}, got {value!r}") from None
+        if not (math.isfinite(v) and v == int(v) and lo <= v <= hi) or (
+                odd_or_zero and v and int(v) % 2 == 0):
+            raise ValueError(f"must be {what}, got {value!r}")
+        return int(v)
+    return check
+
+
+def _build_minmaxout(spec: ActivationSpec, num_units: int, mask_seed: int) -> nn.Module:
+    return MinMaxout(num_units, spec["pieces"], spec["min_percent"] / 100.0, seed=mask_seed)
+
+
+def _build_convact(spec: ActivationSpec, num_units: int, mask_seed: int) -> nn.Module:
+    return ConvAct(num_units, spec["kernel"], (spec["pos"], spec["neg"]))
+
+
+register(ActivationKind(
+    name="minmaxout",
+    params=(Param("min_percent", _float_in(0.0, 100.0, " %"), 0.0, doc="share of Min units, %"),
+            Param("pieces", _int_in(1, 16), 2, doc="affine pieces per unit")),
+    build=_build_minmaxout, stackable=False,
+    doc="Min-Maxout: units output the max (Maxout, Goodfellow et al. 2013) or, MIN_PERCENT "
+        "% of them, the min of PIECES pieces; the feeding layer widens PIECES times"))
+register(ActivationKind(
+    name="convact",
+    params=(Param("kernel", _int_in(0, 15, odd_or_zero=True), 0,
+                  doc="0: per-unit slopes; k: depthwise k x k slope convolution"),
+            Param("pos", _float_in(-1e3, 1e3), 1.0, doc="initial slope (bias) for x > 0"),
+            Param("neg", _float_in(-1e3, 1e3), 0.0, doc="initial slope (bias) for x < 0")),
+    build=_build_convact, stackable=False,
+    doc="ConvAct: learned slopes POS for x > 0 and NEG for x < 0 per unit (KERNEL 0) or "
+        "from a depthwise KERNEL x KERNEL convolution of the input; init ReLU"))
 
 #: The ``dropout`` parameter every kind accepts.
 _DROPOUT = Param("dropout", lambda v: _check_dropout(v), 0.0, doc="dropout rate")

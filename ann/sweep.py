@@ -23,17 +23,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from ann.checkpoint import Checkpoints, checkpoint_identity
 from ann.data.datasets import TensorData
+from ann.models import build_model as default_build_model
+from ann.observe import Observer
 from ann.results import RunStore
 from ann.specs import ActivationSpec, RunSpec
 from ann.train import TRAINER_VERSION, TrainConfig, resolve_device, train_loop
 from common.cli import Interrupted
+
+if TYPE_CHECKING:
+    from ann.executors import RayExecutor
 
 __all__ = ["ENGINES", "make_specs", "sweep_meta", "run_sweep", "run_line", "present"]
 
@@ -112,6 +117,8 @@ def run_sweep(
     progress: bool = True,
     log: Callable[[str], None] | None = None,
     verbose: bool = False,
+    observer: Observer | None = None,
+    executor: RayExecutor | None = None,
 ) -> list[dict[str, Any]]:
     """Train every run of ``specs`` not yet in ``store``; return all results in spec order.
 
@@ -130,6 +137,13 @@ def run_sweep(
         log: receives one line per finished run and resume notes (default
             ``tqdm.write``).
         verbose: also log what checkpointing cost (count, MB, seconds).
+        observer: watches every training step of every run (:mod:`ann.observe`), e.g.
+            :class:`bridge.observer.SignObserver`; its result keys are stored with
+            each run, and its :meth:`~ann.observe.Observer.identity` is part of the
+            checkpoints' (save it in the store's meta too).
+        executor: where the work units run (:mod:`ann.executors`): ``None`` trains them
+            here, one after the other; a :class:`~ann.executors.RayExecutor` as tasks
+            of a Ray cluster, whose results this process stores as they come back.
 
     Raises:
         ValueError: unknown engine, duplicate specs.
@@ -168,15 +182,16 @@ def run_sweep(
             checkpoints = None
             if store is not None:
                 fingerprint = store.meta.get("data_fingerprint") or data.fingerprint()
+                observed = {"observer": observer.identity()} if observer is not None else {}
                 checkpoints = Checkpoints(store.checkpoint_dir, checkpoint_identity(
-                    config.to_dict(), fingerprint, device))
+                    {**config.to_dict(), **observed}, fingerprint, device))
                 found = sum(len(checkpoints.names(e)) for e in ENGINES)
                 if found:
                     log(f"resuming: {found} epoch checkpoint(s) of unfinished runs in "
                         f"{checkpoints.directory}")
             started = time.perf_counter()
             _train(todo, data, config, build_model, device, engine, store, checkpoints,
-                   progress, log, trained, len(unique))
+                   progress, log, trained, len(unique), observer, executor)
             if verbose and checkpoints is not None:
                 log(checkpoints.cost_line(time.perf_counter() - started))
     except KeyboardInterrupt:
@@ -191,21 +206,30 @@ def run_sweep(
 
 
 def _train(todo, data, config, build_model, device, engine, store, checkpoints, progress,
-           log, trained, total) -> None:
+           log, trained, total, observer, executor) -> None:
     from tqdm.auto import tqdm
 
-    data = data.to(device)
+    from ann.batched import WorkUnit, plan_units
+
+    if executor is None:
+        data = data.to(device)
     bar = tqdm(total=total, initial=total - len(todo), desc="runs", unit="run",
                disable=not progress)
     try:
-        if engine == "batched":
+        if executor is not None:
+            builder = build_model or default_build_model
+            units = (plan_units(todo, data, config, builder, device, checkpoints=checkpoints)
+                     if engine == "batched" else [WorkUnit("loop", (s,)) for s in todo])
+            finished = executor.run(units, data, config, build_model, device, checkpoints,
+                                    observer, log)
+        elif engine == "batched":
             from ann.batched import train_batched
 
             finished = train_batched(todo, data, config, build_model, device, progress=progress,
-                                     checkpoints=checkpoints)
+                                     checkpoints=checkpoints, observer=observer)
         else:
             finished = train_loop(todo, data, config, build_model, device, progress=progress,
-                                  checkpoints=checkpoints)
+                                  checkpoints=checkpoints, observer=observer)
         wanted = set(todo)
         for spec, result in finished:
             if spec not in wanted:  # a resumed stack's member stored before the kill

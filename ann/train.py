@@ -58,7 +58,8 @@ Result (a JSON-ready dict, :func:`run_result`)::
      "seconds": float,   # wall time of the run; under the batched engine, of the stack
                          # the run was trained in (until the run finished or diverged)
      "model": str, "activation": str, "activation_spec": {...},
-     "engine": "loop" | "batched", "trainer_version": str}
+     "engine": "loop" | "batched", "trainer_version": str,
+     "parameters": int}  # the model's parameter count (Maxout widens its feeding layer)
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ from ann.epoch import (
     set_epoch_lr,
 )
 from ann.models import build_model as default_build_model
+from ann.observe import Observer
 from ann.specs import RunSpec
 
 __all__ = [
@@ -283,6 +285,7 @@ def train_one(
     device: str | torch.device = "cpu",
     progress: bool = False,
     checkpoints: Checkpoints | None = None,
+    observer: Observer | None = None,
 ) -> dict[str, Any]:
     """Train one model by the procedure in the module docstring; return its result dict.
 
@@ -301,6 +304,8 @@ def train_one(
         device: torch device (``"auto"`` allowed).
         progress: show a tqdm bar over the epochs.
         checkpoints: where epoch checkpoints are read and written; ``None``: none.
+        observer: watches every step (:mod:`ann.observe`); its result keys are added
+            to the result.
 
     Returns:
         The result dict (module docstring).  Divergence is recorded, not raised.
@@ -323,11 +328,14 @@ def train_one(
     completed = 0
     name = Checkpoints.name("loop", [spec.key])
     state = checkpoints.load(name, "loop") if checkpoints is not None else None
+    watch = (observer or Observer()).start(model, [spec.key])
     if state is not None:
         restore_state(state, model=model, optimizer=optimizer, generators=[g])
         (epochs,) = state["epochs"]
         completed = int(state["completed"])
         start -= float(state["seconds"])
+        watch.load_state(state.get("observer"))
+    steps = math.ceil(n / bs)
     status = "ok"
     bar = None
     if progress:
@@ -346,6 +354,7 @@ def train_one(
                 xb, yb = data.train_x[idx], data.train_y[idx]
                 if flips is not None and bool(flips[j]):
                     xb = xb.flip(3)
+                watch.before_step(epoch * steps + j)
                 logits = model(xb)
                 loss = F.cross_entropy(logits, yb)
                 if not bool(losses_finite(loss)):
@@ -354,6 +363,7 @@ def train_one(
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+                watch.after_step(epoch * steps + j)
                 with torch.no_grad():
                     wrong += (logits.argmax(1) != yb).sum()
                     loss_sum += loss.double() * yb.shape[0]
@@ -366,18 +376,22 @@ def train_one(
                                        n, data.test_size))
             epochs[-1]["diagnostics"] = unit_diagnostics(model, probe)[0]
             if checkpoints is not None and epoch + 1 < config.epochs:
-                checkpoints.save(name, "loop", capture_state(
+                checkpoints.save(name, "loop", {**capture_state(
                     members=[spec.key], model=model, optimizer=optimizer, generators=[g],
                     epochs=[epochs], completed=epoch + 1,
-                    seconds=time.perf_counter() - start))
+                    seconds=time.perf_counter() - start), "observer": watch.state()})
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(train=f"{epochs[-1]['train_error']:.4f}",
                                 test=f"{epochs[-1]['test_error']:.4f}")
     finally:
+        watch.close()
         if bar is not None:
             bar.close()
-    return run_result(spec, status, epochs, time.perf_counter() - start, engine="loop")
+    result = run_result(spec, status, epochs, time.perf_counter() - start, engine="loop",
+                        parameters=sum(p.numel() for p in model.parameters()))
+    result.update(watch.result(spec.key))
+    return result
 
 
 def train_loop(
@@ -388,23 +402,26 @@ def train_loop(
     device: str | torch.device = "cpu",
     progress: bool = False,
     checkpoints: Checkpoints | None = None,
+    observer: Observer | None = None,
 ) -> Iterator[tuple[RunSpec, dict[str, Any]]]:
     """:func:`train_one` for each run in turn; yield ``(spec, result)``.  A run's
     checkpoint is deleted when the caller asks for the next result (so after it stored
     this one)."""
     for spec in specs:
-        yield spec, train_one(spec, data, config, build_model, device, progress, checkpoints)
+        yield spec, train_one(spec, data, config, build_model, device, progress, checkpoints,
+                              observer)
         if checkpoints is not None:
             checkpoints.delete(Checkpoints.name("loop", [spec.key]))
 
 
 def run_result(spec: RunSpec, status: str, epochs: list[dict[str, Any]], seconds: float,
-               engine: str) -> dict[str, Any]:
+               engine: str, parameters: int | None = None) -> dict[str, Any]:
     """The result record of one run (the schema of :func:`train_one` and the run store).
 
     ``train_error``/``test_error`` are the last epoch's for a run with status ``"ok"``
     and :data:`CHANCE_ERROR` for a ``"diverged"`` one, whose completed ``epochs`` are
-    kept as they were.  ``engine`` names the engine that trained it.
+    kept as they were.  ``engine`` names the engine that trained it; ``parameters``,
+    the model's parameter count, is recorded when given.
     """
     if status == "ok":
         train_error, test_error = epochs[-1]["train_error"], epochs[-1]["test_error"]
@@ -423,4 +440,5 @@ def run_result(spec: RunSpec, status: str, epochs: list[dict[str, Any]], seconds
         **fields,
         "engine": engine,
         "trainer_version": TRAINER_VERSION,
+        **({"parameters": int(parameters)} if parameters is not None else {}),
     }

@@ -1,14 +1,17 @@
 """Watch ordinary training and count how often its weight updates behave like each STDP regime.
 
 :class:`UpdateSignMonitor` attaches hooks to the activation modules of any torch
-model (``nn.ReLU``, :class:`ann.NegLU`, :class:`ann.MixLU`, or types you name)
-and, at every optimizer step, records per layer and per unit type (``"relu"``,
-``"neglu"``, ``"other"``):
+model — a plain one, or a stack of K members of the batched engine
+(:mod:`ann.batched`), counted per member — and, at every optimizer step, records per
+member, layer and unit type (:data:`UNIT_TYPES`: ``"relu"``, ``"neglu"``, ``"leaky"``,
+``"prelu"``, ``"noisy"``, ``"convact"``, ``"max"``, ``"min"``; ``"other"`` for types
+you name):
 
 - the fraction of *normal*, *inverted* and *silent* effective local derivatives
   (:mod:`bridge.derivative`) among the unit-samples that received a descent
   signal;
-- for activations fed directly by an ``nn.Linear`` or an ungrouped ``nn.Conv2d``,
+- for activations fed directly by an ``nn.Linear`` or an ungrouped ``nn.Conv2d`` (or
+  their stacked forms),
   synapse-level events — one per (sample, output position, unit, input) with a
   non-zero descent signal, derivative, presynaptic activation and weight —
   classified into the four regimes by :func:`bridge.mapping.map_event`;
@@ -17,9 +20,19 @@ and, at every optimizer step, records per layer and per unit type (``"relu"``,
   of the change the optimizer actually applied to that synapse in that step —
   summed over the batch, with momentum and weight decay.
 
+Unit kinds: MixLU units are ReLU or NegLU per element (a resampled mask is read off
+the output), bipolar units likewise.  A Min-Maxout unit (:class:`ann.minmaxout.MinMaxout`)
+is counted per *piece*: each piece is a weighted input of the unit, fed by its own
+row of the preceding layer, and its derivative is 1 when the unit selects it and 0
+(silent) otherwise — for Max and Min units alike, so a Min unit's concave response
+shows in its pieces' weights, never as an inverted derivative.  ConvAct units are
+counted by the sign of the derivative their backward applied (a learned negative
+slope is an inverted one).
+
 The counts are computed with a few matrix products per layer, not a loop over
 events; ``tests/test_bridge_monitor.py`` checks them against the event-by-event
-mapping.  Hooks exist only while attached: a detached monitor costs nothing.
+mapping, and a stacked model's per-member counts against each member trained alone.
+Hooks exist only while attached: a detached monitor costs nothing.
 
 Example::
 
@@ -43,14 +56,57 @@ from torch import Tensor, nn
 from torch.optim import optimizer as optim_hooks
 
 from ann.activations import MixLU, NegLU
+from ann.baselines import LeakyReLU, NoisyReLU, PReLU
+from ann.batched.layers import StackedActivation, StackedConv2d, StackedLinear, member_view
+from ann.convact import ConvAct
+from ann.diagnostics import position_modules
+from ann.minmaxout import MinMaxout
 from bridge.derivative import effective_derivative
 from bridge.mapping import DEFAULT_CONVENTION, check_convention
 from stdp_sim.regime import Regime
 
-__all__ = ["UpdateSignMonitor", "StepRecord", "UNIT_TYPES"]
+__all__ = ["UpdateSignMonitor", "StepRecord", "UNIT_TYPES", "element_types"]
 
-UNIT_TYPES = ("relu", "neglu", "other")
+UNIT_TYPES = ("relu", "neglu", "leaky", "prelu", "noisy", "convact", "max", "min", "other")
 REGIME_LABELS = tuple(r.label for r in Regime)
+
+
+def element_types(module: nn.Module, z: Tensor, out: Tensor) -> dict[str, Tensor]:
+    """Bool masks of ``z``'s shape, by unit type, for one member's activation ``module``
+    with input ``z`` and output ``out`` (types without elements may be left out).
+
+    A Min-Maxout module's masks are over its input pieces (``z``), the others' over
+    its elements; a MixLU's resampled mask is read off the output (NegLU elements give
+    ``min(0, z)``, ReLU elements ``max(0, z)``).
+    """
+    if isinstance(module, MixLU):
+        if module.neg_fraction == 0.0:
+            neg = torch.zeros_like(z, dtype=torch.bool)
+        elif module.mask == "fixed":
+            neg = module.element_mask(z).to(z.device).expand_as(z)
+        else:
+            neg = torch.where(z > 0, out == 0, out != 0)
+        return {"relu": ~neg, "neglu": neg}
+    if isinstance(module, MinMaxout):
+        mins = module.min_mask.to(z.device).repeat_interleave(module.pieces)
+        mins = mins.view((1, -1) + (1,) * (z.dim() - 2)).expand_as(z)
+        return {"max": ~mins, "min": mins}
+    for kind, name in ((NegLU, "neglu"), (LeakyReLU, "leaky"), (PReLU, "prelu"),
+                       (NoisyReLU, "noisy"), (ConvAct, "convact")):
+        if isinstance(module, kind):
+            return {name: torch.ones_like(z, dtype=torch.bool)}
+    if isinstance(module, nn.ReLU) or type(module).__name__ == "_ReLUUnit":
+        return {"relu": torch.ones_like(z, dtype=torch.bool)}
+    return {"other": torch.ones_like(z, dtype=torch.bool)}
+
+
+def _is_feeder(module: nn.Module) -> bool:
+    """A layer whose weights are the synapses into the activation it feeds."""
+    if isinstance(module, StackedConv2d):
+        return module.groups == module.members
+    if isinstance(module, nn.Conv2d):
+        return module.groups == 1
+    return isinstance(module, nn.Linear | StackedLinear)
 
 
 @dataclass
@@ -60,6 +116,7 @@ class StepRecord:
     step: int
     layer: str
     unit_type: str
+    member: int = 0
     normal: int = 0
     inverted: int = 0
     silent: int = 0
@@ -73,11 +130,11 @@ class StepRecord:
 
 @dataclass
 class _Pending:
-    """What one activation saw in the current step."""
+    """What one activation saw in the current step (all members of a stack)."""
 
     z: Tensor
-    neg: Tensor  # bool, same shape as z: True at NegLU elements
-    other: bool  # activation is neither ReLU nor NegLU/MixLU
+    types: list[dict[str, Tensor]]  # per member: unit type -> bool mask of its z slice
+    pieces: int = 1  # input elements per output element (Min-Maxout)
     feeder: nn.Module | None = None
     pre: Tensor | None = None  # input of the feeding layer
     grad_in: Tensor | None = None
@@ -94,11 +151,17 @@ class UpdateSignMonitor:
         Any model; its activation modules are found by type.
     convention : {"rate", "literal"}
         Timing convention of :mod:`bridge.mapping` (default ``"rate"``).
-    activation_types : tuple of types
-        Module types treated as element-wise activations.  Default: ``nn.ReLU``,
-        ``NegLU``, ``MixLU``.
+    activation_types : tuple of types, optional
+        Module types treated as activations; types the monitor does not know are
+        element-wise units of type ``"other"``.  Default: every activation position
+        the toolkit knows (:func:`ann.diagnostics.position_modules`: ReLU, NegLU,
+        MixLU, the baselines, Min-Maxout, ConvAct, stacked activations).
     synapses : bool
         Also count synapse-level regime events and agreement (default True).
+    members : int
+        K for a stacked model of the batched engine (tensors member-major along
+        dimension 1, parameters along dimension 0); records carry the member index.
+        Default 1: a plain model.
 
     Notes
     -----
@@ -111,29 +174,32 @@ class UpdateSignMonitor:
         self,
         model: nn.Module,
         convention: str = DEFAULT_CONVENTION,
-        activation_types: tuple[type, ...] = (nn.ReLU, NegLU, MixLU),
+        activation_types: tuple[type, ...] | None = None,
         synapses: bool = True,
+        members: int = 1,
     ):
         self.model = model
         self.convention = check_convention(convention)
-        self.activation_types = tuple(activation_types)
+        self.activation_types = None if activation_types is None else tuple(activation_types)
         self.synapses = synapses
+        if isinstance(members, bool) or not isinstance(members, int) or members < 1:
+            raise ValueError(f"members must be a positive integer, got {members!r}")
+        self.members = members
         self.records: list[StepRecord] = []
         self.step = 0
         self._handles: list = []
         self._pending: dict[str, _Pending] = {}
         self._outputs: dict[int, tuple[nn.Module, Tensor, Tensor]] = {}
         self._feeding: dict[str, tuple[nn.Module, Tensor]] = {}
-        self.activations = {
-            name: m
-            for name, m in model.named_modules()
-            if isinstance(m, self.activation_types)
-        }
+        if self.activation_types is None:
+            self.activations = dict(position_modules(model))
+        else:
+            self.activations = {name: m for name, m in model.named_modules()
+                                if isinstance(m, self.activation_types)}
         if not self.activations:
-            raise ValueError(
-                f"model has no activation module of types "
-                f"{[t.__name__ for t in self.activation_types]}"
-            )
+            names = ("the toolkit's activations" if self.activation_types is None
+                     else [t.__name__ for t in self.activation_types])
+            raise ValueError(f"model has no activation module of types {names}")
         for name, m in self.activations.items():
             if getattr(m, "inplace", False):
                 raise ValueError(
@@ -146,9 +212,7 @@ class UpdateSignMonitor:
         if self._handles:
             return self
         for module in self.model.modules():
-            if isinstance(module, nn.Linear) or (
-                isinstance(module, nn.Conv2d) and module.groups == 1
-            ):
+            if _is_feeder(module):
                 self._handles.append(module.register_forward_hook(self._feeder_hook))
         for name, module in self.activations.items():
             self._handles.append(module.register_forward_pre_hook(self._pre_forward_hook(name)))
@@ -196,18 +260,16 @@ class UpdateSignMonitor:
             z = inputs[0]
             if not (torch.is_grad_enabled() and z.requires_grad):
                 return
-            z = z.detach()
-            if isinstance(module, MixLU):
-                if module.mask == "fixed":
-                    neg = module.element_mask(z).expand_as(z)
-                else:
-                    # A resampled mask is drawn inside forward: read it off the output.
-                    # NegLU elements give min(0, z), ReLU elements max(0, z).
-                    neg = torch.where(z > 0, output.detach() == 0, output.detach() != 0)
-            else:
-                neg = torch.full_like(z, isinstance(module, NegLU), dtype=torch.bool)
-            other = not isinstance(module, (nn.ReLU, NegLU, MixLU))
-            pending = _Pending(z=z, neg=neg, other=other)
+            z, out = z.detach(), output.detach()
+            k = self.members
+            units = module.units if isinstance(module, StackedActivation) else [module] * k
+            if len(units) != k:
+                raise ValueError(f"activation {name!r} holds {len(units)} members, the "
+                                 f"monitor was made for {k}")
+            pieces = module.pieces if isinstance(module, MinMaxout) else 1
+            zs, outs = z.chunk(k, 1), out.chunk(k, 1)
+            types = [element_types(u, zm, om) for u, zm, om in zip(units, zs, outs, strict=True)]
+            pending = _Pending(z=z, types=types, pieces=pieces)
             feeder = self._feeding.pop(name, None)
             if self.synapses and feeder is not None:
                 pending.feeder, pending.pre = feeder
@@ -250,32 +312,44 @@ class UpdateSignMonitor:
 
     # -- counting --------------------------------------------------------------------------
     def _measure(self, name: str, p: _Pending) -> list[StepRecord]:
-        descent = -p.grad_out
-        deriv = effective_derivative(p.grad_in, p.grad_out)
-        s = torch.sign(descent)
-        d = torch.nan_to_num(torch.sign(deriv), nan=0.0)
-        signalled = s != 0
-        synapses = None
+        k = self.members
+        grad_out = p.grad_out
+        if p.pieces > 1:  # every piece of a unit sees the unit's descent signal
+            grad_out = grad_out.repeat_interleave(p.pieces, dim=1)
+        descent = -grad_out
+        deriv = effective_derivative(p.grad_in, grad_out)
+        s_all = torch.sign(descent)
+        d_all = torch.nan_to_num(torch.sign(deriv), nan=0.0)
+        weights = None
         if p.feeder is not None and p.weight_before is not None:
-            synapses = self._synapse_terms(p)
-        types = {"other": torch.ones_like(p.neg)} if p.other else {"relu": ~p.neg, "neglu": p.neg}
+            after = p.feeder.weight.detach()
+            weights = (member_view(p.weight_before, k), member_view(after, k))
         records = []
-        for unit_type, mask in types.items():
-            if not bool(mask.any()):
-                continue
-            rec = StepRecord(self.step, name, unit_type)
-            sel = mask & signalled
-            rec.normal = int((sel & (d > 0)).sum())
-            rec.inverted = int((sel & (d < 0)).sum())
-            rec.silent = int((sel & (d == 0)).sum())
-            if synapses is not None:
-                rows, q_pos, q_neg = synapses
-                self._count_synapses(rec, rows(s), rows(s * d) * rows(mask), q_pos, q_neg)
-            records.append(rec)
+        for m, (s, d, types) in enumerate(zip(s_all.chunk(k, 1), d_all.chunk(k, 1), p.types,
+                                              strict=True)):
+            signalled = s != 0
+            synapses = None
+            if weights is not None:
+                synapses = self._synapse_terms(p.feeder, p.pre.chunk(k, 1)[m],
+                                               weights[0][m], weights[1][m])
+            for unit_type, mask in types.items():
+                if not bool(mask.any()):
+                    continue
+                rec = StepRecord(self.step, name, unit_type, m)
+                sel = mask & signalled
+                rec.normal = int((sel & (d > 0)).sum())
+                rec.inverted = int((sel & (d < 0)).sum())
+                rec.silent = int((sel & (d == 0)).sum())
+                if synapses is not None:
+                    rows, q_pos, q_neg = synapses
+                    self._count_synapses(rec, rows(s), rows(s * d) * rows(mask), q_pos, q_neg)
+                records.append(rec)
         return records
 
-    def _synapse_terms(self, p: _Pending):
-        """Per (row, unit): how many inputs of each sign meet each weight class.
+    def _synapse_terms(self, feeder: nn.Module, pre: Tensor, weight: Tensor, after: Tensor):
+        """Per (row, unit): how many inputs of each sign meet each weight class, for one
+        member's slice of the feeding layer (input ``pre``, weight before and after the
+        step).
 
         Rows are samples (Linear) or (sample, output position) pairs (Conv2d).
         Returns ``(rows, q_pos, q_neg)``: ``rows`` reshapes a ``z``-shaped tensor to
@@ -284,12 +358,10 @@ class UpdateSignMonitor:
         ``q_neg`` the same for ``pre < 0``.  Exact integers in float32 (at most the
         number of inputs, far below 2**24).
         """
-        feeder = p.feeder
-        weight = p.weight_before
-        applied = torch.sign(feeder.weight.detach() - weight)
+        applied = torch.sign(after - weight)
         if isinstance(feeder, nn.Conv2d):
             pre = F.unfold(
-                p.pre,
+                pre,
                 feeder.kernel_size,
                 dilation=feeder.dilation,
                 padding=feeder.padding,
@@ -302,7 +374,7 @@ class UpdateSignMonitor:
 
             weight, applied = weight.flatten(1), applied.flatten(1)
         else:
-            pre = p.pre.reshape(-1, p.pre.shape[-1])
+            pre = pre.reshape(-1, pre.shape[-1])
 
             def rows(t: Tensor) -> Tensor:
                 return t.reshape(-1, t.shape[-1])
@@ -350,8 +422,8 @@ class UpdateSignMonitor:
         Parameters
         ----------
         by : tuple of str
-            Record fields to group by: ``("layer", "unit_type")`` (default) or
-            ``("unit_type",)`` to sum over layers.
+            Record fields to group by: ``("layer", "unit_type")`` (default),
+            ``("unit_type",)`` to sum over layers, with ``"member"`` for a stack.
 
         Returns
         -------

@@ -1,13 +1,15 @@
-"""Train LeNet variants with the update-sign monitor attached and summarise what it saw.
+"""The ANN side of ``update_signs.py``: a ``--signs`` sweep of LeNet variants, summarised.
 
-The training is the toolkit's ordinary reference trainer (:func:`ann.train.train_one`);
-the monitor only watches it through hooks.
+The runs are trained by the toolkit's sweep engine (:func:`ann.sweep.run_sweep`) with
+a :class:`~bridge.observer.SignObserver` attached, the same path as
+``mixlu_mnist.py --signs``; the monitor only watches the training through hooks.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -15,97 +17,84 @@ import torch.nn.functional as F
 
 from ann.data.datasets import TensorData
 from ann.models import build_model
-from ann.specs import ActivationSpec, RunSpec
-from ann.train import TrainConfig, param_groups, resolve_device, train_one
+from ann.specs import ActivationSpec, RunSpec, parse_activation
+from ann.sweep import run_sweep
+from ann.train import TrainConfig, param_groups, resolve_device
 from bridge.monitor import REGIME_LABELS, UpdateSignMonitor
+from bridge.observer import SignObserver
 
-__all__ = ["Variant", "default_variants", "monitored_run", "ann_rows", "share_series", "overhead"]
+__all__ = ["Variant", "default_variants", "signs_sweep", "ann_rows", "series_arrays",
+           "overhead"]
 
 
 @dataclass(frozen=True)
 class Variant:
     """One network of the comparison: a name and the run spec that builds it."""
 
-    model: str  # "ReLU-LeNet" or "MixLU-LeNet"
+    model: str  # "ReLU-LeNet", "MixLU-LeNet", "MinMaxout-LeNet", "ConvAct-LeNet"
     spec: RunSpec
 
     @property
     def backward(self) -> str:
-        """The NegLU backward mode, ``"none"`` for a pure ReLU net."""
+        """The NegLU backward mode, ``"none"`` for a net without NegLUs."""
         return self.spec.backward if self.spec.neg_percent > 0 else "none"
 
     @property
     def label(self) -> str:
-        if self.spec.neg_percent == 0:
+        if self.spec.activation.kind != "mixlu":
             return self.model
         return f"{self.model} {self.spec.neg_percent:g}% ({self.spec.backward})"
 
 
 def default_variants(neg_percent: float = 5.0, seed: int = 0) -> list[Variant]:
-    """ReLU-LeNet, then MixLU-LeNet at ``neg_percent`` under each NegLU backward mode."""
+    """ReLU-LeNet; MixLU-LeNet at ``neg_percent`` under each NegLU backward mode;
+    Min-Maxout-LeNet (2 pieces, half of the units Min units); ConvAct-LeNet (learned
+    slopes per unit, initialised as ReLU)."""
     variants = [Variant("ReLU-LeNet", RunSpec(ActivationSpec.make("relu"), seed))]
     for mode in ("exact", "reference", "inverted"):
         variants.append(Variant("MixLU-LeNet", RunSpec.mixlu(neg_percent, mode, seed)))
+    variants.append(Variant("MinMaxout-LeNet", RunSpec(parse_activation("minmaxout:50:2"), seed)))
+    variants.append(Variant("ConvAct-LeNet", RunSpec(parse_activation("convact"), seed)))
     return variants
 
 
-def monitored_run(
-    variant: Variant,
-    data: TensorData,
-    config: TrainConfig,
-    convention: str,
-    device: str | torch.device = "cpu",
-) -> tuple[dict, UpdateSignMonitor]:
-    """Train ``variant`` with :func:`train_one`, an :class:`UpdateSignMonitor` attached.
-
-    Returns the training result dict and the (detached) monitor.
-    """
-    holder: dict[str, UpdateSignMonitor] = {}
-
-    def build(spec: RunSpec):
-        model = build_model(spec)
-        holder["monitor"] = UpdateSignMonitor(model, convention=convention).attach()
-        return model
-
-    try:
-        result = train_one(variant.spec, data, config, build, device)
-    finally:
-        if "monitor" in holder:
-            holder["monitor"].detach()
-    return result, holder["monitor"]
+def signs_sweep(variants: list[Variant], data: TensorData, config: TrainConfig,
+                convention: str, every: int = 1, device: str | torch.device = "cpu",
+                engine: str = "loop", progress: bool = True) -> list[dict[str, Any]]:
+    """Train ``variants`` by :func:`~ann.sweep.run_sweep` with a
+    :class:`~bridge.observer.SignObserver` (one step in ``every``, per-step series kept);
+    return their results in order (each with ``signs``)."""
+    observer = SignObserver(every, convention, series=True)
+    return run_sweep([v.spec for v in variants], data, config, device=device, engine=engine,
+                     progress=progress, observer=observer, log=lambda line: None)
 
 
-def ann_rows(variant: Variant, monitor: UpdateSignMonitor) -> list[dict]:
+def ann_rows(variant: Variant, result: dict[str, Any]) -> list[dict]:
     """One row per unit type, summed over the model's activation layers.
 
     Keys: ``model``, ``backward``, ``neg_percent``, then those of
     :meth:`UpdateSignMonitor.summary` (``unit_type``, ``events``, ``counts`` by
-    Table 5 name, ``shares``, ``agreement``, ``inverted_fraction``, ...).
+    Table 5 name, ``shares``, ``agreement``, ``inverted_fraction``, ...), then
+    ``test_error`` and ``status``.
     """
-    head = {
-        "model": variant.model,
-        "backward": variant.backward,
-        "neg_percent": variant.spec.neg_percent,
-    }
-    return [{**head, **row} for row in monitor.summary(by=("unit_type",))]
+    head = {"model": variant.model, "backward": variant.backward,
+            "neg_percent": variant.spec.neg_percent}
+    rows = []
+    for unit, row in result["signs"]["by_unit_type"].items():
+        row = {k: v for k, v in row.items() if k != "derivatives"}
+        nan = float("nan")
+        rows.append({**head, "unit_type": unit, **{
+            k: ({kk: nan if vv is None else vv for kk, vv in v.items()} if isinstance(v, dict)
+                else nan if v is None else v) for k, v in row.items()},
+            "test_error": result["test_error"], "status": result["status"]})
+    return rows
 
 
-def share_series(monitor: UpdateSignMonitor, unit_type: str) -> dict[str, np.ndarray]:
-    """Per step, the share of each regime among the events of ``unit_type`` units.
-
-    Returns ``{"step": array, label: array, ...}``; steps without events are dropped.
-    """
-    per_step: dict[int, dict[str, int]] = {}
-    for rec in monitor.records:
-        if rec.unit_type == unit_type:
-            acc = per_step.setdefault(rec.step, dict.fromkeys(REGIME_LABELS, 0))
-            for k in REGIME_LABELS:
-                acc[k] += rec.counts[k]
-    steps = sorted(s for s, c in per_step.items() if sum(c.values()))
-    out = {"step": np.array(steps)}
-    for k in REGIME_LABELS:
-        out[k] = np.array([per_step[s][k] / sum(per_step[s].values()) for s in steps])
-    return out
+def series_arrays(result: dict[str, Any], unit_type: str) -> dict[str, np.ndarray]:
+    """The per-step regime shares of ``unit_type`` units as arrays (``"step"`` and one
+    per regime label)."""
+    series = result["signs"]["series"][unit_type]
+    return {k: np.asarray(series[k]) for k in ("step", *REGIME_LABELS)}
 
 
 def overhead(

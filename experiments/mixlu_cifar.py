@@ -71,6 +71,12 @@ from ann.report import (  # noqa: E402
 )
 from ann.specs import RunSpec  # noqa: E402
 from ann.train import TrainConfig  # noqa: E402
+from bridge.sweep_signs import (  # noqa: E402
+    add_signs_arguments,
+    signs_observer,
+    with_signs_table,
+    write_signs_figure,
+)
 from common.cli import OneLineArgumentParser, UserError, cli_main  # noqa: E402
 
 DEFAULT_PERCENTS = "0,0.25,0.5,1,2,3"
@@ -120,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(NegLU channels drawn once per run; shares below ~1.6 %% give no NegLU in the "
         "32-channel layers) (default: %(default)s)",
     )
+    add_signs_arguments(parser)
     parser.add_argument(
         "--mixlu-positions", default=ALL_POSITIONS, metavar="LIST",
         help="which of LeNet5's four activation positions (1-4, after conv1 .. conv4) get "
@@ -221,15 +228,16 @@ def run(args: argparse.Namespace) -> dict:
     print(f"mask: {mask}" + (" (per-element, resampled each pass: the thesis's setting)"
                              if mask == "resample" else
                              " (fixed channels; the thesis's setting is --mask resample)"))
-    return run_experiment(
+    observer = signs_observer(args)
+    document = run_experiment(
         args,
         stem="mixlu_cifar",
         model="lenet5",
         default_percents=DEFAULT_PERCENTS,
         load_data=lambda: load_data(args),
         config=config,
-        report=lambda results, dataset: report(results, dataset, mask,
-                                               None if every else positions),
+        report=with_signs_table(lambda results, dataset: report(
+            results, dataset, mask, None if every else positions)),
         extra=lambda data: {
             "model": "LeNet5 (MatConvNet cnn_cifar 'lenet')",
             "preprocessing": data.info.get("preprocessing_params"),
@@ -239,7 +247,10 @@ def run(args: argparse.Namespace) -> dict:
         build_model=None if every else functools.partial(build_model, positions=positions),
         metric="accuracy",
         title=lambda name: f"MixLU-LeNet5 on {name}: training (solid) and test (dotted) accuracy",
+        observer=observer,
     )
+    write_signs_figure(args.out, "mixlu_cifar", document["runs"])
+    return document
 
 
 def main(argv: list[str] | None = None) -> int:

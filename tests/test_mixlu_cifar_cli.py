@@ -252,3 +252,13 @@ def test_report_only_refuses_a_store_of_another_experiment(tmp_path, capsys):
     assert code == 2
     assert err == (f"error: --report-only: {str(out)!r} holds a mixlu_mnist sweep, not "
                    f"mixlu_cifar; report it with mixlu_mnist.py\n")
+
+
+def test_signs_quick_smoke(tmp_path, capsys):
+    script = load_script(SCRIPT)
+    data_dir = write_tiny_cifar(tmp_path / "data", per_batch=20, n_test=20)
+    argv = ["--quick", "--epochs", "1", "--data-dir", str(data_dir), "--no-progress",
+            "--signs", "--percents", "0,5"]
+    assert script.main(argv) == 0
+    text = capsys.readouterr().out
+    assert "Update signs (bridge monitor" in text and "signs: one step in 10" in text

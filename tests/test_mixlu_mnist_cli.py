@@ -183,6 +183,9 @@ def test_help_documents_every_option(capsys):
     (["--activations", "relu,relu"], "error: --activations: 'relu' is the same activation"),
     (["--activations", ""], "error: --activations: needs at least one activation spec"),
     (["--activations", "relu", "--percents", "1"], "error: give either --activations or"),
+    (["--signs", "--signs-every", "0"], "error: --signs-every must be an integer in 1..1000000"),
+    (["--activations", "minmaxout:50:0"], "error: --activations: 'minmaxout:50:0': activation "
+                                          "'minmaxout': pieces must be an integer in [1, 16]"),
 ])
 def test_bad_inputs_give_one_line_errors(argv, message, capsys):
     code, out, err = call_main(SCRIPT, argv, capsys)
@@ -325,3 +328,49 @@ def test_script_runs_as_a_program(tmp_path):
     bad = run_cli("--percents", "5,abc", env_cache=tmp_path / "cache")
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr == "error: --percents: 'abc' is not a number (in '5,abc')\n"
+
+
+def test_signs_in_both_engines_print_the_table_and_overhead_and_store_per_run(tmp_path,
+                                                                             capsys):
+    """--signs: a stacked MixLU run and a loop-trained Min-Maxout run (not stackable) both
+    carry signs; the table, the overhead line and the figure come out; resume keeps them."""
+    script = load_script(SCRIPT)
+    data_dir = write_tiny_mnist(tmp_path / "data")
+    out = tmp_path / "o"
+    argv = ["--quick", "--epochs", "2", "--dataset", "mnist-5k", "--data-dir", str(data_dir),
+            "--no-progress", "--signs", "--signs-every", "2", "--out", str(out),
+            "--activations", "relu,mixlu:10:inverted,minmaxout:50"]
+    assert script.main(argv) == 0
+    text = capsys.readouterr().out
+    assert "Update signs (bridge monitor, steps watched: 1 in 2" in text
+    assert "signs: one step in 2 watched" in text and "timed in this process" in text
+    doc = json.loads((out / "mixlu_mnist.json").read_text())
+    runs = {r["activation"]: r for r in doc["runs"]}
+    assert runs["mixlu10-inverted-fixed"]["engine"] == "batched"
+    assert runs["minmaxout50-2"]["engine"] == "loop"
+    assert set(runs["minmaxout50-2"]["signs"]["by_unit_type"]) == {"max", "min"}
+    neglu = runs["mixlu10-inverted-fixed"]["signs"]["by_unit_type"]["neglu"]
+    assert neglu["inverted_fraction"] > 0 and runs["relu"]["signs"]["steps"] > 0
+    assert (out / "mixlu_mnist_signs.png").stat().st_size > 0
+    assert json.loads((out / "sweep.json").read_text())["observer"] == {
+        "signs_every": 2, "convention": "rate"}
+    assert script.main(argv) == 0  # resume: nothing retrained, signs still reported
+    text = capsys.readouterr().out
+    assert "resuming: 3 of 3 runs already finished" in text and "Update signs" in text
+    other = list(argv)
+    other[other.index("--signs-every") + 1] = "3"
+    code, _, err = call_main(SCRIPT, other, capsys)
+    assert code == 2 and "differs in: observer" in err  # another sampling: refused
+
+
+def test_without_ray_the_executor_is_one_line_and_exit_2(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
+    code, out, err = call_main(SCRIPT, ["--quick", "--executor", "ray"], capsys)
+    assert code == 2 and out == ""
+    assert err == ("error: --executor ray needs Ray, which is not installed: pip install "
+                   "'neglu-stdp[ray]'  (or: pip install 'ray==2.60.0')\n")
+
+
+def test_ray_options_need_the_ray_executor(capsys):
+    code, _, err = call_main(SCRIPT, ["--quick", "--ray-address", "auto"], capsys)
+    assert code == 2 and err == "error: --ray-address needs --executor ray\n"

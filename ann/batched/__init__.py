@@ -57,7 +57,7 @@ on CUDA) and a cap ``max_members`` (on CPU by default :data:`CPU_STACK_BYTES`, s
 small stacks keep their activations in cache).
 """
 
-from ann.batched.engine import StackedRun, train_batched
+from ann.batched.engine import StackedRun, WorkUnit, plan_units, run_unit, train_batched
 from ann.batched.layers import StackedActivation, StackedConv2d, StackedLinear, UnsupportedModel
 from ann.batched.memory import CPU_STACK_BYTES, member_bytes, memory_budget_bytes, plan_chunks
 from ann.batched.surgery import model_signature, stack_models, verify_stacked
@@ -76,4 +76,7 @@ __all__ = [
     "plan_chunks",
     "StackedRun",
     "train_batched",
+    "WorkUnit",
+    "plan_units",
+    "run_unit",
 ]

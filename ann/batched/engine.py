@@ -23,6 +23,7 @@ import math
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -52,6 +53,7 @@ from ann.epoch import (
     set_epoch_lr,
 )
 from ann.models import build_model as default_build_model
+from ann.observe import Observer
 from ann.specs import RunSpec
 from ann.train import (
     TEST_CHUNK,
@@ -62,7 +64,7 @@ from ann.train import (
     train_loop,
 )
 
-__all__ = ["StackedRun", "train_batched"]
+__all__ = ["StackedRun", "train_batched", "WorkUnit", "plan_units", "run_unit"]
 
 
 class StackedRun:
@@ -79,6 +81,7 @@ class StackedRun:
         verify: check the stack against its members first (:func:`verify_stacked`).
         checkpoints: where to write a checkpoint of the stack after every epoch but the
             last (:mod:`ann.checkpoint`); ``None`` writes none.
+        observer: watches every step of the stack (:mod:`ann.observe`).
 
     Attributes:
         completed: epochs completed (from a restored checkpoint, then trained).
@@ -88,7 +91,7 @@ class StackedRun:
     def __init__(self, specs: Sequence[RunSpec], models: Sequence[nn.Module],
                  data: TensorData, config: TrainConfig, device: torch.device,
                  channels_last: bool = True, verify: bool = True,
-                 checkpoints: Checkpoints | None = None):
+                 checkpoints: Checkpoints | None = None, observer: Observer | None = None):
         self.specs = list(specs)
         self.checkpoints = checkpoints
         self.checkpoint_name = Checkpoints.name("batched", [s.key for s in self.specs])
@@ -99,6 +102,8 @@ class StackedRun:
         self.device = device
         self.channels_last = channels_last and data.train_x.dim() == 4
         models = [m.to("cpu").float().train() for m in models]
+        #: parameters of one member (all members have the same structure)
+        self.member_parameters = sum(p.numel() for p in models[0].parameters())
         self.model = stack_models(models)
         if verify:
             verify_stacked(self.model, models, data.train_x[:4].detach().to("cpu"))
@@ -110,6 +115,7 @@ class StackedRun:
         #: members that diverged and were dropped, with their completed epochs
         self.diverged: list[tuple[RunSpec, list[dict[str, Any]]]] = []
         self.optimizer = self._make_optimizer()
+        self.watch = (observer or Observer()).start(self.model, [s.key for s in self.specs])
         #: drop a diverged member at the step it diverges (free on CPU; a sync on CUDA)
         self.drop_at_once = device.type == "cpu"
         # test images per member per forward: on CPU about TEST_CHUNK stacked images
@@ -147,7 +153,8 @@ class StackedRun:
         return perm, flip
 
     def run_epoch(self, perm: Tensor, flip: Tensor | None,
-                  on_step: Callable[[], None] | None = None) -> tuple[Tensor, Tensor, Tensor]:
+                  on_step: Callable[[], None] | None = None, epoch: int = 0
+                  ) -> tuple[Tensor, Tensor, Tensor]:
         """One epoch of SGD steps for all members.
 
         Returns device tensors ``(wrong, loss_sum, bad)`` of shape ``(K,)`` for the
@@ -164,9 +171,11 @@ class StackedRun:
         wrong = torch.zeros(k, dtype=torch.int64, device=self.device)
         loss_sum = torch.zeros(k, dtype=torch.float64, device=self.device)
         bad = torch.zeros(k, dtype=torch.bool, device=self.device)
+        steps = math.ceil(n / bs)
         for j, i in enumerate(batch_starts(n, bs)):
             if k == 0:
                 break
+            self.watch.before_step(epoch * steps + j)
             idx = perm[:, i : i + bs]  # (K, b)
             b = idx.shape[1]
             xb = x_all[idx.t()].reshape((b, k * c) + tuple(x_all.shape[2:]))
@@ -181,6 +190,7 @@ class StackedRun:
             self.optimizer.zero_grad(set_to_none=True)
             losses.sum().backward()
             self.optimizer.step()
+            self.watch.after_step(epoch * steps + j)
             with torch.no_grad():
                 lossd = losses.detach()
                 bad |= ~losses_finite(lossd)
@@ -236,6 +246,7 @@ class StackedRun:
         self.specs = [self.specs[i] for i in keep]
         self.generators = [self.generators[i] for i in keep]
         self.epochs = [self.epochs[i] for i in keep]
+        self.watch.drop(keep)
 
     def state(self) -> dict[str, Any]:
         """The stack's checkpoint state (:func:`ann.checkpoint.capture_state`), with the
@@ -245,6 +256,7 @@ class StackedRun:
                               epochs=self.epochs, completed=self.completed,
                               seconds=self.elapsed)
         state["specs"] = [s.fields() for s in self.specs]
+        state["observer"] = self.watch.state()
         return state
 
     def restore(self, state: dict[str, Any], name: str) -> None:
@@ -259,6 +271,7 @@ class StackedRun:
         self.completed = int(state["completed"])
         self.elapsed = float(state["seconds"])
         self.checkpoint_name = name
+        self.watch.load_state(state.get("observer"))
 
     def train(self, progress: bool = True, desc: str = "batched"
               ) -> Iterator[tuple[RunSpec, dict[str, Any]]]:
@@ -282,7 +295,7 @@ class StackedRun:
                     break
                 set_epoch_lr(self.optimizer, cfg, epoch)
                 perm, flip = self.draw_epoch()
-                wrong, loss_sum, bad = self.run_epoch(perm, flip, on_step)
+                wrong, loss_sum, bad = self.run_epoch(perm, flip, on_step, epoch)
                 keep = self._drop_diverged(bad.cpu().tolist())
                 wrong, loss_sum = wrong[keep], loss_sum[keep]
                 if self.specs:
@@ -300,20 +313,29 @@ class StackedRun:
                                         test=f"{min(test) / n_test:.4f}")
                 seconds = time.perf_counter() - start
                 for spec, epochs in self.diverged:
-                    yield spec, run_result(spec, "diverged", epochs, seconds, engine="batched")
+                    yield spec, self._result(spec, "diverged", epochs, seconds)
                 self.diverged = []
                 self.completed = epoch + 1
                 if self.checkpoints is not None and self.specs and self.completed < cfg.epochs:
                     self.elapsed = time.perf_counter() - start
                     self.checkpoints.save(self.checkpoint_name, "batched", self.state())
             seconds = time.perf_counter() - start
+            self.watch.close()
             for spec, epochs in zip(self.specs, self.epochs, strict=True):
-                yield spec, run_result(spec, "ok", epochs, seconds, engine="batched")
+                yield spec, self._result(spec, "ok", epochs, seconds)
             if self.checkpoints is not None:
                 self.checkpoints.delete(self.checkpoint_name)
         finally:
+            self.watch.close()
             if bar is not None:
                 bar.close()
+
+    def _result(self, spec: RunSpec, status: str, epochs: list[dict[str, Any]],
+                seconds: float) -> dict[str, Any]:
+        result = run_result(spec, status, epochs, seconds, engine="batched",
+                            parameters=self.member_parameters)
+        result.update(self.watch.result(spec.key))
+        return result
 
 
 def train_batched(
@@ -328,6 +350,7 @@ def train_batched(
     memory_budget: int | None = None,
     channels_last: bool = True,
     checkpoints: Checkpoints | None = None,
+    observer: Observer | None = None,
 ) -> Iterator[tuple[RunSpec, dict[str, Any]]]:
     """Train every run of ``specs`` in stacks; yield ``(spec, result)`` as runs finish.
 
@@ -358,6 +381,7 @@ def train_batched(
             diverged and was stored just before the kill) are yielded too, equal to
             the stored ones.  The other runs are stacked as usual.  ``None``: no
             checkpoints.
+        observer: watches every step of every stack and loop run (:mod:`ann.observe`).
 
     Raises:
         ValueError: bad ``specs``, ``max_members``, ``memory_budget`` or ``device``.
@@ -375,7 +399,7 @@ def train_batched(
     device = resolve_device(device)
     build_model = build_model or default_build_model
     return _train_batched(specs, data, config, build_model, device, progress,
-                          max_members, memory_budget, channels_last, checkpoints)
+                          max_members, memory_budget, channels_last, checkpoints, observer)
 
 
 def _warn_fallback(items: list[tuple[RunSpec, str]]) -> None:
@@ -385,6 +409,98 @@ def _warn_fallback(items: list[tuple[RunSpec, str]]) -> None:
         f"ann.train.train_one: {'; '.join(reasons)}",
         stacklevel=3,
     )
+
+
+@dataclass(frozen=True)
+class WorkUnit:
+    """One piece of a sweep that one worker trains: a stack of runs (``"stack"``) or one
+    run by the loop trainer (``"loop"``).  ``resumed``: a stack found in an epoch
+    checkpoint of an interrupted call (it may hold members that finished since)."""
+
+    kind: str
+    specs: tuple[RunSpec, ...]
+    resumed: bool = False
+
+    @property
+    def keys(self) -> list[str]:
+        return [s.key for s in self.specs]
+
+
+def plan_units(specs: Sequence[RunSpec], data: TensorData, config: TrainConfig,
+               build_model: Callable[[RunSpec], nn.Module], device: torch.device, *,
+               max_members: int | None = None, memory_budget: int | None = None,
+               checkpoints: Checkpoints | None = None) -> list[WorkUnit]:
+    """The work units of a batched sweep, in training order: stacks restored from
+    checkpoints first, then new stacks (models of equal structure, split by the memory
+    plan of ``device``), then the runs that cannot be stacked (after one warning line
+    saying why), one loop unit each."""
+    specs = list(specs)
+    claims = _claim_checkpoints(specs, checkpoints) if checkpoints is not None else []
+    units = [WorkUnit("stack", tuple(members), resumed=True) for _, members in claims]
+    budget = memory_budget or memory_budget_bytes(device)
+    sample = data.train_x[:4].detach().to("cpu").clone()  # own storage: see member_bytes
+    groups: dict[tuple, list[tuple[RunSpec, nn.Module]]] = {}
+    fallback: list[tuple[RunSpec, str]] = []
+    for spec in specs:
+        if not spec.activation.stackable:
+            fallback.append((spec, spec.activation.unstackable_reason))
+            continue
+        model = build_model(spec).to("cpu")
+        try:
+            check_stackable(model)
+            sig = model_signature(model)
+        except UnsupportedModel as exc:
+            fallback.append((spec, str(exc)))
+            continue
+        groups.setdefault(sig, []).append((spec, model))
+    if fallback:
+        _warn_fallback(fallback)
+    for members in groups.values():
+        per_member = member_bytes(members[0][1], sample, config.batch_size)
+        sizes = plan_chunks(len(members), per_member, budget,
+                            stack_cap(per_member, device, max_members))
+        start = 0
+        for size in sizes:
+            units.append(WorkUnit("stack", tuple(s for s, _ in members[start : start + size])))
+            start += size
+    units += [WorkUnit("loop", (spec,)) for spec, _ in fallback]
+    return units
+
+
+def run_unit(unit: WorkUnit, data: TensorData, config: TrainConfig,
+             build_model: Callable[[RunSpec], nn.Module], device: torch.device, *,
+             progress: bool = False, channels_last: bool = True,
+             checkpoints: Checkpoints | None = None, observer: Observer | None = None,
+             desc: str = "batched") -> Iterator[tuple[RunSpec, dict[str, Any]]]:
+    """Train one work unit; yield ``(spec, result)`` as its runs finish.
+
+    A stack whose epoch checkpoint exists (an interrupted call, or a retried task of a
+    distributed sweep) goes on from it with all its members; a member that finished
+    since is trained again to the same result, since leaving it out would change the
+    stack's layout and so the others' floating-point rounding.  A stack that fails
+    :func:`verify_stacked` is trained by the loop, after one warning line.
+    """
+    if data.train_x.device != device:
+        data = data.to(device)
+    if unit.kind == "loop":
+        yield from train_loop(unit.specs, data, config, build_model, device, progress,
+                              checkpoints, observer)
+        return
+    specs = list(unit.specs)
+    name = Checkpoints.name("batched", unit.keys)
+    state = checkpoints.load(name, "batched") if checkpoints is not None else None
+    try:
+        run = StackedRun(specs, [build_model(s) for s in specs], data, config, device,
+                         channels_last=channels_last, verify=state is None,
+                         checkpoints=checkpoints, observer=observer)
+    except UnsupportedModel as exc:
+        _warn_fallback([(s, str(exc)) for s in specs])
+        yield from train_loop(specs, data, config, build_model, device, progress,
+                              checkpoints, observer)
+        return
+    if state is not None:
+        run.restore(state, name)
+    yield from run.train(progress=progress, desc=desc)
 
 
 def _claim_checkpoints(specs, checkpoints):
@@ -404,73 +520,16 @@ def _claim_checkpoints(specs, checkpoints):
     return claims
 
 
-def _restore_stack(name, members, data, config, build_model, device, channels_last,
-                   checkpoints):
-    """The stack of checkpoint ``name``, rebuilt and restored, with all its members:
-    one that finished since (e.g. it diverged and was stored just before the kill) is
-    trained again to the same result, since leaving it out would change the stack's
-    layout and so the others' floating-point rounding."""
-    state = checkpoints.load(name, "batched")
-    run = StackedRun(members, [build_model(s) for s in members], data, config, device,
-                     channels_last=channels_last, verify=state is None,
-                     checkpoints=checkpoints)
-    if state is not None:  # else it vanished since it was claimed: start afresh
-        run.restore(state, name)
-    return run
-
-
 def _train_batched(specs, data, config, build_model, device, progress, max_members,
-                   memory_budget, channels_last, checkpoints):
+                   memory_budget, channels_last, checkpoints, observer):
     if data.train_x.device != device:
         data = data.to(device)
-    claims = _claim_checkpoints(specs, checkpoints) if checkpoints is not None else []
-    budget = memory_budget or memory_budget_bytes(device)
-    sample = data.train_x[:4].detach().to("cpu").clone()  # own storage: see member_bytes
-    groups: dict[tuple, list[tuple[RunSpec, nn.Module]]] = {}
-    fallback: list[tuple[RunSpec, str]] = []
-    for spec in specs:
-        if not spec.activation.stackable:
-            fallback.append((spec, spec.activation.unstackable_reason))
-            continue
-        model = build_model(spec).to("cpu")
-        try:
-            check_stackable(model)
-            sig = model_signature(model)
-        except UnsupportedModel as exc:
-            fallback.append((spec, str(exc)))
-            continue
-        groups.setdefault(sig, []).append((spec, model))
-    if fallback:
-        _warn_fallback(fallback)
-    stacks: list[list[tuple[RunSpec, nn.Module]]] = []
-    for members in groups.values():
-        per_member = member_bytes(members[0][1], sample, config.batch_size)
-        sizes = plan_chunks(len(members), per_member, budget,
-                            stack_cap(per_member, device, max_members))
-        start = 0
-        for size in sizes:
-            stacks.append(members[start : start + size])
-            start += size
-    total = len(claims) + len(stacks)
-    for number, claim in enumerate(claims, 1):
-        run = _restore_stack(*claim, data, config, build_model, device, channels_last,
-                             checkpoints)
-        desc = f"batched {number}/{total} ({run.members} models, resumed)"
-        yield from run.train(progress=progress, desc=desc)
-        del run
-    for number, stack in enumerate(stacks, total - len(stacks) + 1):
-        stack_specs = [s for s, _ in stack]
-        try:
-            run = StackedRun(stack_specs, [m for _, m in stack], data, config, device,
-                             channels_last=channels_last, checkpoints=checkpoints)
-        except UnsupportedModel as exc:
-            failed = [(s, str(exc)) for s in stack_specs]
-            _warn_fallback(failed)
-            fallback.extend(failed)
-            continue
-        stack.clear()  # the member models are no longer needed
-        desc = f"batched {number}/{total} ({run.members} models)"
-        yield from run.train(progress=progress, desc=desc)
-        del run
-    yield from train_loop([s for s, _ in fallback], data, config, build_model, device,
-                          progress, checkpoints)
+    units = plan_units(specs, data, config, build_model, device, max_members=max_members,
+                       memory_budget=memory_budget, checkpoints=checkpoints)
+    stacks = [u for u in units if u.kind == "stack"]
+    for number, unit in enumerate(units, 1):
+        desc = (f"batched {number}/{len(stacks)} ({len(unit.specs)} models"
+                + (", resumed)" if unit.resumed else ")"))
+        yield from run_unit(unit, data, config, build_model, device, progress=progress,
+                            channels_last=channels_last, checkpoints=checkpoints,
+                            observer=observer, desc=desc)

@@ -1,0 +1,133 @@
+"""The ``--signs`` table and figure of a sweep: update-sign statistics over seeds.
+
+:func:`signs_table` prints, per configuration (the columns of Tables 6-8: backward
+mode and mask, or activation) x NegLU share x unit type, the share of synapse-level
+update events in each STDP regime and the inverted and silent fractions of the
+applied local derivatives, mean ± sd over the seeds that carry signs, beside each
+regime's biological Δw sign as the :mod:`stdp_sim` presets give it.
+:func:`plot_inverted` draws the inverted fraction (all unit types together) against
+the NegLU share, one line per backward mode.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from ann.report import column_of, seed_stat
+from common.files import atomic_write
+from stdp_sim.regime import Regime
+
+__all__ = ["biology_signs", "signs_table", "plot_inverted", "inverted_fraction"]
+
+
+def biology_signs() -> dict[str, int]:
+    """Per regime label, the sign of Δw of the first preset of
+    :data:`~bridge.biology.REGIME_PRESETS` that produces it, from the rule's window at
+    ``Δt = ∓10 ms`` (pre-post: ``Δt < 0``)."""
+    import numpy as np
+    from brian2 import ms  # Brian2 only here: the sweep scripts do not load it otherwise
+
+    from bridge.biology import REGIME_PRESETS
+    from stdp_sim.rule import preset
+
+    out = {}
+    for regime in Regime:
+        for name in REGIME_PRESETS:
+            rule = preset(name)
+            if rule.regime(regime.timing) is regime:
+                dt = (-10.0 if regime.timing == "pre-post" else 10.0) * ms
+                out[regime.label] = int(np.sign(float(np.asarray(rule.window(dt)))))
+                break
+    return out
+
+
+def inverted_fraction(signs: dict[str, Any]) -> float | None:
+    """Inverted local derivatives over all unit types of one run's ``signs``."""
+    totals = defaultdict(int)
+    for row in signs["by_unit_type"].values():
+        for k, v in row.get("derivatives", {}).items():
+            totals[k] += v
+    n = sum(totals.values())
+    return totals["inverted"] / n if n else None
+
+
+def _cell(values: list[float | None]) -> str:
+    values = [100.0 * v for v in values if v is not None and not math.isnan(v)]
+    if not values:
+        return "—"
+    s = seed_stat(values)
+    return f"{s.mean:.1f}" + (f" ± {s.sd:.1f}" if s.n > 1 else "")
+
+
+def signs_table(results: Iterable[dict[str, Any]]) -> str:
+    """The signs table of the module docstring, Markdown; a one-line note when no run
+    carries signs."""
+    groups: dict[tuple[str, float, str], list[dict[str, Any]]] = defaultdict(list)
+    every = set()
+    for r in results:
+        if r.get("status") == "ok" and "signs" in r:
+            every.add(r["signs"]["every"])
+            for unit, row in r["signs"]["by_unit_type"].items():
+                groups[(column_of(r), float(r["neg_percent"]), unit)].append(row)
+    if not groups:
+        return "Update signs: none recorded (run with --signs)."
+    bio = biology_signs()
+    labels = [r.label for r in Regime]
+    header = ["config", "% NegLU", "unit", "seeds",
+              *[f"{lb} (bio Δw {'+' if bio[lb] > 0 else '−'}) %" for lb in labels],
+              "inverted %", "silent %", "agreement %"]
+    rows = []
+    for (column, percent, unit), rs in groups.items():
+        rows.append([column, f"{percent:g}", unit, str(len(rs)),
+                     *[_cell([x["shares"][lb] for x in rs]) for lb in labels],
+                     _cell([x["inverted_fraction"] for x in rs]),
+                     _cell([x["silent_fraction"] for x in rs]),
+                     _cell([x["agreement"] for x in rs])])
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    table = "\n".join([line(header), "|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|"]
+                      + [line(r) for r in rows])
+    watched = ", ".join(f"1 in {e}" for e in sorted(every))
+    return (f"Update signs (bridge monitor, steps watched: {watched}; regimes: share of "
+            f"synapse-level update events; inverted/silent: share of unit-samples with a "
+            f"descent signal whose applied local derivative was < 0 / = 0; agreement: events "
+            f"whose synapse moved as the regime predicts; mean ± sd over seeds)\n\n" + table)
+
+
+def plot_inverted(results: Iterable[dict[str, Any]], path: str | Path, title: str = ""
+                  ) -> Path | None:
+    """PNG of the inverted fraction (all unit types) vs NegLU share, one line per column
+    (backward mode and mask), mean ± sd over seeds; ``None`` (nothing written) when no
+    run carries signs."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    groups: dict[str, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in results:
+        if r.get("status") == "ok" and "signs" in r:
+            value = inverted_fraction(r["signs"])
+            if value is not None:
+                groups[column_of(r)][float(r["neg_percent"])].append(100.0 * value)
+    if not groups:
+        return None
+    fig = Figure(figsize=(5.0, 3.4), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    for column, by_percent in groups.items():
+        xs = sorted(by_percent)
+        stats = [seed_stat(by_percent[x]) for x in xs]
+        means = [s.mean for s in stats]
+        sds = [0.0 if math.isnan(s.sd) else s.sd for s in stats]
+        ax.errorbar(xs, means, yerr=sds, marker="o", markersize=3, capsize=2, label=column)
+    ax.set_xlabel("NegLU share (%)")
+    ax.set_ylabel("inverted local derivatives (%)")
+    ax.legend(fontsize=7)
+    ax.set_title(title or "Temporally-inverted updates vs NegLU share", fontsize=9)
+    return atomic_write(Path(path), lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
