@@ -57,7 +57,13 @@ from torch.optim import optimizer as optim_hooks
 
 from ann.activations import MixLU, NegLU
 from ann.baselines import LeakyReLU, NoisyReLU, PReLU
-from ann.batched.layers import StackedActivation, StackedConv2d, StackedLinear, member_view
+from ann.batched.layers import (
+    ReLUUnit,
+    StackedActivation,
+    StackedConv2d,
+    StackedLinear,
+    member_view,
+)
 from ann.convact import ConvAct
 from ann.diagnostics import position_modules
 from ann.minmaxout import MinMaxout
@@ -95,7 +101,7 @@ def element_types(module: nn.Module, z: Tensor, out: Tensor) -> dict[str, Tensor
                        (NoisyReLU, "noisy"), (ConvAct, "convact")):
         if isinstance(module, kind):
             return {name: torch.ones_like(z, dtype=torch.bool)}
-    if isinstance(module, nn.ReLU) or type(module).__name__ == "_ReLUUnit":
+    if isinstance(module, nn.ReLU | ReLUUnit):
         return {"relu": torch.ones_like(z, dtype=torch.bool)}
     return {"other": torch.ones_like(z, dtype=torch.bool)}
 

@@ -158,7 +158,8 @@ def test_a_killed_driver_is_resumed_without_recomputing_finished_runs(tmp_path):
     data_dir = _tiny_mnist(tmp_path / "data")
     out = tmp_path / "out"
     argv = [sys.executable, str(SCRIPT), "--dataset", "mnist-5k", "--data-dir", str(data_dir),
-            "--percents", "0,1,2,3", "--epochs", "3", "--engine", "loop", "--executor", "ray",
+            "--train-subset", "300", "--percents", "0,1,2,3", "--epochs", "3",
+            "--engine", "loop", "--executor", "ray",
             "--ray-cpus-per-task", "2", "--no-progress", "--out", str(out)]
     env = dict(os.environ, OMP_NUM_THREADS="1", NEGLU_STDP_CACHE=str(tmp_path / "cache"))
     proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE,

@@ -20,6 +20,7 @@ from ann.activations import SLOPES, MixLU, PiecewiseLinearUnit, piecewise_linear
 
 __all__ = [
     "UnsupportedModel",
+    "ReLUUnit",
     "StackedActivation",
     "StackedConv2d",
     "StackedLinear",
@@ -42,7 +43,7 @@ def select_rows(t: Tensor, members: int, keep: Tensor) -> Tensor:
     return member_view(t, members).index_select(0, keep.to(t.device)).flatten(0, 1)
 
 
-class _ReLUUnit(PiecewiseLinearUnit):
+class ReLUUnit(PiecewiseLinearUnit):
     """``nn.ReLU`` as a slope table, so that a stack carries it like any unit."""
 
     def slopes(self, x: Tensor) -> tuple[Tensor, ...]:
@@ -56,7 +57,7 @@ def is_activation(module: nn.Module) -> bool:
 
 def _member_unit(module: nn.Module) -> PiecewiseLinearUnit:
     if isinstance(module, nn.ReLU):
-        return _ReLUUnit()
+        return ReLUUnit()
     if not isinstance(module, PiecewiseLinearUnit):
         raise UnsupportedModel(f"activation {type(module).__name__} cannot be stacked")
     if isinstance(module, MixLU) and not module.per_unit and module.seed is None:
