@@ -3,7 +3,8 @@
 :func:`signs_table` prints, per configuration (the columns of Tables 6-8: backward
 mode and mask, or activation) x NegLU share x unit type, the share of synapse-level
 update events in each STDP regime and the inverted and silent fractions of the
-applied local derivatives, mean ± sd over the seeds that carry signs, beside each
+applied local derivatives, mean ± sd over the seeds (a diverged run's counts up to its
+divergence, and how many diverged), beside each
 regime's biological Δw sign as the :mod:`stdp_sim` presets give it.
 :func:`plot_inverted` draws the inverted fraction (all unit types together) against
 the NegLU share, one line per backward mode.
@@ -67,22 +68,26 @@ def signs_table(results: Iterable[dict[str, Any]]) -> str:
     """The signs table of the module docstring, Markdown; a one-line note when no run
     carries signs."""
     groups: dict[tuple[str, float, str], list[dict[str, Any]]] = defaultdict(list)
+    diverged: dict[tuple[str, float, str], int] = defaultdict(int)
     every = set()
     for r in results:
-        if r.get("status") == "ok" and "signs" in r:
+        if "signs" in r:  # a diverged run's counts up to its divergence count too
             every.add(r["signs"]["every"])
             for unit, row in r["signs"]["by_unit_type"].items():
-                groups[(column_of(r), float(r["neg_percent"]), unit)].append(row)
+                key = (column_of(r), float(r["neg_percent"]), unit)
+                groups[key].append(row)
+                diverged[key] += r.get("status") == "diverged"
     if not groups:
         return "Update signs: none recorded (run with --signs)."
     bio = biology_signs()
     labels = [r.label for r in Regime]
-    header = ["config", "% NegLU", "unit", "seeds",
+    header = ["config", "% NegLU", "unit", "seeds", "diverged",
               *[f"{lb} (bio Δw {'+' if bio[lb] > 0 else '−'}) %" for lb in labels],
               "inverted %", "silent %", "agreement %"]
     rows = []
     for (column, percent, unit), rs in groups.items():
         rows.append([column, f"{percent:g}", unit, str(len(rs)),
+                     str(diverged[(column, percent, unit)]),
                      *[_cell([x["shares"][lb] for x in rs]) for lb in labels],
                      _cell([x["inverted_fraction"] for x in rs]),
                      _cell([x["silent_fraction"] for x in rs]),
@@ -98,20 +103,21 @@ def signs_table(results: Iterable[dict[str, Any]]) -> str:
     return (f"Update signs (bridge monitor, steps watched: {watched}; regimes: share of "
             f"synapse-level update events; inverted/silent: share of unit-samples with a "
             f"descent signal whose applied local derivative was < 0 / = 0; agreement: events "
-            f"whose synapse moved as the regime predicts; mean ± sd over seeds)\n\n" + table)
+            f"whose synapse moved as the regime predicts; mean ± sd over seeds, diverged "
+            f"runs counted up to their divergence)\n\n" + table)
 
 
 def plot_inverted(results: Iterable[dict[str, Any]], path: str | Path, title: str = ""
                   ) -> Path | None:
     """PNG of the inverted fraction (all unit types) vs NegLU share, one line per column
-    (backward mode and mask), mean ± sd over seeds; ``None`` (nothing written) when no
-    run carries signs."""
+    (backward mode and mask), mean ± sd over seeds (diverged runs up to their
+    divergence); ``None`` (nothing written) when no run carries signs."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     groups: dict[str, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in results:
-        if r.get("status") == "ok" and "signs" in r:
+        if "signs" in r:
             value = inverted_fraction(r["signs"])
             if value is not None:
                 groups[column_of(r)][float(r["neg_percent"])].append(100.0 * value)

@@ -78,6 +78,15 @@ def test_observer_survives_divergence_and_reports_overhead():
     assert line.startswith("signs: one step in 2 watched")
 
 
+def test_watching_leaves_the_training_numbers_unchanged():
+    data = synthetic(200, 20)
+    config = MNIST_LENET.replace(epochs=2, batch_size=20)
+    spec = RunSpec.mixlu(10, "inverted", 0, mask="resample")
+    plain = train_one(spec, data, config)
+    watched = train_one(spec, data, config, observer=SignObserver(every=3))
+    assert watched["epochs"] == plain["epochs"] and "signs" not in plain
+
+
 def test_ann_does_not_import_bridge():
     code = ("import sys, ann, ann.train, ann.batched, ann.sweep, ann.experiment, ann.observe; "
             "bad = [m for m in sys.modules if m == 'bridge' or m.startswith('bridge.')]; "
