@@ -34,7 +34,7 @@ from torch import Tensor, nn
 __all__ = [
     "BACKWARDS", "MASK_MODES", "Slopes", "SLOPES", "piecewise_linear", "neglu",
     "smooth_neglu", "PiecewiseLinearUnit", "PrivateGenerator", "NegLU", "MixLU", "random_subset",
-    "neg_unit_count", "resample_neg_count",
+    "neg_unit_count", "unit_mask", "resample_neg_count",
 ]
 
 BACKWARDS = ("exact", "reference", "inverted")
@@ -274,6 +274,17 @@ def neg_unit_count(num_units: int, neg_fraction: float) -> int:
     return int(math.floor(neg_fraction * num_units + 0.5))
 
 
+def unit_mask(num_units: int, fraction: float, seed: int | None = None) -> Tensor:
+    """Bool ``(num_units,)``, True at :func:`neg_unit_count` units: the first of one
+    permutation drawn from a generator seeded with ``seed`` (``None``: torch's global
+    one).  MixLU's fixed NegLU mask and Min-Maxout's Min units."""
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    order = torch.randperm(num_units, generator=generator)
+    mask = torch.zeros(num_units, dtype=torch.bool)
+    mask[order[: neg_unit_count(num_units, fraction)]] = True
+    return mask
+
+
 def resample_neg_count(numel: int, neg_fraction: float) -> int:
     """NegLU elements of one resampled MixLU mask over ``numel`` elements:
     ``numel - floor((1 - neg_fraction) * numel)``, the rule of the published
@@ -358,13 +369,7 @@ class MixLU(PiecewiseLinearUnit, PrivateGenerator):
         self.seed = seed
         self._generators: dict[torch.device, torch.Generator] = {}
         self._slope_cache: dict[tuple, tuple] = {}
-        generator = None
-        if seed is not None:
-            generator = torch.Generator().manual_seed(seed)
-        order = torch.randperm(num_units, generator=generator)
-        neg_mask = torch.zeros(num_units, dtype=torch.bool)
-        neg_mask[order[: neg_unit_count(num_units, self.neg_fraction)]] = True
-        self.register_buffer("neg_mask", neg_mask)
+        self.register_buffer("neg_mask", unit_mask(num_units, self.neg_fraction, seed))
 
     @property
     def num_neg(self) -> int:

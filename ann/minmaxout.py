@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ann.activations import neg_unit_count
+from ann.activations import unit_mask
 
 __all__ = ["MinMaxout", "min_maxout"]
 
@@ -95,11 +95,7 @@ class MinMaxout(nn.Module):
             raise ValueError(f"min_fraction must be in [0, 1], got {min_fraction!r}")
         self.units, self.pieces, self.min_fraction = units, pieces, float(min_fraction)
         self.seed = seed
-        generator = torch.Generator().manual_seed(seed) if seed is not None else None
-        order = torch.randperm(units, generator=generator)
-        mask = torch.zeros(units, dtype=torch.bool)
-        mask[order[: neg_unit_count(units, self.min_fraction)]] = True
-        self.register_buffer("min_mask", mask)
+        self.register_buffer("min_mask", unit_mask(units, self.min_fraction, seed))
 
     @property
     def num_min(self) -> int:
