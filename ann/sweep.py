@@ -209,14 +209,14 @@ def _train(todo, data, config, build_model, device, engine, store, checkpoints, 
            log, trained, total, observer, executor) -> None:
     from tqdm.auto import tqdm
 
-    from ann.batched import WorkUnit, plan_units
-
     if executor is None:
         data = data.to(device)
     bar = tqdm(total=total, initial=total - len(todo), desc="runs", unit="run",
                disable=not progress)
     try:
         if executor is not None:
+            from ann.batched import WorkUnit, plan_units
+
             builder = build_model or default_build_model
             units = (plan_units(todo, data, config, builder, device, checkpoints=checkpoints)
                      if engine == "batched" else [WorkUnit("loop", (s,)) for s in todo])

@@ -34,12 +34,14 @@ fi
 
 if [[ $DRY == 1 ]]; then
     DEVICE=cpu
+    SLACK=5                          # step time limits x5: a busy CPU, not a speed test
     CHECK_SIZES="300 100 1"          # correctness: train images, test images, epochs
     T6=(--train-size 500 --test-size 200 --epochs 2 --percents 0,5 --loop-sample 1 --loop-epochs 1)
     CL=(--train-size 500 --test-size 200 --epochs 1 --percents 0,5 --engines batched)
     L5=(--model lenet5 --train-size 200 --test-size 100 --epochs 1 --percents 0,3 --loop-sample 1)
 else
     DEVICE=cuda
+    SLACK=1
     CHECK_SIZES="3000 1000 3"
     T6=(--train-size 60000 --test-size 10000 --epochs 20 --loop-sample 2 --loop-epochs 1)
     CL=(--train-size 60000 --test-size 10000 --epochs 2 --engines batched --no-channels-last)
@@ -68,7 +70,7 @@ EOF
 
 step "1. correctness: batched vs loop on $DEVICE, TF32 off; host syncs inside an epoch"
 # shellcheck disable=SC2086
-timeout 100 "$PY" - "$DEVICE" $CHECK_SIZES <<'EOF'
+timeout $((100 * SLACK)) "$PY" - "$DEVICE" $CHECK_SIZES <<'EOF'
 import sys
 import time
 
@@ -167,15 +169,15 @@ EOF
 echo "(exit status $?)"
 
 step "2. Table 6 sweep: batched vs loop on $DEVICE"
-timeout 170 "$PY" benchmarks/bench_sweep.py --device "$DEVICE" "${T6[@]}"
+timeout $((170 * SLACK)) "$PY" benchmarks/bench_sweep.py --device "$DEVICE" "${T6[@]}"
 echo "(exit status $?)"
 
 step "3a. batched without channels-last (2 epochs of the same sweep; compare with step 2 / 10)"
-timeout 30 "$PY" benchmarks/bench_sweep.py --device "$DEVICE" "${CL[@]}"
+timeout $((30 * SLACK)) "$PY" benchmarks/bench_sweep.py --device "$DEVICE" "${CL[@]}"
 echo "(exit status $?)"
 
 step "3b. LeNet5 on CIFAR-shaped data, Tables 9/10 percentages"
-timeout 40 "$PY" benchmarks/bench_sweep.py --device "$DEVICE" "${L5[@]}"
+timeout $((40 * SLACK)) "$PY" benchmarks/bench_sweep.py --device "$DEVICE" "${L5[@]}"
 echo "(exit status $?)"
 echo
 echo "== done ($(date +%T))"

@@ -235,7 +235,7 @@ def test_batched_engine_plugs_in(monkeypatch, tmp_path, data):
     calls = []
 
     def train_batched(specs, data, config, build_model, device, progress=True,
-                      checkpoints=None):
+                      checkpoints=None, observer=None):
         calls.append([s.key for s in specs])
         for spec in reversed(specs):  # finish in any order
             yield spec, train_one(spec, data, config, build_model, device)

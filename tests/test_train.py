@@ -150,7 +150,7 @@ def test_train_one_matches_the_documented_procedure():
     assert result["test_error"] == expected[-1]["test_error"]
     assert set(result) == {"neg_percent", "backward", "seed", "status", "train_error",
                            "test_error", "epochs", "seconds", "model", "activation",
-                           "activation_spec", "engine", "trainer_version"}
+                           "activation_spec", "engine", "trainer_version", "parameters"}
     assert (result["engine"], result["trainer_version"]) == ("loop", TRAINER_VERSION)
     assert result["activation_spec"] == {"kind": "mixlu", "percent": 0.0,
                                          "backward": "reference", "mask": "fixed"}
