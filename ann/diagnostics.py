@@ -52,7 +52,7 @@ from ann.activations import MixLU, NegLU, PiecewiseLinearUnit
 from ann.baselines import NoisyReLU, PReLU
 from ann.checkpoint import generator_states, load_generator_states
 from ann.convact import ConvAct
-from ann.minmaxout import MinMaxout
+from ann.minmaxout import MinMaxout, selected_pieces
 
 __all__ = ["PROBE_SIZE", "LARGE_NEGATIVE_SD", "unit_diagnostics", "probe_images",
            "unit_types", "position_modules"]
@@ -147,9 +147,7 @@ class _Inputs:
 
     def add_selection(self, module: MinMaxout, x: Tensor) -> None:
         """Mark the pieces a Min-Maxout unit selected (plain models only)."""
-        grouped = x.detach().unflatten(1, (module.units, module.pieces))
-        sign = torch.where(module.min_mask, -1.0, 1.0).to(x.device, x.dtype)
-        index = (grouped * sign.view((1, -1, 1) + (1,) * (x.dim() - 2))).argmax(2)
+        index = selected_pieces(x, module.pieces, module.min_mask)
         chosen = F.one_hot(index.flatten(), module.pieces).bool()  # (elements, k)
         per_unit = chosen.view(index.shape[0], module.units, -1, module.pieces).any(2).any(0)
         self.selected = per_unit if self.selected is None else self.selected | per_unit

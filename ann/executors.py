@@ -82,10 +82,10 @@ class _Sink:
         self.store = Checkpoints(directory, {})
 
     def write(self, name: str, data: bytes) -> None:
-        Checkpoints._write_bytes(self.store, name, data)
+        self.store._write_bytes(name, data)
 
     def read(self, name: str) -> bytes | None:
-        return Checkpoints._read_bytes(self.store, name)
+        return self.store._read_bytes(name)
 
     def delete(self, name: str) -> None:
         self.store.delete(name)

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from ann.activations import unit_mask
 
-__all__ = ["MinMaxout", "min_maxout"]
+__all__ = ["MinMaxout", "min_maxout", "selected_pieces"]
 
 
 def min_maxout(x: Tensor, pieces: int, min_units: Tensor | None = None) -> Tensor:
@@ -43,14 +43,19 @@ def min_maxout(x: Tensor, pieces: int, min_units: Tensor | None = None) -> Tenso
     if x.dim() < 2 or x.shape[1] % pieces:
         raise ValueError(f"min_maxout with {pieces} pieces needs input (N, k*units, *), "
                          f"got {tuple(x.shape)}")
+    grouped = x.unflatten(1, (x.shape[1] // pieces, pieces))  # (N, units, k, *)
+    return grouped.gather(2, selected_pieces(x, pieces, min_units).unsqueeze(2)).squeeze(2)
+
+
+def selected_pieces(x: Tensor, pieces: int, min_units: Tensor | None = None) -> Tensor:
+    """The piece each unit of :func:`min_maxout` outputs, ``(N, units, *)`` int64: the
+    first maximum of its pieces (Max units) or of their negatives (Min units)."""
     units = x.shape[1] // pieces
-    grouped = x.unflatten(1, (units, pieces))  # (N, units, k, *)
-    key = grouped
+    key = x.detach().unflatten(1, (units, pieces))
     if min_units is not None:
         sign = torch.where(min_units, -1.0, 1.0).to(dtype=x.dtype, device=x.device)
-        key = grouped * sign.view((1, units, 1) + (1,) * (x.dim() - 2))
-    index = key.detach().argmax(2, keepdim=True)  # first maximum of x (Max) or -x (Min)
-    return grouped.gather(2, index).squeeze(2)
+        key = key * sign.view((1, units, 1) + (1,) * (x.dim() - 2))
+    return key.argmax(2)
 
 
 class MinMaxout(nn.Module):

@@ -97,6 +97,16 @@ def seed_stat(values: Sequence[float]) -> Stat:
     return Stat(n, mean, sd, mean - half, mean + half)
 
 
+def mean_sd(values: Iterable[float | None], digits: int = 1) -> str:
+    """``mean ± sd`` of the values that are numbers (``None`` and NaN left out), the mean
+    alone for one, ``—`` for none."""
+    values = [v for v in values if v is not None and not math.isnan(v)]
+    if not values:
+        return "—"
+    s = seed_stat(values)
+    return f"{s.mean:.{digits}f}" + (f" ± {s.sd:.{digits}f}" if s.n > 1 else "")
+
+
 def _value(error: float, metric: str) -> float:
     if metric == "error":
         return 100.0 * error
@@ -147,7 +157,8 @@ def _fmt_thesis(thesis: dict, p: float, i: int) -> str:
     return f"{thesis[p][i]:.2f}" if p in thesis else "—"
 
 
-def _markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A right-aligned Markdown table of string cells (every report table of the toolkit)."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
     def line(cells: Sequence[str]) -> str:
         return "| " + " | ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)) + " |"
@@ -183,7 +194,7 @@ def final_table(
             rows.append(cells)
         header = ["% NegLU"] + (["NegLUs"] if neg_counts is not None else []) + [
             f"thesis test {name} %", f"ours test {name} % ({b})"]
-        blocks.append(f"{title} — test {name} (%), backward={b}\n\n" + _markdown(header, rows))
+        blocks.append(f"{title} — test {name} (%), backward={b}\n\n" + markdown_table(header, rows))
     return "\n\n".join(blocks)
 
 
@@ -237,7 +248,7 @@ def gap_table(
             f"{title} — {metric} (%): test, train, gap = test − train, change from 0 % "
             f"and ratio = {word}train/{word}test; backward={b}"
             + (" (ours: mean over seeds)" if any(summary[(b, p)]["n"] > 1 for p in ps) else "")
-            + "\n\n" + _markdown(header, rows)
+            + "\n\n" + markdown_table(header, rows)
         )
     return "\n\n".join(blocks)
 
@@ -271,7 +282,7 @@ def epoch_table(
                     cells.append("—")
             rows.append(cells)
         blocks.append(f"{title} — test {metric} per epoch (fraction), backward={b}\n\n"
-                      + _markdown(header, rows))
+                      + markdown_table(header, rows))
     return "\n\n".join(blocks)
 
 
@@ -386,13 +397,6 @@ def diagnostics_table(results: Iterable[dict[str, Any]],
     if not groups:
         return "Unit diagnostics: none recorded (runs of an earlier trainer version)."
 
-    def cell(values: list[float | None], digits: int = 1) -> str:
-        values = [v for v in values if v is not None]
-        if not values:
-            return "—"
-        s = seed_stat(values)
-        return f"{s.mean:.{digits}f}" + (f" ± {s.sd:.{digits}f}" if s.n > 1 else "")
-
     header = ["config", "% NegLU", "seeds", "dead ReLU-side %", "dead NegLU %",
               "large neg. bias %", "hidden bias mean", "NegLUs/image",
               *[f"epochs to ≤{100 * lv:g} %" for lv in levels], "roughness (points)",
@@ -404,19 +408,19 @@ def diagnostics_table(results: Iterable[dict[str, Any]],
         hidden = [d["positions"][-1] for d in diags]
         rows.append([
             column, f"{percent:g}", str(len(runs)),
-            cell([_dead_share(d, "relu", "resampled") for d in diags]),
-            cell([_dead_share(d, "neglu") for d in diags]),
-            cell([100.0 * h["large_negative_bias_share"] if "large_negative_bias_share" in h
+            mean_sd([_dead_share(d, "relu", "resampled") for d in diags]),
+            mean_sd([_dead_share(d, "neglu") for d in diags]),
+            mean_sd([100.0 * h["large_negative_bias_share"] if "large_negative_bias_share" in h
                   else None for h in hidden]),
-            cell([_hidden_bias_mean(d) for d in diags], 4),
-            cell([d["neglu_per_image"] for d in diags], 0),
-            *[cell([x["first_epoch"][f"{lv:g}"] for x in dyn], 1) for lv in levels],
-            cell([100.0 * x["roughness"] for x in dyn], 2),
+            mean_sd([_hidden_bias_mean(d) for d in diags], 4),
+            mean_sd([d["neglu_per_image"] for d in diags], 0),
+            *[mean_sd([x["first_epoch"][f"{lv:g}"] for x in dyn], 1) for lv in levels],
+            mean_sd([100.0 * x["roughness"] for x in dyn], 2),
             f"{runs[0]['parameters']:,}" if "parameters" in runs[0] else "—",
         ])
     return ("Unit diagnostics at the last epoch (probe: first 1,000 training images; dead: "
             "never in the active regime; large negative bias: below -2 sd of the unit's "
-            "input; hidden: the last activation position)\n\n" + _markdown(header, rows))
+            "input; hidden: the last activation position)\n\n" + markdown_table(header, rows))
 
 
 def _hidden_bias_mean(diag: dict[str, Any]) -> float | None:

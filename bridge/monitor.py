@@ -48,6 +48,7 @@ cannot see through in-place ops.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -71,7 +72,7 @@ from bridge.derivative import effective_derivative
 from bridge.mapping import DEFAULT_CONVENTION, check_convention
 from stdp_sim.regime import Regime
 
-__all__ = ["UpdateSignMonitor", "StepRecord", "UNIT_TYPES", "element_types"]
+__all__ = ["UpdateSignMonitor", "StepRecord", "UNIT_TYPES", "element_types", "summarise"]
 
 UNIT_TYPES = ("relu", "neglu", "leaky", "prelu", "noisy", "convact", "max", "min", "other")
 REGIME_LABELS = tuple(r.label for r in Regime)
@@ -423,46 +424,52 @@ class UpdateSignMonitor:
 
     # -- results ---------------------------------------------------------------------------
     def summary(self, by: tuple[str, ...] = ("layer", "unit_type")) -> list[dict]:
-        """Totals over all recorded steps, one dict per group.
+        """Totals over all recorded steps, one dict per group (:func:`summarise`)."""
+        return summarise(self.records, by)
 
-        Parameters
-        ----------
-        by : tuple of str
-            Record fields to group by: ``("layer", "unit_type")`` (default),
-            ``("unit_type",)`` to sum over layers, with ``"member"`` for a stack.
 
-        Returns
-        -------
-        list of dict
-            The ``by`` fields, then ``steps``, ``events``, ``counts`` and ``shares``
-            keyed by regime label, ``agreement`` (overall) and
-            ``agreement_by_regime``, ``normal_fraction``, ``inverted_fraction``,
-            ``silent_fraction`` (of unit-samples that received a descent signal).
-            NaN where a denominator is 0.
-        """
-        groups: dict[tuple, list[StepRecord]] = {}
-        for rec in self.records:
-            groups.setdefault(tuple(getattr(rec, f) for f in by), []).append(rec)
-        out = []
-        for key, recs in groups.items():
-            counts = {k: sum(r.counts[k] for r in recs) for k in REGIME_LABELS}
-            agree = {k: sum(r.agree[k] for r in recs) for k in REGIME_LABELS}
-            events = sum(counts.values())
-            derivs = {k: sum(getattr(r, k) for r in recs) for k in ("normal", "inverted", "silent")}
-            signalled = sum(derivs.values())
-            out.append(
-                {
-                    **dict(zip(by, key, strict=True)),
-                    "steps": len({r.step for r in recs}),
-                    "events": events,
-                    "counts": counts,
-                    "shares": {k: _ratio(v, events) for k, v in counts.items()},
-                    "agreement": _ratio(sum(agree.values()), events),
-                    "agreement_by_regime": {k: _ratio(agree[k], counts[k]) for k in REGIME_LABELS},
-                    **{f"{k}_fraction": _ratio(v, signalled) for k, v in derivs.items()},
-                }
-            )
-        return out
+def summarise(records: Sequence[StepRecord], by: tuple[str, ...] = ("layer", "unit_type")
+              ) -> list[dict]:
+    """Totals of ``records`` (:class:`StepRecord`), one dict per group.
+
+    Parameters
+    ----------
+    by : tuple of str
+        Record fields to group by: ``("layer", "unit_type")`` (default),
+        ``("unit_type",)`` to sum over layers, with ``"member"`` for a stack.
+
+    Returns
+    -------
+    list of dict
+        The ``by`` fields, then ``steps``, ``events``, ``counts`` and ``shares``
+        keyed by regime label, ``agreement`` (overall) and
+        ``agreement_by_regime``, ``normal_fraction``, ``inverted_fraction``,
+        ``silent_fraction`` (of unit-samples that received a descent signal).
+        NaN where a denominator is 0.
+    """
+    groups: dict[tuple, list[StepRecord]] = {}
+    for rec in records:
+        groups.setdefault(tuple(getattr(rec, f) for f in by), []).append(rec)
+    out = []
+    for key, recs in groups.items():
+        counts = {k: sum(r.counts[k] for r in recs) for k in REGIME_LABELS}
+        agree = {k: sum(r.agree[k] for r in recs) for k in REGIME_LABELS}
+        events = sum(counts.values())
+        derivs = {k: sum(getattr(r, k) for r in recs) for k in ("normal", "inverted", "silent")}
+        signalled = sum(derivs.values())
+        out.append(
+            {
+                **dict(zip(by, key, strict=True)),
+                "steps": len({r.step for r in recs}),
+                "events": events,
+                "counts": counts,
+                "shares": {k: _ratio(v, events) for k, v in counts.items()},
+                "agreement": _ratio(sum(agree.values()), events),
+                "agreement_by_regime": {k: _ratio(agree[k], counts[k]) for k in REGIME_LABELS},
+                **{f"{k}_fraction": _ratio(v, signalled) for k, v in derivs.items()},
+            }
+        )
+    return out
 
 
 def _ratio(num: float, den: float) -> float:

@@ -31,7 +31,7 @@ from torch import nn
 
 from ann.observe import Observer, RunObserver
 from bridge.mapping import DEFAULT_CONVENTION, check_convention
-from bridge.monitor import REGIME_LABELS, StepRecord, UpdateSignMonitor
+from bridge.monitor import REGIME_LABELS, StepRecord, UpdateSignMonitor, summarise
 
 __all__ = ["SignObserver", "DEFAULT_EVERY", "summarise_records", "share_series"]
 
@@ -47,10 +47,8 @@ def _plain(value: float) -> float | None:
 def summarise_records(records: Sequence[StepRecord]) -> dict[str, dict[str, Any]]:
     """Per unit type, the monitor's summary of ``records`` (NaN as ``None``), with
     ``derivatives``: the counts of normal, inverted and silent local derivatives."""
-    monitor = UpdateSignMonitor.__new__(UpdateSignMonitor)  # summary() reads records only
-    monitor.records = list(records)
     out = {}
-    for row in monitor.summary(by=("unit_type",)):
+    for row in summarise(records, by=("unit_type",)):
         unit = row.pop("unit_type")
         out[unit] = {k: ({kk: _plain(vv) for kk, vv in v.items()} if isinstance(v, dict)
                          else _plain(v)) for k, v in row.items()}

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ann.report import column_of, seed_stat
+from ann.report import column_of, markdown_table, mean_sd, seed_stat
 from common.files import atomic_write
 from stdp_sim.regime import Regime
 
@@ -57,11 +57,8 @@ def inverted_fraction(signs: dict[str, Any]) -> float | None:
 
 
 def _cell(values: list[float | None]) -> str:
-    values = [100.0 * v for v in values if v is not None and not math.isnan(v)]
-    if not values:
-        return "—"
-    s = seed_stat(values)
-    return f"{s.mean:.1f}" + (f" ± {s.sd:.1f}" if s.n > 1 else "")
+    """Fractions as ``mean ± sd`` in %."""
+    return mean_sd(100.0 * v if v is not None else None for v in values)
 
 
 def signs_table(results: Iterable[dict[str, Any]]) -> str:
@@ -92,13 +89,7 @@ def signs_table(results: Iterable[dict[str, Any]]) -> str:
                      _cell([x["inverted_fraction"] for x in rs]),
                      _cell([x["silent_fraction"] for x in rs]),
                      _cell([x["agreement"] for x in rs])])
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-
-    def line(cells: list[str]) -> str:
-        return "| " + " | ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)) + " |"
-
-    table = "\n".join([line(header), "|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|"]
-                      + [line(r) for r in rows])
+    table = markdown_table(header, rows)
     watched = ", ".join(f"1 in {e}" for e in sorted(every))
     return (f"Update signs (bridge monitor, steps watched: {watched}; regimes: share of "
             f"synapse-level update events; inverted/silent: share of unit-samples with a "

@@ -74,19 +74,16 @@ def ann_rows(variant: Variant, result: dict[str, Any]) -> list[dict]:
 
     Keys: ``model``, ``backward``, ``neg_percent``, then those of
     :meth:`UpdateSignMonitor.summary` (``unit_type``, ``events``, ``counts`` by
-    Table 5 name, ``shares``, ``agreement``, ``inverted_fraction``, ...), then
-    ``test_error`` and ``status``.
+    Table 5 name, ``shares``, ``agreement``, ``inverted_fraction``, ...; ``None`` where
+    a share has no denominator), then ``test_error`` and ``status``.
     """
     head = {"model": variant.model, "backward": variant.backward,
             "neg_percent": variant.spec.neg_percent}
     rows = []
     for unit, row in result["signs"]["by_unit_type"].items():
-        row = {k: v for k, v in row.items() if k != "derivatives"}
-        nan = float("nan")
-        rows.append({**head, "unit_type": unit, **{
-            k: ({kk: nan if vv is None else vv for kk, vv in v.items()} if isinstance(v, dict)
-                else nan if v is None else v) for k, v in row.items()},
-            "test_error": result["test_error"], "status": result["status"]})
+        rows.append({**head, "unit_type": unit,
+                     **{k: v for k, v in row.items() if k != "derivatives"},
+                     "test_error": result["test_error"], "status": result["status"]})
     return rows
 
 
