@@ -13,8 +13,9 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from common.stats import Stat, seed_stat, welch
 
 __all__ = [
     "column_of",
@@ -60,41 +61,6 @@ def column_of(result: dict[str, Any]) -> str:
         return (str(result["backward"]) + ("+resample" if spec.get("mask") == "resample" else "")
                 + (f"+dropout{spec['dropout']:g}" if spec.get("dropout") else ""))
     return str(result.get("activation", spec["kind"]))
-
-
-@dataclass(frozen=True)
-class Stat:
-    """Mean, sample standard deviation and 95 % t-interval of ``n`` values (sd and
-    interval are NaN for ``n < 2``)."""
-
-    n: int
-    mean: float
-    sd: float
-    lo: float
-    hi: float
-
-    def format(self, digits: int = 2) -> str:
-        """``mean`` alone for one value, else ``mean ± sd [lo, hi]``."""
-        if self.n < 2:
-            return f"{self.mean:.{digits}f}"
-        return (f"{self.mean:.{digits}f} ± {self.sd:.{digits}f} "
-                f"[{self.lo:.{digits}f}, {self.hi:.{digits}f}]")
-
-
-def seed_stat(values: Sequence[float]) -> Stat:
-    """:class:`Stat` of ``values`` (95 % interval from Student's t with n - 1 dof)."""
-    values = [float(v) for v in values]
-    n = len(values)
-    if n == 0:
-        raise ValueError("values must not be empty")
-    mean = sum(values) / n
-    if n < 2:
-        return Stat(n, mean, math.nan, math.nan, math.nan)
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    from scipy.stats import t
-
-    half = float(t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
-    return Stat(n, mean, sd, mean - half, mean + half)
 
 
 def mean_sd(values: Iterable[float | None], digits: int = 1) -> str:
@@ -308,8 +274,6 @@ def noise_lines(
         if (b, 0.0) not in summary:
             lines.append(f"{b}: no 0 % runs to compare with.")
             continue
-        from scipy.stats import ttest_ind
-
         def values(p: float, b: str = b) -> list[float]:
             return [_value(r["test_error"], metric) for r in results
                     if column_of(r) == b and float(r["neg_percent"]) == p]
@@ -323,11 +287,8 @@ def noise_lines(
             if len(other) < 2 or len(base) < 2:
                 untested.append(f"{p:g} %")
                 continue
-            diff = sum(other) / len(other) - sum(base) / len(base)
-            if max(other) == min(other) and max(base) == min(base):
-                pval = 0.0 if diff != 0 else 1.0
-            else:
-                pval = float(ttest_ind(other, base, equal_var=False).pvalue)
+            effect = welch(other, base)
+            diff, pval = effect.estimate, effect.p
             (beyond if pval < alpha else within).append(f"{p:g} % ({diff:+.2f}, p={pval:.2g})")
         lines.append(
             f"{b}: test {metric} differences from 0 % beyond seed noise (Welch t-test, "

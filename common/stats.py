@@ -1,0 +1,305 @@
+"""Seed statistics for the toolkit's reports (torch-free: numbers in, numbers out).
+
+- :func:`seed_stat`: mean, sample sd and Student-t interval of one group of runs.
+- :func:`welch`: difference of two group means with Welch's t interval and p-value.
+- :func:`paired`: mean of paired differences (runs matched by seed), t interval.
+- :func:`slope`: least-squares slope of ``y`` on ``x`` with its t interval.
+- :func:`holm`: Holm's step-down adjustment of a family of p-values.
+- :func:`wilson`: Wilson score interval of a proportion ``k / n``.
+- :func:`n_for_power`: seeds per group a two-sided t-test needs to detect an effect.
+- :func:`verdict`: the report's verdict words from an interval and the thesis's effect.
+
+Every interval is a two-sided ``level`` (default 95 %) t-interval: ``t`` quantiles
+with the Welch-Satterthwaite degrees of freedom for :func:`welch`, ``n - 1`` for
+:func:`seed_stat` and :func:`paired`, ``n - 2`` for :func:`slope`.  No bootstrap.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from scipy import stats as _sp
+
+__all__ = [
+    "Stat",
+    "seed_stat",
+    "Effect",
+    "welch",
+    "paired",
+    "slope",
+    "holm",
+    "wilson",
+    "MAX_N",
+    "n_for_power",
+    "VERDICTS",
+    "Verdict",
+    "verdict",
+]
+
+
+def _floats(values: Sequence[float], name: str) -> list[float]:
+    out = [float(v) for v in values]
+    if not all(math.isfinite(v) for v in out):
+        raise ValueError(f"{name} must be finite numbers, got {list(values)!r}")
+    return out
+
+
+def _t_half(level: float, df: float, se: float) -> float:
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    return float(_sp.t.ppf(0.5 + level / 2.0, df)) * se
+
+
+@dataclass(frozen=True)
+class Stat:
+    """Mean, sample standard deviation and ``level`` t-interval of ``n`` values (sd and
+    interval are NaN for ``n < 2``)."""
+
+    n: int
+    mean: float
+    sd: float
+    lo: float
+    hi: float
+
+    def format(self, digits: int = 2) -> str:
+        """``mean`` alone for one value, else ``mean ± sd [lo, hi]``."""
+        if self.n < 2:
+            return f"{self.mean:.{digits}f}"
+        return (f"{self.mean:.{digits}f} ± {self.sd:.{digits}f} "
+                f"[{self.lo:.{digits}f}, {self.hi:.{digits}f}]")
+
+
+def seed_stat(values: Sequence[float], level: float = 0.95) -> Stat:
+    """:class:`Stat` of ``values`` (interval from Student's t with ``n - 1`` dof).
+
+    Raises:
+        ValueError: no values, or a value that is not a finite number.
+    """
+    values = _floats(values, "values")
+    n = len(values)
+    if n == 0:
+        raise ValueError("values must not be empty")
+    mean = sum(values) / n
+    if n < 2:
+        return Stat(n, mean, math.nan, math.nan, math.nan)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    half = _t_half(level, n - 1, sd / math.sqrt(n))
+    return Stat(n, mean, sd, mean - half, mean + half)
+
+
+@dataclass(frozen=True)
+class Effect:
+    """An estimated effect with its interval: ``estimate`` in ``[lo, hi]`` at ``level``,
+    two-sided ``p`` against 0, ``df`` degrees of freedom, ``sd`` the spread the power
+    estimate uses (pooled group sd, sd of the paired differences, or residual sd) and
+    ``n`` the group sizes (one for paired data and slopes).  NaN where undefined (too
+    few values)."""
+
+    estimate: float
+    lo: float
+    hi: float
+    p: float
+    df: float
+    sd: float
+    n: tuple[int, ...]
+    level: float = 0.95
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (NaN as ``None``)."""
+        d = asdict(self)
+        d["n"] = list(self.n)
+        return {k: (None if isinstance(v, float) and math.isnan(v) else v)
+                for k, v in d.items()}
+
+    def format(self, digits: int = 2) -> str:
+        """``estimate [lo, hi]`` (the estimate alone when the interval is undefined)."""
+        if math.isnan(self.lo):
+            return f"{self.estimate:+.{digits}f}"
+        return f"{self.estimate:+.{digits}f} [{self.lo:+.{digits}f}, {self.hi:+.{digits}f}]"
+
+
+def _from_t(estimate: float, se: float, df: float, sd: float, n: tuple[int, ...],
+            level: float) -> Effect:
+    if se == 0.0:  # no spread: the estimate is exact
+        p = 1.0 if estimate == 0.0 else 0.0
+        return Effect(estimate, estimate, estimate, p, df, sd, n, level)
+    half = _t_half(level, df, se)
+    p = float(2.0 * _sp.t.sf(abs(estimate) / se, df))
+    return Effect(estimate, estimate - half, estimate + half, p, df, sd, n, level)
+
+
+def _undefined(estimate: float, n: tuple[int, ...], level: float) -> Effect:
+    nan = math.nan
+    return Effect(estimate, nan, nan, nan, nan, nan, n, level)
+
+
+def welch(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> Effect:
+    """``mean(a) - mean(b)`` with Welch's t interval and p-value (unequal variances,
+    Welch-Satterthwaite dof); ``sd`` is the pooled sd ``sqrt((var_a + var_b) / 2)``.
+    Undefined (NaN interval) unless both groups have at least 2 values."""
+    a, b = _floats(a, "a"), _floats(b, "b")
+    if not a or not b:
+        raise ValueError("welch needs values in both groups")
+    na, nb = len(a), len(b)
+    ma, mb = sum(a) / na, sum(b) / nb
+    if na < 2 or nb < 2:
+        return _undefined(ma - mb, (na, nb), level)
+    va = sum((x - ma) ** 2 for x in a) / (na - 1)
+    vb = sum((x - mb) ** 2 for x in b) / (nb - 1)
+    se2 = va / na + vb / nb
+    if se2 == 0.0:
+        df = float(na + nb - 2)
+    else:
+        df = se2 ** 2 / ((va / na) ** 2 / (na - 1) + (vb / nb) ** 2 / (nb - 1))
+    return _from_t(ma - mb, math.sqrt(se2), df, math.sqrt((va + vb) / 2.0), (na, nb), level)
+
+
+def paired(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> Effect:
+    """Mean of ``a[i] - b[i]`` (runs matched by seed) with a t interval on ``n - 1``
+    dof; ``sd`` is the sd of the differences."""
+    a, b = _floats(a, "a"), _floats(b, "b")
+    if len(a) != len(b) or not a:
+        raise ValueError(f"paired needs two equally long non-empty lists, got {len(a)} "
+                         f"and {len(b)} values")
+    d = [x - y for x, y in zip(a, b, strict=True)]
+    s = seed_stat(d, level)
+    if s.n < 2:
+        return _undefined(s.mean, (s.n,), level)
+    return _from_t(s.mean, s.sd / math.sqrt(s.n), s.n - 1, s.sd, (s.n,), level)
+
+
+def slope(x: Sequence[float], y: Sequence[float], level: float = 0.95) -> Effect:
+    """Least-squares slope of ``y`` on ``x`` with its t interval (``n - 2`` dof);
+    ``sd`` is the residual sd.  Undefined with fewer than 3 points."""
+    x, y = _floats(x, "x"), _floats(y, "y")
+    if len(x) != len(y) or len(set(x)) < 2:
+        raise ValueError("slope needs equally long x and y with at least two distinct x")
+    n = len(x)
+    mx, my = sum(x) / n, sum(y) / n
+    sxx = sum((u - mx) ** 2 for u in x)
+    b = sum((u - mx) * (v - my) for u, v in zip(x, y, strict=True)) / sxx
+    if n < 3:
+        return _undefined(b, (n,), level)
+    rss = sum((v - my - b * (u - mx)) ** 2 for u, v in zip(x, y, strict=True))
+    resid_sd = math.sqrt(rss / (n - 2))
+    return _from_t(b, resid_sd / math.sqrt(sxx), n - 2, resid_sd, (n,), level)
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values, in the input order (NaN stays NaN and is
+    not counted in the family).  Reject hypothesis ``i`` at level ``alpha`` when
+    ``holm(p)[i] < alpha``: that controls the family-wise error rate."""
+    indexed = sorted((p, i) for i, p in enumerate(pvalues) if not math.isnan(p))
+    m = len(indexed)
+    out = [math.nan] * len(pvalues)
+    running = 0.0
+    for rank, (p, i) in enumerate(indexed):
+        running = max(running, min(1.0, (m - rank) * p))
+        out[i] = running
+    return out
+
+
+def wilson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of the proportion ``k / n`` (``(0, 1)`` for ``n = 0``)."""
+    if isinstance(k, bool) or isinstance(n, bool) or not (0 <= k <= n):
+        raise ValueError(f"wilson needs integers 0 <= k <= n, got k={k!r}, n={n!r}")
+    if n == 0:
+        return (0.0, 1.0)
+    z = float(_sp.norm.ppf(0.5 + level / 2.0))
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+#: The largest sample size :func:`n_for_power` searches.
+MAX_N = 10_000
+
+
+def n_for_power(effect: float, sd: float, alpha: float = 0.05, power: float = 0.8,
+                paired_design: bool = False, max_n: int = MAX_N) -> int | None:
+    """Smallest n per group (pairs, for ``paired_design``) at which a two-sided t-test
+    at ``alpha`` detects a true difference ``effect`` with spread ``sd`` with probability
+    ``power`` (noncentral t, equal groups).  ``None`` if ``effect`` is 0 or undefined;
+    2 if ``sd`` is 0; ``max_n + 1`` if more than ``max_n`` would be needed."""
+    import numpy as np
+
+    if not (math.isfinite(effect) and math.isfinite(sd)) or effect == 0.0:
+        return None
+    if sd == 0.0:
+        return 2
+    d = abs(effect) / sd
+    z = float(_sp.norm.ppf(1 - alpha / 2) + _sp.norm.ppf(power))
+    guess = (z / d) ** 2 * (1 if paired_design else 2)  # the normal approximation
+    if guess > max_n:
+        return max_n + 1
+    n = np.arange(max(2, math.floor(guess) - 2), min(max_n, math.ceil(guess) + 60) + 1)
+    df = n - 1 if paired_design else 2 * n - 2
+    nc = d * np.sqrt(n if paired_design else n / 2.0)
+    crit = _sp.t.ppf(1 - alpha / 2, df)
+    achieved = _sp.nct.sf(crit, df, nc) + _sp.nct.cdf(-crit, df, nc)
+    hit = np.nonzero(achieved >= power)[0]
+    return int(n[hit[0]]) if hit.size else max_n + 1
+
+
+#: The verdict words of the reports and what each means.
+VERDICTS = {
+    "supported": "the effect goes in the thesis's direction and its 95 % interval "
+                 "excludes zero",
+    "refuted": "the 95 % interval excludes the thesis's effect, or the effect is "
+               "significantly opposite to it",
+    "not distinguishable": "neither: with n seeds per group the interval holds both zero "
+                           "and the thesis's effect; we give the n that would detect the "
+                           "thesis's effect with 80 % power at our measured spread",
+}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A verdict word, ``n`` (seeds per group behind it) and, when not distinguishable,
+    ``n_needed`` (``None`` when it cannot be estimated)."""
+
+    word: str
+    n: int
+    n_needed: int | None = None
+
+    def text(self) -> str:
+        """``supported`` / ``refuted`` / ``not distinguishable at n = 5 (n ≈ 23 needed)``."""
+        if self.word != "not distinguishable":
+            return self.word
+        if self.n_needed is None:
+            need = "needed n unknown"
+        elif self.n_needed > MAX_N:
+            need = f"n > {MAX_N:,} needed"
+        else:
+            need = f"n ≈ {self.n_needed} needed"
+        return f"not distinguishable at n = {self.n} ({need})"
+
+
+def verdict(effect: Effect, thesis_effect: float, paired_design: bool = False,
+            alpha: float = 0.05) -> Verdict:
+    """The verdict on an :class:`Effect` against the thesis's effect (same units and
+    sign convention; its sign is the thesis's direction).
+
+    - supported: ``estimate`` has the thesis's sign and ``[lo, hi]`` excludes zero;
+    - refuted: the interval excludes ``thesis_effect`` on zero's side of it (the effect
+      is smaller than the thesis's), or it excludes zero on the opposite side;
+    - otherwise not distinguishable, with the n per group that a t-test at ``alpha``
+      would need to detect ``thesis_effect`` with 80 % power at ``effect.sd``.
+    """
+    if thesis_effect == 0 or not math.isfinite(thesis_effect):
+        raise ValueError(f"thesis_effect must be a non-zero number, got {thesis_effect!r}")
+    n = min(effect.n)
+    if math.isnan(effect.lo):
+        return Verdict("not distinguishable", n, None)
+    s = 1.0 if thesis_effect > 0 else -1.0
+    lo, hi = sorted((s * effect.lo, s * effect.hi))  # the thesis's direction is now +
+    if s * effect.estimate > 0 and lo > 0:
+        return Verdict("supported", n)
+    if hi < s * thesis_effect:
+        return Verdict("refuted", n)
+    return Verdict("not distinguishable", n,
+                   n_for_power(thesis_effect, effect.sd, alpha, 0.8, paired_design))

@@ -1,0 +1,335 @@
+"""The verdict report: every claim of the 2015 thesis tested with seed statistics.
+
+Runs the sweeps the claims need (:mod:`bridge.claims.plan`) through the sweep scripts
+``mixlu_mnist.py`` and ``mixlu_cifar.py``, each into its own resumable store
+``DIR/sweeps/NAME`` (runs shared by several claims are trained once), runs the Brian2
+rate experiment of claim 8, and writes ``DIR/report.md``, ``DIR/report.json`` and the
+figures: per claim the thesis's evidence, ours (mean ± sd, 95 % interval, n), a
+verdict (supported / refuted / not distinguishable at n = k) and the data used.
+
+Scales: ``smoke`` (every claim, tiny, a few minutes: checks the machinery),
+``offline`` (what a 2-core machine without downloads settles: mnist-5k at the full
+protocol with 5 seeds, Fashion-MNIST's 60,000 images for the thesis's 12,000 SGD steps
+per run, LeNet5 at a reduced epoch count), ``full`` (10 seeds, every share, MNIST and
+CIFAR-10 from --mnist-dir / --cifar-dir; for a GPU or a cluster: --executor ray).
+
+Rerunning the same command resumes where it stopped: finished runs are never
+recomputed, and the stated wall time adds up every invocation.
+
+    python experiments/thesis_claims.py --scale offline --mnist-dir DIR --out results/claims
+    python experiments/thesis_claims.py --out results/claims --report-only
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import shlex
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ann.results import RunStore, StoreError  # noqa: E402
+from ann.train import resolve_device  # noqa: E402
+from bridge.claims import figures  # noqa: E402
+from bridge.claims.analysis import analyse  # noqa: E402
+from bridge.claims.plan import SCALES, Sweep, scale_sweeps  # noqa: E402
+from bridge.claims.report import build_report, summary_table  # noqa: E402
+from common.cli import OneLineArgumentParser, UserError, cli_main  # noqa: E402
+from common.environment import environment  # noqa: E402
+from common.files import (  # noqa: E402
+    atomic_write_json,
+    atomic_write_text,
+    check_writable_dir,
+    directory_argument,
+    read_json,
+)
+
+HERE = Path(__file__).resolve().parent
+#: Synapses per preset and ramp of claim 8's rate experiment, per scale.
+RATE_SYNAPSES = {"smoke": 200, "offline": 2000, "full": 10000}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineArgumentParser(
+        prog="thesis_claims.py",
+        description="Every thesis claim tested with seed statistics: runs the sweeps, "
+        "writes DIR/report.md, DIR/report.json and figures.",
+        epilog="Rerunning the same command resumes it. Bad options print one 'error: ...' "
+        "line and exit with status 2.")
+    parser.add_argument("--scale", default="offline", choices=SCALES,
+                        help="smoke: every claim, tiny (minutes); offline: what a 2-core "
+                             "machine without downloads settles (hours); full: 10 seeds, "
+                             "every share, full protocols (a GPU or a cluster) "
+                             "(default: %(default)s)")
+    parser.add_argument("--out", type=directory_argument, default=Path("results/claims"),
+                        metavar="DIR", help="where the sweeps, report and figures go "
+                        "(default: %(default)s)")
+    parser.add_argument("--mnist-dir", type=Path, default=None, metavar="DIR",
+                        help="MNIST files (the official test set for mnist-5k; all of MNIST "
+                             "for the full scale), passed as --data-dir to the LeNet sweeps")
+    parser.add_argument("--fashion-dir", type=Path, default=None, metavar="DIR",
+                        help="Fashion-MNIST files (default: the loader's search: user cache, "
+                             "/usr/share/datasets/fashion-mnist, download)")
+    parser.add_argument("--cifar-dir", type=Path, default=None, metavar="DIR",
+                        help="CIFAR-10 python batches: with --scale full the LeNet5 sweeps "
+                             "use CIFAR-10 (else Fashion-MNIST padded to 32x32)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="train nothing: rebuild the report from the stored runs")
+    parser.add_argument("--device", default="auto",
+                        help="torch device of the sweeps (default: %(default)s)")
+    parser.add_argument("--executor", default="local", choices=["local", "ray"],
+                        help="where the sweeps train (see mixlu_mnist.py --help) "
+                             "(default: %(default)s)")
+    parser.add_argument("--ray-address", default=None, metavar="ADDR",
+                        help="with --executor ray: 'auto' or host:port of a cluster")
+    parser.add_argument("--ray-cpus-per-task", type=int, default=None, metavar="N",
+                        help="with --executor ray: CPUs per task")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return parser
+
+
+def load_script(name: str):
+    """``experiments/NAME.py`` as a module (the sweep scripts are not a package)."""
+    spec = importlib.util.spec_from_file_location(name, HERE / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _data_dir(sweep: Sweep, args: argparse.Namespace) -> Path | None:
+    return {"mnist": args.mnist_dir, "fashion": args.fashion_dir,
+            "cifar": args.cifar_dir}[sweep.data]
+
+
+def _pass_through(args: argparse.Namespace) -> list[str]:
+    extra = ["--device", args.device, "--executor", args.executor]
+    if args.ray_address is not None:
+        extra += ["--ray-address", args.ray_address]
+    if args.ray_cpus_per_task is not None:
+        extra += ["--ray-cpus-per-task", str(args.ray_cpus_per_task)]
+    if args.no_progress:
+        extra.append("--no-progress")
+    return extra
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Validate before anything long runs (one-line :class:`UserError`)."""
+    for name in ("mnist_dir", "fashion_dir", "cifar_dir"):
+        value = getattr(args, name)
+        if value is not None and not value.is_dir():
+            raise UserError(f"--{name.replace('_', '-')} {str(value)!r} is not a directory")
+    if args.cifar_dir is not None and args.scale != "full":
+        raise UserError("--cifar-dir is used by --scale full only")
+    if args.executor != "ray" and (args.ray_address or args.ray_cpus_per_task):
+        raise UserError("--ray-address and --ray-cpus-per-task need --executor ray")
+    try:
+        resolve_device(args.device)
+    except ValueError as exc:
+        raise UserError(f"--device: {exc}") from None
+    if args.report_only:
+        if not (args.out / "study.json").is_file():
+            raise UserError(f"--report-only needs --out DIR with a stored study "
+                            f"({args.out / 'study.json'} not found)")
+        return
+    try:
+        check_writable_dir(args.out, "--out")
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def claim_study(out: Path, scale: str, cifar: bool) -> dict[str, Any]:
+    """``DIR/study.json``: the scale a directory holds; a different scale is refused."""
+    path = out / "study.json"
+    study = {"scale": scale, "cifar": cifar}
+    if path.is_file():
+        try:
+            stored = read_json(path)
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"{path} is not readable ({exc}); move it aside and rerun") from None
+        if {k: stored.get(k) for k in study} != study:
+            raise UserError(f"{out} holds the {stored.get('scale')!r} study; use another --out "
+                            f"for --scale {scale}")
+        return stored
+    atomic_write_json(path, {**study, "wall_seconds": 0.0})
+    return {**study, "wall_seconds": 0.0}
+
+
+class WallClock:
+    """Adds this invocation's wall time to ``DIR/study.json``'s ``wall_seconds``: every
+    ``every`` seconds from a background thread and on exit, so a killed study loses at
+    most that much of its stated time."""
+
+    def __init__(self, out: Path, every: float = 60.0):
+        self.path, self.every = out / "study.json", every
+        self.base = float(read_json(self.path).get("wall_seconds", 0.0))
+        self.started = time.perf_counter()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._tick, daemon=True)
+        self._final: float | None = None
+
+    def total(self) -> float:
+        """The study's wall time so far (after exit: as written)."""
+        if self._final is not None:
+            return self._final
+        return self.base + time.perf_counter() - self.started
+
+    def _write(self) -> float:
+        total = self.total()
+        atomic_write_json(self.path, {**read_json(self.path), "wall_seconds": total})
+        return total
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.every):
+            self._write()
+
+    def __enter__(self) -> WallClock:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._final = self._write()
+
+
+def run_sweep_script(sweep: Sweep, args: argparse.Namespace) -> None:
+    """Run (or resume) one sweep through its script, its printed report into
+    ``DIR/sweeps/NAME/log.txt``."""
+    directory = args.out / "sweeps" / sweep.name
+    directory.mkdir(parents=True, exist_ok=True)
+    script = load_script(sweep.script)
+    script_args = script.build_parser().parse_args(
+        sweep.argv(directory, _data_dir(sweep, args), _pass_through(args)))
+    with open(directory / "log.txt", "a", encoding="utf-8", buffering=1) as log, \
+            contextlib.redirect_stdout(log):
+        print(f"# {sweep.command(directory, _data_dir(sweep, args), _pass_through(args))}")
+        script.run(script_args)
+
+
+def rate_experiment(out: Path, scale: str, train: bool) -> dict[str, Any] | None:
+    """Claim 8's Brian2 rate experiment, run once per study (``DIR/rate_experiment.json``)."""
+    path = out / "rate_experiment.json"
+    params = {"n_synapses": RATE_SYNAPSES[scale], "duration_s": 1.0, "seed": 0}
+    if path.is_file():
+        stored = read_json(path)
+        if stored.get("params") == params:
+            return stored
+    if not train:
+        return None
+    from bridge.biology import rate_verdicts
+
+    rows, verdicts = rate_verdicts(**params)
+    document = {"params": params, "rows": rows, "verdicts": verdicts}
+    atomic_write_json(path, document)
+    return document
+
+
+def stored_runs(out: Path, sweeps: list[Sweep]
+                ) -> tuple[dict[str, list[dict[str, Any]]], list[Sweep]]:
+    """Every stored run of every sweep (missing sweeps: none), and the sweeps as their
+    stores say they ran (the dataset actually loaded, its sizes)."""
+    runs, actual = {}, []
+    for sweep in sweeps:
+        directory = out / "sweeps" / sweep.name
+        if not (directory / "sweep.json").is_file():
+            runs[sweep.name] = []
+            actual.append(sweep)
+            continue
+        store = RunStore.open(directory)
+        runs[sweep.name] = [store.load(k) for k in store.keys()]
+        actual.append(sweep.stored(store.stored_meta))
+    return runs, actual
+
+
+def expected_runs(sweep: Sweep) -> int:
+    """How many runs the sweep plans (activations x seeds)."""
+    from ann.specs import parse_activations
+
+    return len(parse_activations(sweep.activations)) * sweep.seeds
+
+
+def write_figures(out: Path, sweeps: list[Sweep], runs: dict[str, list[dict[str, Any]]]
+                  ) -> list[Path]:
+    """The figures, each from the first sweep of its claim that has runs."""
+    def first(claim: int, model: str = "lenet") -> Sweep | None:
+        return next((s for s in sweeps if claim in s.claims and s.model == model
+                     and runs.get(s.name)), None)
+
+    written = []
+    jobs = [(figures.errors_over_epochs, 3, "errors_over_epochs.png"),
+            (figures.divergence_vs_share, 2, "divergence_vs_share.png"),
+            (figures.gap_vs_share, 1, "gap_vs_share.png"),
+            (figures.dead_units_vs_share, 4, "dead_units_vs_share.png"),
+            (figures.prelu_slopes_figure, 6, "prelu_slopes.png")]
+    for draw, claim, name in jobs:
+        sweep = first(claim)
+        if sweep is not None:
+            path = draw(runs[sweep.name], out / name, sweep.describe_data())
+            if path is not None:
+                written.append(path)
+    return written
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the study for parsed ``args``; return the report's JSON document."""
+    check_arguments(args)
+    cifar = args.cifar_dir is not None
+    if args.report_only:
+        study = read_json(args.out / "study.json")
+        scale, cifar = study["scale"], study.get("cifar", False)
+    else:
+        scale = args.scale
+        claim_study(args.out, scale, cifar)
+    sweeps = scale_sweeps(scale, cifar)
+    command = shlex.join(["python", "experiments/thesis_claims.py", *sys.argv[1:]])
+    with WallClock(args.out) if not args.report_only else contextlib.nullcontext() as clock:
+        if not args.report_only:
+            for i, sweep in enumerate(sweeps, 1):
+                print(f"[{i}/{len(sweeps)}] sweep {sweep.name}: {sweep.describe_data()}, "
+                      f"{expected_runs(sweep)} runs (claims {', '.join(map(str, sweep.claims))}); "
+                      f"log: {args.out / 'sweeps' / sweep.name / 'log.txt'}", flush=True)
+                t0 = time.perf_counter()
+                run_sweep_script(sweep, args)
+                print(f"[{i}/{len(sweeps)}] sweep {sweep.name} done in "
+                      f"{time.perf_counter() - t0:.0f} s", flush=True)
+            print("claim 8: the Brian2 rate experiment", flush=True)
+        rate = rate_experiment(args.out, scale, train=not args.report_only)
+    wall = (clock.total() if clock is not None
+            else float(read_json(args.out / "study.json").get("wall_seconds", 0.0)))
+    runs, actual = stored_runs(args.out, sweeps)
+    claims = analyse(runs, actual, rate)
+    sweep_rows = [{
+        "name": s.name, "data": a.describe_data(), "claims": list(s.claims),
+        "command": s.command(args.out / "sweeps" / s.name, _data_dir(s, args)),
+        "runs": len(runs[s.name]), "expected": expected_runs(s),
+        "seconds": sum(r.get("seconds", 0.0) for r in runs[s.name]),
+    } for s, a in zip(sweeps, actual, strict=True)]
+    rate_command = (f"bridge.biology.rate_verdicts(**{rate['params']})" if rate else None)
+    text, document = build_report(claims, sweep_rows, scale=scale, command=command,
+                                  wall_seconds=wall, environment=environment(),
+                                  rate_command=rate_command)
+    written = write_figures(args.out, actual, runs)
+    written += [atomic_write_text(args.out / "report.md", text),
+                atomic_write_json(args.out / "report.json", document)]
+    print("")
+    print(summary_table(claims))
+    print("")
+    print(f"wall time {wall / 60:.1f} min over all invocations; wrote "
+          + ", ".join(str(p) for p in written))
+    return document
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status (2 for user errors)."""
+    return cli_main(build_parser(), run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

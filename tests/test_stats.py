@@ -1,0 +1,123 @@
+"""common/stats.py on known inputs: intervals, Welch, slopes, Holm, Wilson, power, verdicts."""
+
+import math
+
+import pytest
+from scipy import stats as sp
+
+from common.stats import (
+    Effect,
+    holm,
+    n_for_power,
+    paired,
+    seed_stat,
+    slope,
+    verdict,
+    welch,
+    wilson,
+)
+
+
+def test_seed_stat_t_interval_by_hand():
+    s = seed_stat([1.0, 2.0, 3.0])
+    assert (s.n, s.mean, s.sd) == (3, 2.0, 1.0)
+    half = 4.302652729911275 / math.sqrt(3)  # t_{0.975, 2}
+    assert s.lo == pytest.approx(2.0 - half) and s.hi == pytest.approx(2.0 + half)
+    one = seed_stat([0.5])
+    assert one.n == 1 and math.isnan(one.sd) and math.isnan(one.lo)
+    with pytest.raises(ValueError, match="empty"):
+        seed_stat([])
+    with pytest.raises(ValueError, match="finite"):
+        seed_stat([1.0, math.nan])
+
+
+def test_welch_matches_the_formula_and_scipy():
+    a, b = [1.0, 2.0, 3.0, 4.0], [2.0, 4.0, 6.0, 8.0, 10.0]
+    e = welch(a, b)
+    va, vb = 5 / 3, 10.0
+    se2 = va / 4 + vb / 5
+    df = se2 ** 2 / ((va / 4) ** 2 / 3 + (vb / 5) ** 2 / 4)
+    assert e.estimate == pytest.approx(-3.5)
+    assert e.df == pytest.approx(df)
+    half = sp.t.ppf(0.975, df) * math.sqrt(se2)
+    assert (e.lo, e.hi) == pytest.approx((-3.5 - half, -3.5 + half))
+    assert e.p == pytest.approx(sp.ttest_ind(a, b, equal_var=False).pvalue)
+    assert e.n == (4, 5)
+    # no spread: the difference is exact
+    flat = welch([1.0, 1.0], [0.0, 0.0])
+    assert (flat.lo, flat.hi, flat.p) == (1.0, 1.0, 0.0)
+    assert welch([1.0, 1.0], [1.0, 1.0]).p == 1.0
+    # one value in a group: no interval
+    assert math.isnan(welch([1.0], [0.0, 1.0]).lo)
+
+
+def test_paired_is_the_t_interval_of_the_differences():
+    e = paired([2.0, 3.0, 5.0], [1.0, 1.0, 2.0])
+    s = seed_stat([1.0, 2.0, 3.0])
+    assert (e.estimate, e.lo, e.hi) == pytest.approx((s.mean, s.lo, s.hi))
+    assert e.p == pytest.approx(sp.ttest_rel([2.0, 3.0, 5.0], [1.0, 1.0, 2.0]).pvalue)
+    with pytest.raises(ValueError, match="equally long"):
+        paired([1.0], [1.0, 2.0])
+
+
+def test_slope_matches_linregress():
+    x = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    y = [1.0, 2.9, 5.2, 6.8, 9.1, 11.0]
+    e = slope(x, y)
+    ref = sp.linregress(x, y)
+    assert e.estimate == pytest.approx(ref.slope)
+    half = sp.t.ppf(0.975, 4) * ref.stderr
+    assert (e.lo, e.hi) == pytest.approx((ref.slope - half, ref.slope + half))
+    assert e.p == pytest.approx(ref.pvalue)
+    exact = slope([0.0, 1.0, 2.0], [1.0, 3.0, 5.0])
+    assert (exact.estimate, exact.lo, exact.hi) == pytest.approx((2.0, 2.0, 2.0))
+    with pytest.raises(ValueError, match="distinct"):
+        slope([1.0, 1.0], [0.0, 1.0])
+
+
+def test_holm_step_down_order_and_monotonicity():
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.5, 0.001]) == pytest.approx([0.5, 0.002])
+    out = holm([0.02, math.nan, 0.9])
+    assert out[0] == pytest.approx(0.04) and math.isnan(out[1]) and out[2] == pytest.approx(0.9)
+    assert holm([0.6, 0.7, 0.8]) == pytest.approx([1.0, 1.0, 1.0])
+
+
+def test_wilson_bounds():
+    z2 = sp.norm.ppf(0.975) ** 2
+    lo, hi = wilson(0, 5)
+    assert lo == 0.0 and hi == pytest.approx(z2 / (5 + z2))  # 0.4345
+    lo, hi = wilson(5, 5)
+    assert hi == 1.0 and lo == pytest.approx(5 / (5 + z2))  # 0.5655
+    lo, hi = wilson(3, 10)
+    assert (lo, hi) == pytest.approx((0.1078, 0.6032), abs=1e-4)
+    assert wilson(0, 0) == (0.0, 1.0)
+    with pytest.raises(ValueError):
+        wilson(4, 3)
+
+
+def test_power_gives_the_textbook_sample_sizes():
+    assert n_for_power(1.0, 1.0) == 17   # Cohen's d = 1, two-sided 5 %, 80 %
+    assert n_for_power(0.5, 1.0) == 64   # d = 0.5
+    assert n_for_power(0.5, 1.0, paired_design=True) == 34
+    assert n_for_power(0.0, 1.0) is None
+    assert n_for_power(1.0, 0.0) == 2
+
+
+def _effect(estimate, lo, hi, sd=1.0, n=5):
+    return Effect(estimate, lo, hi, 0.5, 8.0, sd, (n, n))
+
+
+def test_verdict_words():
+    assert verdict(_effect(-0.5, -0.8, -0.2), -0.3).word == "supported"
+    # the interval excludes the thesis's effect (smaller than claimed)
+    assert verdict(_effect(0.0, -0.1, 0.1), -0.5).word == "refuted"
+    # significantly opposite
+    assert verdict(_effect(0.5, 0.2, 0.8), -0.3).word == "refuted"
+    v = verdict(_effect(-0.1, -0.6, 0.4, sd=1.0), -0.5)
+    assert v.word == "not distinguishable" and v.n_needed == 64
+    assert v.text() == "not distinguishable at n = 5 (n ≈ 64 needed)"
+    assert verdict(Effect(1.0, math.nan, math.nan, math.nan, math.nan, math.nan, (1,)),
+                   1.0).word == "not distinguishable"
+    with pytest.raises(ValueError, match="non-zero"):
+        verdict(_effect(0.0, -1.0, 1.0), 0.0)

@@ -1,0 +1,221 @@
+"""The verdict study: analyses and report on stored synthetic runs; the smoke scale end to end."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ann.data import mnist as mnist_module
+from ann.data.download import DownloadError
+from ann.specs import RunSpec, parse_activation
+from bridge.claims.analysis import analyse, claim1, claim2, claim7, claim8, collapsed
+from bridge.claims.plan import Sweep, scale_sweeps, single_position_share
+from bridge.claims.report import build_report
+
+from helpers import load_script
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "experiments" / "thesis_claims.py"
+WORDS = {"supported", "refuted", "not distinguishable", "not tested"}
+
+
+def record(spec: str, seed: int, train: float, test: float, status: str = "ok",
+           epochs: int = 3, inverted: float | None = None, dead: int = 0) -> dict:
+    """A run record with the fields the analyses read (errors as fractions)."""
+    run = RunSpec(parse_activation(spec), seed).fields()
+    curve = [{"epoch": e + 1, "train_error": train * (3 - e), "test_error": test + 0.01 * (2 - e),
+              "loss": 1.0 / (e + 1),
+              "diagnostics": {"positions": [{"units": {"relu": 100}, "dead": {"relu": dead},
+                                             "large_negative_bias_share": 0.0}]}}
+             for e in range(epochs)]
+    curve[-1].update(train_error=train, test_error=test)
+    run.update(status=status, train_error=0.9 if status == "diverged" else train,
+               test_error=0.9 if status == "diverged" else test, epochs=curve, seconds=1.0)
+    if inverted is not None:
+        run["signs"] = {"every": 1, "by_unit_type": {
+            "neglu": {"inverted_fraction": inverted}, "relu": {"inverted_fraction": 0.0}}}
+    return run
+
+
+SWEEP = Sweep("lenet-synthetic", "mixlu_mnist", "synthetic", "mnist", epochs=3, seeds=5,
+              activations="relu", claims=(1, 2, 3, 4, 6, 7))
+
+
+def thesis_like_runs():
+    """ReLU and MixLU reference/resample: the gap shrinks with the share, the training
+    error rises up to 9 %, every 10 % run diverges, NegLUs never invert."""
+    rng = np.random.default_rng(0)
+    runs = []
+    for seed in range(5):
+        noise = lambda: float(rng.normal(0, 0.0003))  # noqa: E731
+        runs.append(record("relu", seed, 0.000 + abs(noise()), 0.0300 + noise(), dead=10))
+        for p, train in ((1, 0.002), (5, 0.006), (9, 0.012)):
+            runs.append(record(f"mixlu:{p}:reference:resample", seed, train + abs(noise()),
+                               0.0300 + noise(), inverted=0.0, dead=2))
+        runs.append(record("mixlu:10:reference:resample", seed, 0.9, 0.9, status="diverged",
+                           inverted=0.0))
+    return {SWEEP.name: runs}
+
+
+def test_synthetic_thesis_pattern_gets_the_expected_verdicts():
+    runs = thesis_like_runs()
+    c1 = claim1(runs, [SWEEP])
+    assert c1["verdict"] == "supported"  # the gap shrinks from 3 to 1.8 points
+    slope = next(t for t in c1["tests"] if t["kind"] == "slope")
+    assert slope["hi"] < 0 and slope["n"] == [20]  # the diverged 10 % runs are left out
+    assert all("p_holm" in t for t in c1["tests"])
+
+    c2 = claim2(runs, [SWEEP])
+    assert c2["verdict"] == "supported"
+    t = c2["tests"][0]
+    assert (t["k"], t["n"], t["first_share_over_half"], t["reproduces_pattern"]) == (
+        5, 5, 10.0, True)
+    assert t["lo"] == pytest.approx(0.5655, abs=1e-4)
+    assert "— (n = 0)" in c2["tables"][0]  # diverged runs never averaged in as 90 %
+
+    c7 = claim7(runs, [SWEEP])
+    assert c7["verdict"] == "refuted"  # every NegLU run measured 0 inverted updates
+
+    claims = analyse(runs, [SWEEP], None)
+    assert [c["claim"] for c in claims] == list(range(1, 9))
+    assert {c["verdict"] for c in claims} <= WORDS
+    assert claims[4]["verdict"] == "not tested" and claims[7]["verdict"] == "not tested"
+    c4 = claims[3]
+    assert c4["verdict"] == "supported"  # 2 % dead vs 10 % in ReLU nets
+
+
+def test_opposite_patterns_are_refuted():
+    runs = {SWEEP.name: [record("relu", s, 0.0, 0.03 + 0.0001 * s) for s in range(5)]
+            + [record(f"mixlu:{p}:reference:resample", s, 0.0, 0.03 + 0.002 * p + 0.0001 * s)
+               for p in (1, 5, 9, 10) for s in range(5)]}
+    assert claim1(runs, [SWEEP])["verdict"] == "refuted"  # the gap grows
+    c2 = claim2(runs, [SWEEP])
+    assert c2["verdict"] == "refuted" and c2["tests"][0]["k"] == 0  # nothing collapses
+    assert c2["tests"][0]["hi"] < 0.5
+
+
+def test_collapse_counts_chance_level_finishes():
+    assert collapsed(record("relu", 0, 0.85, 0.9))
+    assert collapsed(record("relu", 0, 0.1, 0.1, status="diverged"))
+    assert not collapsed(record("relu", 0, 0.1, 0.1))
+
+
+def test_claim8_reads_the_rate_verdicts():
+    rate = {"params": {"n_synapses": 100, "duration_s": 1.0, "seed": 0}, "verdicts": [
+        {"preset": "hebbian", "effect_up": 2.0, "effect_up_sem": 0.1, "effect_down": -2.0,
+         "effect_down_sem": 0.1, "supports": "rate"},
+        {"preset": "potentiation_only", "effect_up": 1.0, "effect_up_sem": 0.1,
+         "effect_down": -1.0, "effect_down_sem": 0.1, "supports": "either"}]}
+    c8 = claim8(rate)
+    assert c8["verdict"] == "refuted"  # the literal reading of Table 3 loses
+    assert c8["tests"][0]["lo"] == pytest.approx(2.0 - 1.96 * 0.1)
+    rate["verdicts"][0].update(supports="undecided", effect_down=-0.2)  # z = 2
+    undecided = claim8(rate)
+    assert undecided["verdict"] == "not distinguishable"
+    assert "n ≈ 225 synapses needed" in undecided["verdict_text"]  # (3 / 2)^2 x 100
+
+
+def test_report_has_a_summary_and_a_section_per_claim():
+    runs = thesis_like_runs()
+    claims = analyse(runs, [SWEEP], None)
+    sweeps = [{"name": SWEEP.name, "data": SWEEP.describe_data(), "claims": [1], "runs": 25,
+               "expected": 25, "seconds": 25.0, "command": SWEEP.command(Path("x"))}]
+    text, doc = build_report(claims, sweeps, scale="smoke", command="cmd", wall_seconds=60.0,
+                             environment={})
+    assert text.index("## Summary") < text.index("## Claim 1:")
+    for n in range(1, 9):
+        assert f"## Claim {n}:" in text
+    header = next(line for line in text.splitlines() if "thesis's evidence" in line)
+    assert header.startswith("|") and "verdict" in header and "data used" in header
+    assert "python experiments/mixlu_mnist.py --dataset synthetic" in text
+    json.dumps(doc, allow_nan=False)  # strict JSON
+    assert len(doc["claims"]) == 8 and doc["wall_seconds"] == 60.0
+
+
+def test_plans_name_their_data_and_matched_totals():
+    ratio = single_position_share(1.0)
+    assert 2.0 < ratio < 3.0  # 20,544 NegLU elements at four positions vs 8,192 at one
+    for scale in ("smoke", "offline", "full"):
+        sweeps = scale_sweeps(scale)
+        assert {c for s in sweeps for c in s.claims} == {1, 2, 3, 4, 5, 6, 7}
+        for s in sweeps:
+            assert s.dataset in s.describe_data()
+    offline = {s.name: s for s in scale_sweeps("offline")}
+    assert offline["lenet-mnist-5k"].seeds >= 5
+    assert offline["lenet-fashion-mnist"].train_subset is None  # all 60,000 images
+    assert scale_sweeps("full", cifar=True)[2].dataset == "cifar10"
+    with pytest.raises(ValueError, match="scale"):
+        scale_sweeps("huge")
+
+
+# ------------------------------------------------------------------ the smoke scale
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    """Own cache, no network."""
+    monkeypatch.setenv("NEGLU_STDP_CACHE", str(tmp_path / "cache"))
+
+    def no_network(urls, dest, sha256, timeout=0, urlopen=None):
+        raise DownloadError("network disabled in tests")
+
+    monkeypatch.setattr(mnist_module, "download_first", no_network)
+
+
+@pytest.mark.usefixtures("isolated", "one_thread")
+def test_smoke_scale_end_to_end_resumes_and_reports(tmp_path, capsys):
+    from test_mixlu_mnist_cli import write_tiny_mnist
+
+    script = load_script(SCRIPT)
+    # learnable in a few steps (class = position of a bright block), in the IDX format of
+    # both MNIST and Fashion-MNIST
+    mnist = write_tiny_mnist(tmp_path / "mnist", n_train=800, n_test=500)
+    fashion = write_tiny_mnist(tmp_path / "fashion", n_train=800, n_test=300, seed=1)
+    out = tmp_path / "claims"
+    argv = ["--scale", "smoke", "--out", str(out), "--mnist-dir", str(mnist),
+            "--fashion-dir", str(fashion), "--no-progress"]
+    assert script.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "thesis's evidence" in printed and "wall time" in printed
+    doc = json.loads((out / "report.json").read_text())
+    assert [c["claim"] for c in doc["claims"]] == list(range(1, 9))
+    assert {c["verdict"] for c in doc["claims"]} <= WORDS
+    tested = {c["claim"] for c in doc["claims"] if c["verdict"] != "not tested"}
+    assert tested >= {1, 2, 3, 4, 7, 8}  # LeNet5 (5) and Noisy ReLU (6) barely train here
+    assert all(c["notes"] for c in doc["claims"] if c["claim"] not in tested)
+    assert all(s["runs"] == s["expected"] for s in doc["sweeps"])
+    text = (out / "report.md").read_text()
+    assert "## Summary" in text and "Scale **smoke**" in text
+    for name in ("gap_vs_share.png", "divergence_vs_share.png", "errors_over_epochs.png",
+                 "dead_units_vs_share.png", "prelu_slopes.png"):
+        assert (out / name).read_bytes()[:4] == b"\x89PNG"
+    runs = sorted((out / "sweeps").glob("*/runs/*.json"))
+    stamps = {p: p.stat().st_mtime_ns for p in runs}
+    wall = doc["wall_seconds"]
+
+    assert script.main(argv) == 0  # resumes: nothing retrained
+    capsys.readouterr()
+    assert {p: p.stat().st_mtime_ns for p in runs} == stamps
+    again = json.loads((out / "report.json").read_text())
+    assert again["wall_seconds"] > wall
+    verdicts = lambda d: [c["verdict_text"] for c in d["claims"]]  # noqa: E731
+    assert verdicts(again) == verdicts(doc)
+
+    assert script.main(["--out", str(out), "--report-only"]) == 0
+    capsys.readouterr()
+    assert json.loads((out / "report.json").read_text())["wall_seconds"] == again["wall_seconds"]
+
+
+@pytest.mark.usefixtures("isolated")
+def test_user_errors_are_one_line(tmp_path, capsys):
+    script = load_script(SCRIPT)
+    assert script.main(["--out", str(tmp_path / "none"), "--report-only"]) == 2
+    assert "study.json" in capsys.readouterr().err
+    assert script.main(["--mnist-dir", str(tmp_path / "missing")]) == 2
+    assert "--mnist-dir" in capsys.readouterr().err
+    assert script.main(["--cifar-dir", str(tmp_path), "--scale", "smoke"]) == 2
+    assert "--scale full" in capsys.readouterr().err
+    out = tmp_path / "study"
+    out.mkdir()
+    (out / "study.json").write_text(json.dumps({"scale": "offline", "cifar": False}))
+    assert script.main(["--scale", "smoke", "--out", str(out)]) == 2
+    assert "holds the 'offline' study" in capsys.readouterr().err
