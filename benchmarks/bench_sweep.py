@@ -8,7 +8,10 @@ subtracted; CIFAR-10 with ``--model lenet5``: 3x32x32) that the nets can learn, 
 the experiments' MixLU masks (fixed for LeNet, resampled every pass for LeNet5).  It
 prints, for each engine, the training images per second per model (each model's images
 over the whole sweep's time) and for all models together, how far the two
-engines' results are apart, and as its last line ``ratio: <loop time / batched time>``.
+engines' results are apart, the model's FLOPs per image (counted from its layer shapes,
+:mod:`ann.flops`), each engine's achieved GFLOP/s and the fraction of this device's fp32
+matrix-product peak that is (measured in the same process), and as its last line
+``ratio: <loop time / batched time>``.
 
 Examples::
 
@@ -41,6 +44,8 @@ from ann.batched import train_batched  # noqa: E402
 from ann.checkpoint import Checkpoints, checkpoint_identity  # noqa: E402
 from ann.data import TensorData  # noqa: E402
 from ann.experiment import parse_percents  # noqa: E402
+from ann.flops import count_flops, sgemm_gflops  # noqa: E402
+from ann.models import build_model  # noqa: E402
 from ann.protocols import MNIST_LENET  # noqa: E402
 from ann.specs import ActivationSpec, RunSpec, mixlu_grid  # noqa: E402
 from ann.train import resolve_device, train_one  # noqa: E402
@@ -308,6 +313,8 @@ def run(args: argparse.Namespace) -> dict:
                   f"differs by up to {difference:.4f} over the same runs (float summation "
                   f"order only)")
             out["loop_thread_difference"] = difference
+    out.update(_arithmetic_lines(specs[0], (channels, size, size), n_train, args, out,
+                                 device))
     if "loop_seconds" in out and "batched_seconds" in out:
         out["ratio"] = out["loop_seconds"] / out["batched_seconds"]
     if args.json:
@@ -316,6 +323,34 @@ def run(args: argparse.Namespace) -> dict:
     if "ratio" in out:
         print(f"ratio: {out['ratio']:.2f}")
     return out
+
+
+def _arithmetic_lines(spec: RunSpec, image_shape, n_train: int, args, out: dict,
+                      device: torch.device) -> dict:
+    """Print the model's FLOPs per image (counted from its layer shapes), each engine's
+    achieved GFLOP/s over the sweep (training steps and test passes) and the sgemm
+    GFLOP/s of this device measured here; return them for the JSON."""
+    flops = count_flops(build_model(spec), image_shape)
+    per_model = (n_train * flops.training + args.test_size * flops.forward) * args.epochs
+    total = per_model * out["runs"]
+    print(f"model FLOPs per image (ann.flops, from the layer shapes): forward "
+          f"{flops.forward / 1e6:.2f} MFLOP, training step {flops.training / 1e6:.2f} MFLOP "
+          f"(3 x forward); the sweep: {total / 1e12:.3f} TFLOP (training + test passes)")
+    peak = sgemm_gflops(device)
+    found = {"flops_forward_per_image": flops.forward,
+             "flops_training_per_image": flops.training, "sweep_tflop": total / 1e12,
+             "sgemm_gflops": peak}
+    threads = "" if device.type == "cuda" else f", {torch.get_num_threads()} threads"
+    parts = []
+    for engine in ("loop", "batched"):
+        if f"{engine}_seconds" in out:
+            achieved = total / out[f"{engine}_seconds"] / 1e9
+            found[f"{engine}_gflops"] = achieved
+            found[f"{engine}_peak_fraction"] = achieved / peak
+            parts.append(f"{engine} {achieved:.1f} GFLOP/s = {100 * achieved / peak:.0f} %")
+    print(f"sgemm (fp32 2048 x 2048 in this process{threads}): {peak:.1f} GFLOP/s; "
+          + "; ".join(parts) + " of it")
+    return found
 
 
 @contextlib.contextmanager

@@ -26,6 +26,7 @@ import argparse
 import contextlib
 import importlib.util
 import shlex
+import signal
 import sys
 import threading
 import time
@@ -326,9 +327,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return document
 
 
+def _terminate(signum, frame) -> None:
+    raise KeyboardInterrupt("terminated; rerun the same command to resume (finished runs "
+                            "are kept)")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point; returns the exit status (2 for user errors)."""
-    return cli_main(build_parser(), run, argv)
+    """Command-line entry point; returns the exit status (2 for user errors).  SIGTERM
+    stops the study as Ctrl-C does, so its wall time up to then is kept."""
+    if threading.current_thread() is not threading.main_thread():
+        return cli_main(build_parser(), run, argv)
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return cli_main(build_parser(), run, argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -259,6 +259,16 @@ def test_bench_sweep_runs_both_engines_and_reports_the_ratio(capsys):
     assert out["max_error_difference"] <= 2 / 50  # at most 2 of the 50 test images
     assert 0 <= out["loop_thread_difference"] <= 2 / 50
     assert any(line.startswith("rounding floor: the loop alone") for line in printed)
+    # arithmetic: LeNet's 4.59 MFLOP forward per image, counted from its layer shapes
+    assert out["flops_forward_per_image"] == 4_586_000
+    sweep = 3 * (200 * 3 * 4_586_000 + 50 * 4_586_000) / 1e12  # 3 runs, 200 images, 1 epoch
+    assert out["sweep_tflop"] == pytest.approx(sweep)
+    for engine in ("loop", "batched"):
+        assert out[f"{engine}_gflops"] == pytest.approx(
+            sweep * 1e3 / out[f"{engine}_seconds"])
+        assert out[f"{engine}_peak_fraction"] == pytest.approx(
+            out[f"{engine}_gflops"] / out["sgemm_gflops"])
+    assert any(line.startswith("sgemm (fp32 2048 x 2048") for line in printed)
 
 
 @pytest.mark.parametrize(("argv", "message"), [

@@ -219,3 +219,31 @@ def test_user_errors_are_one_line(tmp_path, capsys):
     (out / "study.json").write_text(json.dumps({"scale": "offline", "cifar": False}))
     assert script.main(["--scale", "smoke", "--out", str(out)]) == 2
     assert "holds the 'offline' study" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("isolated")
+def test_sigterm_stops_the_study_and_keeps_its_wall_time(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from test_mixlu_mnist_cli import write_tiny_mnist
+
+    mnist = write_tiny_mnist(tmp_path / "mnist", n_train=800, n_test=500)
+    out = tmp_path / "claims"
+    proc = subprocess.Popen(
+        [sys.executable, str(SCRIPT), "--scale", "smoke", "--out", str(out), "--mnist-dir",
+         str(mnist), "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), cwd=ROOT)
+    deadline = time.monotonic() + 120
+    while not (out / "sweeps" / "lenet-mnist" / "sweep.json").exists():  # training started
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.2)
+    time.sleep(2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "rerun the same command to resume" in err
+    assert json.loads((out / "study.json").read_text())["wall_seconds"] > 2

@@ -36,6 +36,9 @@ __all__ = ["errors_over_epochs", "divergence_vs_share", "gap_vs_share", "dead_un
 
 Runs = list[dict[str, Any]]
 
+#: The lowest error (points) the log axis of :func:`errors_over_epochs` shows.
+FLOOR = 0.01
+
 
 def _figure(size=(5.6, 3.6)):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -57,7 +60,10 @@ def _mean_sd(values: Sequence[float]) -> tuple[float, float]:
 
 def errors_over_epochs(runs: Runs, path: Path, title: str) -> Path | None:
     """Training (solid) and test (dotted) error per epoch, one colour per share of the
-    published mode (ReLU = 0 %), mean ± sd band over the runs that did not collapse."""
+    published mode (ReLU = 0 %), mean ± sd band over the runs that did not collapse, on a
+    log axis (values below :data:`FLOOR` points drawn at it)."""
+    from matplotlib.ticker import MaxNLocator
+
     groups = by_share(runs, PUBLISHED_MODE)
     if not groups:
         return None
@@ -72,12 +78,14 @@ def errors_over_epochs(runs: Runs, path: Path, title: str) -> Path | None:
         colour = f"C{i % 10}"
         for key, style in (("train_error", "-"), ("test_error", ":")):
             stats = [_mean_sd([points(r["epochs"][e][key]) for r in fin]) for e in range(epochs)]
-            means = [m for m, _ in stats]
-            ax.plot(xs, means, style, color=colour,
+            floor = lambda v: max(v, FLOOR)  # noqa: E731  (a log axis: 0 % drawn at the floor)
+            ax.plot(xs, [floor(m) for m, _ in stats], style, color=colour,
                     label=f"{share:g} % (n = {len(fin)})" if key == "train_error" else None)
-            ax.fill_between(xs, [m - s for m, s in stats], [m + s for m, s in stats],
-                            color=colour, alpha=0.15, linewidth=0)
+            ax.fill_between(xs, [floor(m - s) for m, s in stats],
+                            [floor(m + s) for m, s in stats], color=colour, alpha=0.15,
+                            linewidth=0)
     ax.set_yscale("log")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("error (%), training solid, test dotted")
     ax.legend(fontsize=7, title=mode_name(PUBLISHED_MODE), title_fontsize=7)
