@@ -282,12 +282,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run the study for parsed ``args``; return the report's JSON document."""
     check_arguments(args)
     cifar = args.cifar_dir is not None
+    dirs = ("mnist_dir", "fashion_dir", "cifar_dir")
     if args.report_only:
         study = read_json(args.out / "study.json")
         scale, cifar = study["scale"], study.get("cifar", False)
+        for name in dirs:  # the report's commands name the data the sweeps read
+            if getattr(args, name) is None and study.get("data_dirs", {}).get(name):
+                setattr(args, name, Path(study["data_dirs"][name]))
     else:
         scale = args.scale
-        claim_study(args.out, scale, cifar)
+        study = claim_study(args.out, scale, cifar)
+        atomic_write_json(args.out / "study.json", {**study, "data_dirs": {
+            name: None if getattr(args, name) is None else str(getattr(args, name))
+            for name in dirs}})
     sweeps = scale_sweeps(scale, cifar)
     command = shlex.join(["python", "experiments/thesis_claims.py", *sys.argv[1:]])
     with WallClock(args.out) if not args.report_only else contextlib.nullcontext() as clock:

@@ -203,6 +203,7 @@ def test_smoke_scale_end_to_end_resumes_and_reports(tmp_path, capsys):
     assert script.main(["--out", str(out), "--report-only"]) == 0
     capsys.readouterr()
     assert json.loads((out / "report.json").read_text())["wall_seconds"] == again["wall_seconds"]
+    assert f"--data-dir {mnist}" in (out / "report.md").read_text()  # as the sweeps ran
 
 
 @pytest.mark.usefixtures("isolated")
