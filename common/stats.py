@@ -34,6 +34,7 @@ __all__ = [
     "wilson",
     "MAX_N",
     "n_for_power",
+    "n_for_power_slope",
     "VERDICTS",
     "Verdict",
     "verdict",
@@ -247,10 +248,11 @@ def n_for_power(effect: float, sd: float, alpha: float = 0.05, power: float = 0.
 
 #: The verdict words of the reports and what each means.
 VERDICTS = {
-    "supported": "the effect goes in the thesis's direction and its 95 % interval "
-                 "excludes zero",
-    "refuted": "the 95 % interval excludes the thesis's effect, or the effect is "
-               "significantly opposite to it",
+    "supported": "the effect goes in the thesis's direction, its 95 % interval excludes "
+                 "zero and its Holm-adjusted p is below 0.05 (flagged when the interval "
+                 "also lies below the thesis's effect size)",
+    "refuted": "the 95 % interval excludes the thesis's effect: it lies below it (a "
+               "smaller effect) or on the opposite side of zero",
     "not distinguishable": "neither: with n seeds per group the interval holds both zero "
                            "and the thesis's effect; we give the n that would detect the "
                            "thesis's effect with 80 % power at our measured spread",
@@ -259,15 +261,19 @@ VERDICTS = {
 
 @dataclass(frozen=True)
 class Verdict:
-    """A verdict word, ``n`` (seeds per group behind it) and, when not distinguishable,
-    ``n_needed`` (``None`` when it cannot be estimated)."""
+    """A verdict word, ``n`` (seeds per group behind it), ``n_needed`` when not
+    distinguishable (``None`` when it cannot be estimated) and ``smaller`` when a
+    supported effect's interval lies below the thesis's effect size."""
 
     word: str
     n: int
     n_needed: int | None = None
+    smaller: bool = False
 
     def text(self) -> str:
         """``supported`` / ``refuted`` / ``not distinguishable at n = 5 (n ≈ 23 needed)``."""
+        if self.word == "supported" and self.smaller:
+            return "supported (smaller than the thesis's effect)"
         if self.word != "not distinguishable":
             return self.word
         if self.n_needed is None:
@@ -280,15 +286,19 @@ class Verdict:
 
 
 def verdict(effect: Effect, thesis_effect: float, paired_design: bool = False,
-            alpha: float = 0.05) -> Verdict:
+            alpha: float = 0.05, p_adjusted: float | None = None,
+            n_needed: int | None = None) -> Verdict:
     """The verdict on an :class:`Effect` against the thesis's effect (same units and
     sign convention; its sign is the thesis's direction).
 
-    - supported: ``estimate`` has the thesis's sign and ``[lo, hi]`` excludes zero;
-    - refuted: the interval excludes ``thesis_effect`` on zero's side of it (the effect
-      is smaller than the thesis's), or it excludes zero on the opposite side;
-    - otherwise not distinguishable, with the n per group that a t-test at ``alpha``
-      would need to detect ``thesis_effect`` with 80 % power at ``effect.sd``.
+    - supported: ``estimate`` has the thesis's sign, ``[lo, hi]`` excludes zero and (when
+      given) the family-adjusted p-value ``p_adjusted`` is below ``alpha``; flagged
+      ``smaller`` when the interval also lies below the thesis's effect;
+    - refuted: the interval lies below the thesis's effect (smaller than the thesis's,
+      or opposite to it);
+    - otherwise not distinguishable, with ``n_needed`` or else the n per group that a
+      t-test at ``alpha`` would need to detect ``thesis_effect`` with 80 % power at
+      ``effect.sd`` (:func:`n_for_power`).
     """
     if thesis_effect == 0 or not math.isfinite(thesis_effect):
         raise ValueError(f"thesis_effect must be a non-zero number, got {thesis_effect!r}")
@@ -297,9 +307,39 @@ def verdict(effect: Effect, thesis_effect: float, paired_design: bool = False,
         return Verdict("not distinguishable", n, None)
     s = 1.0 if thesis_effect > 0 else -1.0
     lo, hi = sorted((s * effect.lo, s * effect.hi))  # the thesis's direction is now +
-    if s * effect.estimate > 0 and lo > 0:
-        return Verdict("supported", n)
+    significant = p_adjusted is None or p_adjusted < alpha
+    if s * effect.estimate > 0 and lo > 0 and significant:
+        return Verdict("supported", n, smaller=hi < s * thesis_effect)
     if hi < s * thesis_effect:
         return Verdict("refuted", n)
-    return Verdict("not distinguishable", n,
-                   n_for_power(thesis_effect, effect.sd, alpha, 0.8, paired_design))
+    if n_needed is None:
+        n_needed = n_for_power(thesis_effect, effect.sd, alpha, 0.8, paired_design)
+    return Verdict("not distinguishable", n, n_needed)
+
+
+def n_for_power_slope(slope_effect: float, resid_sd: float, xs: Sequence[float],
+                      alpha: float = 0.05, power: float = 0.8, max_n: int = MAX_N
+                      ) -> int | None:
+    """Runs per value of ``xs`` at which the least-squares slope's two-sided t-test at
+    ``alpha`` detects a true slope ``slope_effect`` (residual sd ``resid_sd``) with
+    probability ``power``: ``se = resid_sd / sqrt(n * sum((x - mean)^2))``, noncentral t
+    on ``k n - 2`` dof.  ``None`` if undefined, ``max_n + 1`` if more are needed."""
+    import numpy as np
+
+    xs = sorted(set(_floats(xs, "xs")))
+    if len(xs) < 2 or not (math.isfinite(slope_effect) and math.isfinite(resid_sd)) \
+            or slope_effect == 0.0:
+        return None
+    if resid_sd == 0.0:
+        return 1
+    mean = sum(xs) / len(xs)
+    sxx = sum((x - mean) ** 2 for x in xs)
+    n = np.arange(1, max_n + 1)
+    df = len(xs) * n - 2
+    ok = df >= 1
+    n, df = n[ok], df[ok]
+    nc = abs(slope_effect) / (resid_sd / np.sqrt(n * sxx))
+    crit = _sp.t.ppf(1 - alpha / 2, df)
+    achieved = _sp.nct.sf(crit, df, nc) + _sp.nct.cdf(-crit, df, nc)
+    hit = np.nonzero(achieved >= power)[0]
+    return int(n[hit[0]]) if hit.size else max_n + 1

@@ -320,10 +320,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "seconds": sum(r.get("seconds", 0.0) for r in runs[s.name]),
     } for s, a in zip(sweeps, actual, strict=True)]
     rate_command = (f"bridge.biology.rate_verdicts(**{rate['params']})" if rate else None)
+    written = write_figures(args.out, actual, runs)
+    for claim in claims:  # link only the figures there was something to draw for
+        claim["figures"] = [f for f in claim["figures"] if args.out / f in written]
     text, document = build_report(claims, sweep_rows, scale=scale, command=command,
                                   wall_seconds=wall, environment=environment(),
                                   rate_command=rate_command)
-    written = write_figures(args.out, actual, runs)
     written += [atomic_write_text(args.out / "report.md", text),
                 atomic_write_json(args.out / "report.json", document)]
     print("")

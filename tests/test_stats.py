@@ -9,6 +9,7 @@ from common.stats import (
     Effect,
     holm,
     n_for_power,
+    n_for_power_slope,
     paired,
     seed_stat,
     slope,
@@ -121,3 +122,22 @@ def test_verdict_words():
                    1.0).word == "not distinguishable"
     with pytest.raises(ValueError, match="non-zero"):
         verdict(_effect(0.0, -1.0, 1.0), 0.0)
+
+
+def test_slope_power_reduces_to_the_two_sample_case():
+    # two x values one unit apart: the slope is the difference of two group means
+    assert n_for_power_slope(0.5, 1.0, [0.0, 1.0]) == n_for_power(0.5, 1.0) == 64
+    # more spread in x needs fewer runs per value
+    assert n_for_power_slope(0.5, 1.0, [0.0, 5.0, 10.0]) < n_for_power_slope(0.5, 1.0, [0.0, 1.0])
+    assert n_for_power_slope(0.0, 1.0, [0.0, 1.0]) is None
+
+
+def test_verdict_respects_the_family_adjustment_and_flags_smaller_effects():
+    e = _effect(-0.5, -0.8, -0.2)
+    assert verdict(e, -0.3, p_adjusted=0.01).word == "supported"
+    held = verdict(e, -0.3, p_adjusted=0.2)  # significant alone, not after Holm
+    assert held.word == "not distinguishable"
+    small = verdict(_effect(0.1, 0.05, 0.15), 1.0)
+    assert small.word == "supported" and small.smaller
+    assert small.text() == "supported (smaller than the thesis's effect)"
+    assert verdict(_effect(0.1, 0.05, 0.15), 1.0, p_adjusted=0.5).word == "refuted"
