@@ -93,6 +93,7 @@ def test_wilson_bounds():
     lo, hi = wilson(3, 10)
     assert (lo, hi) == pytest.approx((0.1078, 0.6032), abs=1e-4)
     assert wilson(0, 0) == (0.0, 1.0)
+    assert all(wilson(0, n)[0] == 0.0 and wilson(n, n)[1] == 1.0 for n in range(1, 50))
     with pytest.raises(ValueError):
         wilson(4, 3)
 

@@ -248,3 +248,14 @@ def test_sigterm_stops_the_study_and_keeps_its_wall_time(tmp_path):
     assert proc.returncode == 130
     assert "rerun the same command to resume" in err
     assert json.loads((out / "study.json").read_text())["wall_seconds"] > 2
+
+
+def test_figures_draw_all_or_none_collapsed_shares(tmp_path):
+    from bridge.claims import figures
+
+    runs = thesis_like_runs()[SWEEP.name]  # every 10 % run diverged, none of the others
+    for draw in (figures.divergence_vs_share, figures.gap_vs_share,
+                 figures.errors_over_epochs, figures.dead_units_vs_share):
+        path = draw(runs, tmp_path / f"{draw.__name__}.png", "synthetic")
+        assert path.read_bytes()[:4] == b"\x89PNG"
+    assert figures.prelu_slopes_figure(runs, tmp_path / "p.png", "x") is None  # no PReLU

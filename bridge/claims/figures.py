@@ -109,8 +109,8 @@ def _per_mode(runs: Runs, path: Path, title: str, ylabel: str,
             y, a, b = value
             xs.append(share)
             ys.append(y)
-            lo.append(y - a)
-            hi.append(b - y)
+            lo.append(max(0.0, y - a))  # no negative bar from float rounding at 0 or 1
+            hi.append(max(0.0, b - y))
         if xs:
             drawn = True
             ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", markersize=3, capsize=2,
