@@ -102,6 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="most models per stack (default: the engine's)")
     p.add_argument("--no-channels-last", action="store_true",
                    help="batched engine without channels-last images")
+    p.add_argument("--cuda-graph", default="auto", choices=["auto", "on", "off"],
+                   help="batched engine: replay each stack's step from a CUDA graph "
+                        "(ann.batched.graph); auto: on CUDA for fixed masks; on with a CPU "
+                        "device runs the same path without capture (default auto)")
     p.add_argument("--engines", default="loop,batched",
                    help="which engines to run: loop, batched or both (default both)")
     p.add_argument("--loop-sample", type=int, default=None, metavar="M",
@@ -159,6 +163,10 @@ def check_args(args: argparse.Namespace) -> argparse.Namespace:
     if n_train > MAX_IMAGES:
         raise UserError(f"--steps x --batch-size (or --train-size) gives {n_train:,} training "
                         f"images; at most {MAX_IMAGES:,}")
+    mask = args.mask or ("resample" if args.model == "lenet5" else "fixed")
+    if args.cuda_graph == "on" and mask == "resample":
+        raise UserError("--cuda-graph on needs fixed masks (--mask fixed): resampled masks "
+                        "draw from private generators that a CUDA graph does not capture")
     args.percent_list = parse_percents(args.percents)
     args.backward_list = [b.strip() for b in args.backward.split(",")]
     bad = [b for b in args.backward_list if b not in BACKWARDS]
@@ -213,7 +221,7 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _warm_up(data, model, mask, device, max_members, channels_last) -> None:
+def _warm_up(data, model, mask, device, max_members, channels_last, cuda_graph) -> None:
     """One tiny run of each engine: library initialisation stays out of the timings."""
     small = TensorData(data.train_x[:200], data.train_y[:200], data.test_x[:100],
                        data.test_y[:100], name="warm-up")
@@ -222,7 +230,8 @@ def _warm_up(data, model, mask, device, max_members, channels_last) -> None:
              RunSpec.mixlu(5, "reference", 1, mask, model)]
     train_one(specs[0], small, cfg, None, device)
     list(train_batched(specs, small, cfg, None, device, progress=False,
-                       max_members=max_members, channels_last=channels_last))
+                       max_members=max_members, channels_last=channels_last,
+                       cuda_graph=cuda_graph))
     _sync(device)
 
 
@@ -251,9 +260,11 @@ def run(args: argparse.Namespace) -> dict:
           f"(percents {args.percents}; backward {args.backward}; {args.seeds} seed(s)); "
           f"{n_train} training images x {args.epochs} epoch(s), batch {args.batch_size} "
           f"({math.ceil(n_train / args.batch_size)} steps/epoch), {args.test_size} test images")
-    _warm_up(data, args.model, mask, device, args.max_members, channels_last)
+    cuda_graph = {"auto": None, "on": True, "off": False}[args.cuda_graph]
+    _warm_up(data, args.model, mask, device, args.max_members, channels_last, cuda_graph)
 
     out: dict = {"device": str(device), "gpu": gpu, "runs": len(specs),
+                 "cuda_graph": args.cuda_graph,
                  "train_images": n_train, "epochs": args.epochs, "model": args.model, "mask": mask}
     results: dict[str, dict] = {}
     if "loop" in args.engines:
@@ -280,10 +291,11 @@ def run(args: argparse.Namespace) -> dict:
             results["batched"] = dict(train_batched(
                 specs, data, config, None, device, progress=args.progress,
                 max_members=args.max_members,
-                channels_last=channels_last))
+                channels_last=channels_last, cuda_graph=cuda_graph))
         _sync(device)
         batched_time = clock() - start
-        print(_speed_line("batched", batched_time, images, len(specs)))
+        print(_speed_line("batched", batched_time, images, len(specs))
+              + f" (CUDA graph: {args.cuda_graph})")
         print(f"batched unit diagnostics (ann.diagnostics, after each epoch): "
               f"{diagnostics['calls']} probe passes, {diagnostics['seconds']:.2f} s, "
               f"{100 * diagnostics['seconds'] / batched_time:.1f} % of the batched time")

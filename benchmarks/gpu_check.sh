@@ -13,12 +13,15 @@
 #      of the batched engine makes no host synchronisation
 #      (torch.cuda.set_sync_debug_mode("error")), for both nets;
 #   2. the issue's benchmark: the full Table 6 sweep (11 NegLU percentages x 20 epochs x
-#      60,000 images, batch 100, 10,000 test images) batched (target: under 60 s), and the
-#      plain loop timed on 2 runs x 1 epoch and extrapolated (target: ratio >= 5);
+#      60,000 images, batch 100, 10,000 test images) batched, each stack's step replayed
+#      from a CUDA graph (ann.batched.graph; target: under 15 s), and the plain loop timed
+#      on 2 runs x 1 epoch and extrapolated (target: ratio >= 10);
 #   3. what decides the GPU defaults: the batched sweep for 2 epochs without channels-last,
-#      and LeNet5 on CIFAR-shaped data with resampled masks (6 percentages of Tables 9/10,
-#      1 epoch of 50,000).
-# Each step has its own time limit, so the whole script ends within 5 minutes.
+#      the same without the CUDA graph (eager launches), and LeNet5 on CIFAR-shaped data
+#      with resampled masks (6 percentages of Tables 9/10, 1 epoch of 50,000).
+# The LeNet correctness cases and step 2 use the CUDA-graph path; in the dry run it runs
+# on CPU without capture (--cuda-graph on), so every new code path but the capture runs.
+# Each step has its own time limit, so the whole script ends within about 6 minutes.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 PY="${PYTHON:-python3}"
@@ -36,8 +39,11 @@ if [[ $DRY == 1 ]]; then
     DEVICE=cpu
     SLACK=5                          # step time limits x5: a busy CPU, not a speed test
     CHECK_SIZES="300 100 1"          # correctness: train images, test images, epochs
-    T6=(--train-size 500 --test-size 200 --epochs 2 --percents 0,5 --loop-sample 1 --loop-epochs 1)
+    T6=(--train-size 500 --test-size 200 --epochs 2 --percents 0,5 --loop-sample 1 --loop-epochs 1
+        --cuda-graph on)
     CL=(--train-size 500 --test-size 200 --epochs 1 --percents 0,5 --engines batched)
+    NG=(--train-size 500 --test-size 200 --epochs 1 --percents 0,5 --engines batched
+        --cuda-graph off)
     L5=(--model lenet5 --train-size 200 --test-size 100 --epochs 1 --percents 0,3 --loop-sample 1)
 else
     DEVICE=cuda
@@ -45,6 +51,7 @@ else
     CHECK_SIZES="3000 1000 3"
     T6=(--train-size 60000 --test-size 10000 --epochs 20 --loop-sample 2 --loop-epochs 1)
     CL=(--train-size 60000 --test-size 10000 --epochs 2 --engines batched --no-channels-last)
+    NG=(--train-size 60000 --test-size 10000 --epochs 2 --engines batched --cuda-graph off)
     L5=(--model lenet5 --train-size 50000 --test-size 10000 --epochs 1
         --percents 0,0.25,0.5,1,2,3 --loop-sample 1)
 fi
@@ -121,7 +128,9 @@ for name, build, shape, n, e, extra, specs in cases:
     data = synthetic_data(n, n_test, *shape).to(device)
     config = MNIST_LENET.replace(epochs=e, **extra)
     start = time.perf_counter()
-    batched = dict(train_batched(specs, data, config, build, device, progress=False))
+    graph = True if "fixed" in name else None  # fixed masks: the CUDA-graph path, on CPU too
+    batched = dict(train_batched(specs, data, config, build, device, progress=False,
+                                 cuda_graph=graph))
     print(f"{name}: batched {len(specs)} runs x {e} epochs of {n} images in "
           f"{time.perf_counter() - start:.1f} s")
     for spec in specs:
@@ -164,7 +173,8 @@ for name, model, shape, extra in (("LeNet", "lenet", (1, 28), {}),
         verdict = f"FOUND: {str(exc).splitlines()[0]}"
     finally:
         torch.cuda.set_sync_debug_mode("default")
-    print(f"host-sync check ({name}, {len(stack)} members, 10 steps): {verdict}")
+    print(f"host-sync check ({name}, {len(stack)} members, 10 steps, CUDA graph "
+          f"{'on' if run.cuda_graph else 'off'}): {verdict}")
 EOF
 echo "(exit status $?)"
 
@@ -176,7 +186,11 @@ step "3a. batched without channels-last (2 epochs of the same sweep; compare wit
 timeout $((30 * SLACK)) "$PY" benchmarks/bench_sweep.py --device "$DEVICE" "${CL[@]}"
 echo "(exit status $?)"
 
-step "3b. LeNet5 on CIFAR-shaped data, Tables 9/10 percentages"
+step "3b. batched without the CUDA graph (2 epochs of the same sweep; compare with step 2 / 10)"
+timeout $((30 * SLACK)) "$PY" benchmarks/bench_sweep.py --device "$DEVICE" "${NG[@]}"
+echo "(exit status $?)"
+
+step "3c. LeNet5 on CIFAR-shaped data, Tables 9/10 percentages"
 timeout $((40 * SLACK)) "$PY" benchmarks/bench_sweep.py --device "$DEVICE" "${L5[@]}"
 echo "(exit status $?)"
 echo

@@ -16,7 +16,10 @@ Prints four Markdown tables:
 Tables 1-3 are :mod:`stdp_sim.tables` (all their conditions are synapses of ONE
 Brian2 network, simulated in one run), Table 4 is :mod:`bridge.regime_table`; this
 script parses and checks the options (all before any simulation, ``--out`` included),
-calls them and writes the outputs.  Sign convention: ``Δt = t_pre - t_post``.
+calls them and writes the outputs.  Table 4's ``import torch`` runs in a child process
+while Brian2 simulates (:func:`bridge.regime_table.load_bridge_table`), and Brian2 is
+imported without pylab (:mod:`stdp_sim.brian_import`): both only shorten the start.
+Sign convention: ``Δt = t_pre - t_post``.
 
 Reproduce::
 
@@ -35,6 +38,11 @@ from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from stdp_sim.brian_import import import_brian2_without_pylab  # noqa: E402
+
+if __name__ == "__main__":  # this process only: see stdp_sim.brian_import
+    import_brian2_without_pylab()
 
 from bridge.mapping import CONVENTIONS, DEFAULT_CONVENTION, check_convention  # noqa: E402
 from bridge.regime_table import KEY as BRIDGE_KEY  # noqa: E402
@@ -153,7 +161,7 @@ def run(args: argparse.Namespace) -> dict:
                                      f"the result file goes; remove it or choose another --out")
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    bridge, reason = load_bridge_table(args.convention)
+    bridge, reason = load_bridge_table(args.convention, background=True)
     tables = [*TABLES, bridge] if bridge is not None else list(TABLES)
     skipped = {} if reason is None else {BRIDGE_KEY: reason}
 

@@ -287,6 +287,7 @@ def test_bench_sweep_runs_both_engines_and_reports_the_ratio(capsys):
     (["--steps", "100000", "--batch-size", "100"], "error: --steps x --batch-size (or "),
     (["--json", "/proc/x/out.json"], "error: --json's folder '/proc/x' is not a writable"),
     (["--device", "mps"], "error: --device: device must be"),
+    (["--model", "lenet5", "--cuda-graph", "on"], "error: --cuda-graph on needs fixed masks"),
 ])
 def test_bench_sweep_bad_options_are_one_line_exit_2(argv, message, capsys, monkeypatch):
     bench_sweep = load_script(ROOT / "benchmarks" / "bench_sweep.py")
@@ -313,7 +314,8 @@ def test_gpu_check_dry_run_on_cpu():
     assert proc.returncode == 0, proc.stderr
     assert "correctness: PASS" in proc.stdout
     assert proc.stdout.count("ratio: ") == 2  # Table 6 and LeNet5 steps
-    assert proc.stdout.count("(exit status 0)") == 4  # every step ended normally
+    assert proc.stdout.count("(exit status 0)") == 5  # every step ended normally
+    assert "(CUDA graph: on)" in proc.stdout and "(CUDA graph: off)" in proc.stdout
 
 
 def test_a_diverged_member_leaves_the_stack_at_once_on_cpu():
@@ -340,3 +342,68 @@ def test_non_finite_weights_after_the_last_step_diverge_in_both_engines():
     for s in specs:
         assert alone[s]["status"] == batched[s]["status"] == "diverged"
         assert alone[s]["epochs"] == batched[s]["epochs"] == []
+
+
+def _epochs(results):
+    return {s.key: (r["status"], [(e["train_error"], e["test_error"], e["loss"])
+                                  for e in r["epochs"]]) for s, r in results.items()}
+
+
+def test_cuda_graph_path_on_cpu_gives_the_eager_numbers():
+    # the StepGraph path without capture: static buffers, a partial last batch (210 =
+    # 10 x 20 + 10), a schedule that changes the rates (a new graph): bit for bit
+    data = synthetic(210, 60)
+    config = MNIST_LENET.replace(epochs=3, batch_size=20, lr_schedule=[1e-3, 1e-3, 1e-4])
+    specs = [RunSpec.mixlu(0, "reference", 0), RunSpec.mixlu(5, "exact", 1)]
+
+    def both(specs, build):
+        return [dict(train_batched(specs, data, config, build, "cpu", progress=False,
+                                   cuda_graph=graph)) for graph in (False, True)]
+
+    eager, graph = both(specs, build_model)
+    assert _epochs(graph) == _epochs(eager)
+    # a member that diverges in the first epoch leaves at the epoch's end (a new
+    # StepGraph for the others), not at once: the others' rounding may differ
+    diverging = [*specs, RunSpec.mixlu(5, "reference", 7)]
+    eager, graph = both(diverging, Scaled({7: 1e30}))
+    assert graph[diverging[2]]["status"] == "diverged" and graph[diverging[2]]["epochs"] == []
+    for s in specs:
+        assert_same_run(graph[s], eager[s], 210, 60)
+
+
+def test_step_graph_copies_full_batches_into_its_buffers_and_runs_partial_ones_as_given():
+    from ann.batched.graph import StepGraph
+
+    seen = []
+
+    def step(idx, flip, wrong, loss_sum, bad):
+        seen.append((idx.data_ptr(), tuple(idx.shape), flip.tolist()))
+        wrong += idx[:, 0]
+
+    graph = StepGraph(step, 2, 3, True, torch.device("cpu"))
+    graph.start_epoch((0.1,))
+    perm = torch.arange(8).view(2, 4)
+    graph(perm[:, :3], torch.tensor([True, False]))
+    graph(perm[:, 3:], torch.tensor([False, True]))
+    assert seen[0] == (graph.idx.data_ptr(), (2, 3), [True, False])  # the static buffer
+    assert seen[1][1:] == ((2, 1), [False, True])  # the partial batch, as given
+    assert graph.wrong.tolist() == [0 + 3, 4 + 7]
+    graph.start_epoch((0.1,))
+    assert graph.wrong.tolist() == [0, 0] and graph.captures == 0  # no graphs on CPU
+
+
+def test_cuda_graph_refuses_observers_and_resampled_masks():
+    data = synthetic(40, 20)
+    config = MNIST_LENET.replace(epochs=1, batch_size=20)
+    from ann.observe import Observer
+
+    fixed = [RunSpec.mixlu(5, "reference", 0)]
+    with pytest.raises(ValueError, match="cuda_graph=True needs"):
+        StackedRun(fixed, [build_model(s) for s in fixed], data, config,
+                   torch.device("cpu"), cuda_graph=True, observer=Observer())
+    resampled = [RunSpec.mixlu(5, "reference", 0, "resample")]
+    with pytest.raises(ValueError, match="without resampled masks"):
+        StackedRun(resampled, [build_model(s) for s in resampled], data, config,
+                   torch.device("cpu"), cuda_graph=True)
+    run = StackedRun(fixed, [build_model(s) for s in fixed], data, config, torch.device("cpu"))
+    assert not run.cuda_graph and run.drop_at_once  # the CPU default: eager

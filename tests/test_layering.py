@@ -74,6 +74,37 @@ print(json.dumps({{"status": status, "text": text.getvalue(), "torch": {_loaded(
     assert (out / "stdp_windows.png").stat().st_size > 1000
 
 
+def test_stdp_table_script_computes_table_4_in_a_child_and_skips_pylab(tmp_path):
+    """Run as a script, Table 4's torch work happens in a child process (the script's
+    own process never imports torch) with the same data as in-process, and Brian2 is
+    imported without pylab (its namespace lacks pylab's `plot`)."""
+    out = tmp_path / "out"
+    script = ROOT / "experiments" / "stdp_table.py"
+    probe = f"""
+import json, runpy, sys
+sys.argv = [{str(script)!r}, "--rules", "hebbian", "--window-presets", "hebbian",
+            "--trials", "1", "--n-pairings", "2", "--pairing-rate-hz", "4",
+            "--poisson-duration-s", "0.5", "--window-grid-ms", "-10", "10",
+            "--target", "numpy", "--no-progress", "--out", {str(out)!r}]
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+except SystemExit as exc:
+    status = exc.code
+import brian2
+print(json.dumps({{"status": status, "torch": {_loaded("torch")},
+                  "brian2_has_plot": hasattr(brian2, "plot")}}))
+"""
+    proc = _python(probe)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.splitlines()[-1])
+    assert result == {"status": 0, "torch": [], "brian2_has_plot": False}
+    assert "## Table 4 — the artificial side" in proc.stdout
+    from bridge.regime_table import bridge_data
+
+    data = json.loads((out / "stdp_table.json").read_text())
+    assert data["bridge"] == bridge_data("rate") and data["skipped_tables"] == {}
+
+
 def test_ann_imports_without_brian2():
     modules = ["ann", "ann.models", "ann.train", "ann.sweep", "ann.activations", "ann.data"]
     code = f"""

@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ann.batched.graph import StepGraph
 from ann.batched.layers import StackedActivation, UnsupportedModel, select_rows
 from ann.batched.memory import member_bytes, memory_budget_bytes, plan_chunks, stack_cap
 from ann.batched.surgery import (
@@ -82,6 +83,9 @@ class StackedRun:
         checkpoints: where to write a checkpoint of the stack after every epoch but the
             last (:mod:`ann.checkpoint`); ``None`` writes none.
         observer: watches every step of the stack (:mod:`ann.observe`).
+        cuda_graph: replay the training step from a CUDA graph
+            (:mod:`ann.batched.graph`); ``None``: on CUDA when there is no ``observer``
+            and no resampled mask.  ``True`` on CPU runs the same path without capture.
 
     Attributes:
         completed: epochs completed (from a restored checkpoint, then trained).
@@ -91,7 +95,8 @@ class StackedRun:
     def __init__(self, specs: Sequence[RunSpec], models: Sequence[nn.Module],
                  data: TensorData, config: TrainConfig, device: torch.device,
                  channels_last: bool = True, verify: bool = True,
-                 checkpoints: Checkpoints | None = None, observer: Observer | None = None):
+                 checkpoints: Checkpoints | None = None, observer: Observer | None = None,
+                 cuda_graph: bool | None = None):
         self.specs = list(specs)
         self.checkpoints = checkpoints
         self.checkpoint_name = Checkpoints.name("batched", [s.key for s in self.specs])
@@ -116,13 +121,25 @@ class StackedRun:
         self.diverged: list[tuple[RunSpec, list[dict[str, Any]]]] = []
         self.optimizer = self._make_optimizer()
         self.watch = (observer or Observer()).start(self.model, [s.key for s in self.specs])
-        #: drop a diverged member at the step it diverges (free on CPU; a sync on CUDA)
-        self.drop_at_once = device.type == "cpu"
+        resamples = any(m.resamples for m in self.model.modules()
+                        if isinstance(m, StackedActivation))
+        if cuda_graph is None:  # by default on CUDA, where nothing needs the host per step
+            cuda_graph = device.type == "cuda" and observer is None and not resamples
+        elif cuda_graph and (observer is not None or resamples):
+            raise ValueError("cuda_graph=True needs a stack without an observer (it runs "
+                             "Python at every step) and without resampled masks (their "
+                             "private generators are not captured in a graph)")
+        #: steps through a :class:`~ann.batched.graph.StepGraph` (captured on CUDA)
+        self.cuda_graph = bool(cuda_graph)
+        self.step_graph: StepGraph | None = None
+        #: drop a diverged member at the step it diverges (free on CPU; a sync on CUDA,
+        #: and a graph's members are fixed: then at the end of the epoch)
+        self.drop_at_once = device.type == "cpu" and not self.cuda_graph
         # test images per member per forward: on CPU about TEST_CHUNK stacked images
         # (cache-sized), on CUDA up to 20,000; never fewer than a training batch
         stacked = 20_000 if device.type == "cuda" else TEST_CHUNK
         self.eval_chunk = min(TEST_CHUNK, max(config.batch_size, stacked // self.members))
-        if any(m.resamples for m in self.model.modules() if isinstance(m, StackedActivation)):
+        if resamples:
             # resampled masks are drawn per forward pass: test in the loop trainer's
             # chunks so that every member's generator sees the same sequence of draws
             self.eval_chunk = TEST_CHUNK
@@ -161,41 +178,34 @@ class StackedRun:
         members still in the stack: misclassified training images, sum of batch loss
         x batch size, and whether the member diverged (a non-finite step loss, or
         non-finite parameters after the last step).  With :attr:`drop_at_once` a member
-        whose loss turns non-finite is moved to :attr:`diverged` at that step.
+        whose loss turns non-finite is moved to :attr:`diverged` at that step.  With
+        :attr:`cuda_graph` the steps go through a :class:`~ann.batched.graph.StepGraph`.
         """
-        data, cfg = self.data, self.config
-        x_all, y_all = data.train_x, data.train_y
-        n, bs = data.train_size, cfg.batch_size
-        c = x_all.shape[1]
+        n, bs = self.data.train_size, self.config.batch_size
         k = self.members
-        wrong = torch.zeros(k, dtype=torch.int64, device=self.device)
-        loss_sum = torch.zeros(k, dtype=torch.float64, device=self.device)
-        bad = torch.zeros(k, dtype=torch.bool, device=self.device)
         steps = math.ceil(n / bs)
+        graph = None
+        if self.cuda_graph and k:
+            if self.step_graph is None or self.step_graph.members != k:
+                self.step_graph = StepGraph(self._step, k, bs, flip is not None, self.device)
+            graph = self.step_graph
+            graph.start_epoch(tuple(g["lr"] for g in self.optimizer.param_groups))
+            wrong, loss_sum, bad = graph.wrong, graph.loss_sum, graph.bad
+        else:
+            wrong = torch.zeros(k, dtype=torch.int64, device=self.device)
+            loss_sum = torch.zeros(k, dtype=torch.float64, device=self.device)
+            bad = torch.zeros(k, dtype=torch.bool, device=self.device)
         for j, i in enumerate(batch_starts(n, bs)):
             if k == 0:
                 break
             self.watch.before_step(epoch * steps + j)
             idx = perm[:, i : i + bs]  # (K, b)
-            b = idx.shape[1]
-            xb = x_all[idx.t()].reshape((b, k * c) + tuple(x_all.shape[2:]))
-            if flip is not None:
-                shape = (1, k * c) + (1,) * (x_all.dim() - 2)
-                xb = torch.where(flip[:, j, None].expand(k, c).reshape(shape), xb.flip(-1), xb)
-            yb = y_all[idx].t()  # (b, K)
-            logits = self.model(self._stack_images(xb)).view(b, k, -1)
-            per_image = F.cross_entropy(logits.reshape(b * k, -1), yb.reshape(-1),
-                                        reduction="none").view(b, k)
-            losses = per_image.mean(0)
-            self.optimizer.zero_grad(set_to_none=True)
-            losses.sum().backward()
-            self.optimizer.step()
+            flip_j = flip[:, j] if flip is not None else None
+            if graph is not None:
+                graph(idx, flip_j)
+            else:
+                self._step(idx, flip_j, wrong, loss_sum, bad)
             self.watch.after_step(epoch * steps + j)
-            with torch.no_grad():
-                lossd = losses.detach()
-                bad |= ~losses_finite(lossd)
-                wrong += (logits.argmax(2) != yb).sum(0)
-                loss_sum += lossd.double() * b
             if on_step is not None:
                 on_step()
             if self.drop_at_once and bool(bad.any()):
@@ -203,9 +213,37 @@ class StackedRun:
                 perm, wrong, loss_sum, bad = perm[keep], wrong[keep], loss_sum[keep], bad[keep]
                 flip = flip[keep] if flip is not None else None
                 k = self.members
+        if graph is not None:  # the graph's own accumulators: zeroed by the next epoch
+            wrong, loss_sum, bad = wrong.clone(), loss_sum.clone(), bad.clone()
         if k:
             bad |= ~parameters_finite(self.model.parameters(), k)
         return wrong, loss_sum, bad
+
+    def _step(self, idx: Tensor, flip: Tensor | None, wrong: Tensor, loss_sum: Tensor,
+              bad: Tensor) -> None:
+        """One SGD step of every member on its images ``idx`` (K, b), flipped where
+        ``flip`` (K,) says; adds misclassified images, loss x b and non-finite losses
+        to ``wrong``, ``loss_sum`` and ``bad``.  No host synchronisation."""
+        x_all, y_all = self.data.train_x, self.data.train_y
+        k, b = idx.shape
+        c = x_all.shape[1]
+        xb = x_all[idx.t()].reshape((b, k * c) + tuple(x_all.shape[2:]))
+        if flip is not None:
+            shape = (1, k * c) + (1,) * (x_all.dim() - 2)
+            xb = torch.where(flip[:, None].expand(k, c).reshape(shape), xb.flip(-1), xb)
+        yb = y_all[idx].t()  # (b, K)
+        logits = self.model(self._stack_images(xb)).view(b, k, -1)
+        per_image = F.cross_entropy(logits.reshape(b * k, -1), yb.reshape(-1),
+                                    reduction="none").view(b, k)
+        losses = per_image.mean(0)
+        self.optimizer.zero_grad(set_to_none=True)
+        losses.sum().backward()
+        self.optimizer.step()
+        with torch.no_grad():
+            lossd = losses.detach()
+            bad |= ~losses_finite(lossd)
+            wrong += (logits.argmax(2) != yb).sum(0)
+            loss_sum += lossd.double() * b
 
     def _drop_diverged(self, bad: Sequence[bool]) -> list[int]:
         """Move the members flagged in ``bad`` to :attr:`diverged` (with their completed
@@ -238,6 +276,7 @@ class StackedRun:
         k = self.members
         select_members(self.model, keep)
         self.optimizer = self._make_optimizer()
+        self.step_graph = None  # its parameters and members are gone
         idx = torch.as_tensor(keep, dtype=torch.long)
         for name, p in self.model.named_parameters():
             buf = old_by_name.get(name)
@@ -351,6 +390,7 @@ def train_batched(
     channels_last: bool = True,
     checkpoints: Checkpoints | None = None,
     observer: Observer | None = None,
+    cuda_graph: bool | None = None,
 ) -> Iterator[tuple[RunSpec, dict[str, Any]]]:
     """Train every run of ``specs`` in stacks; yield ``(spec, result)`` as runs finish.
 
@@ -382,6 +422,8 @@ def train_batched(
             the stored ones.  The other runs are stacked as usual.  ``None``: no
             checkpoints.
         observer: watches every step of every stack and loop run (:mod:`ann.observe`).
+        cuda_graph: replay each stack's step from a CUDA graph (:class:`StackedRun`);
+            ``None``: on CUDA for stacks without an observer or resampled masks.
 
     Raises:
         ValueError: bad ``specs``, ``max_members``, ``memory_budget`` or ``device``.
@@ -399,7 +441,8 @@ def train_batched(
     device = resolve_device(device)
     build_model = build_model or default_build_model
     return _train_batched(specs, data, config, build_model, device, progress,
-                          max_members, memory_budget, channels_last, checkpoints, observer)
+                          max_members, memory_budget, channels_last, checkpoints, observer,
+                          cuda_graph)
 
 
 def _warn_fallback(items: list[tuple[RunSpec, str]]) -> None:
@@ -471,7 +514,8 @@ def run_unit(unit: WorkUnit, data: TensorData, config: TrainConfig,
              build_model: Callable[[RunSpec], nn.Module], device: torch.device, *,
              progress: bool = False, channels_last: bool = True,
              checkpoints: Checkpoints | None = None, observer: Observer | None = None,
-             desc: str = "batched") -> Iterator[tuple[RunSpec, dict[str, Any]]]:
+             desc: str = "batched", cuda_graph: bool | None = None
+             ) -> Iterator[tuple[RunSpec, dict[str, Any]]]:
     """Train one work unit; yield ``(spec, result)`` as its runs finish.
 
     A stack whose epoch checkpoint exists (an interrupted call, or a retried task of a
@@ -492,7 +536,7 @@ def run_unit(unit: WorkUnit, data: TensorData, config: TrainConfig,
     try:
         run = StackedRun(specs, [build_model(s) for s in specs], data, config, device,
                          channels_last=channels_last, verify=state is None,
-                         checkpoints=checkpoints, observer=observer)
+                         checkpoints=checkpoints, observer=observer, cuda_graph=cuda_graph)
     except UnsupportedModel as exc:
         _warn_fallback([(s, str(exc)) for s in specs])
         yield from train_loop(specs, data, config, build_model, device, progress,
@@ -521,7 +565,7 @@ def _claim_checkpoints(specs, checkpoints):
 
 
 def _train_batched(specs, data, config, build_model, device, progress, max_members,
-                   memory_budget, channels_last, checkpoints, observer):
+                   memory_budget, channels_last, checkpoints, observer, cuda_graph):
     if data.train_x.device != device:
         data = data.to(device)
     units = plan_units(specs, data, config, build_model, device, max_members=max_members,
@@ -532,4 +576,4 @@ def _train_batched(specs, data, config, build_model, device, progress, max_membe
                 + (", resumed)" if unit.resumed else ")"))
         yield from run_unit(unit, data, config, build_model, device, progress=progress,
                             channels_last=channels_last, checkpoints=checkpoints,
-                            observer=observer, desc=desc)
+                            observer=observer, desc=desc, cuda_graph=cuda_graph)
