@@ -16,8 +16,9 @@ A graph bakes in what held at its capture, so it is captured again when that cha
 - the batch size (a last partial batch runs eagerly, on the same accumulators).
 
 As in PyTorch's whole-network capture recipe, a graph is captured after
-:data:`WARMUP` eager steps on a side stream (lazy initialisation, such as cuDNN's
-plans, must not happen inside a capture), and ``zero_grad(set_to_none=True)`` inside
+:data:`WARMUP` eager steps on a side stream, the stream it is then captured on (lazy
+initialisation, such as cuDNN's plans or a BLAS handle per stream, must not happen
+inside a capture), and ``zero_grad(set_to_none=True)`` inside
 the step lets the captured backward own its gradient buffers.
 
 On CPU there are no graphs: ``StepGraph`` runs the same step eagerly on the same static
@@ -71,6 +72,8 @@ class StepGraph:
         self.wrong = torch.zeros(members, dtype=torch.int64, device=device)
         self.loss_sum = torch.zeros(members, dtype=torch.float64, device=device)
         self.bad = torch.zeros(members, dtype=torch.bool, device=device)
+        #: one side stream for warm-up and capture (libraries cache handles per stream)
+        self.stream = torch.cuda.Stream(device) if self.capture else None
         self.graph: torch.cuda.CUDAGraph | None = None
         self.rates: tuple[float, ...] | None = None
         self.warm = 0
@@ -97,16 +100,15 @@ class StepGraph:
             self.step(*args)
             return
         if self.graph is None and self.warm < WARMUP:
-            side = torch.cuda.Stream()
-            side.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(side):
+            self.stream.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(self.stream):
                 self.step(*args)
-            torch.cuda.current_stream().wait_stream(side)
+            torch.cuda.current_stream().wait_stream(self.stream)
             self.warm += 1
             return
         if self.graph is None:
             graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph):  # recorded, not run: the replay below runs it
+            with torch.cuda.graph(graph, stream=self.stream):  # recorded, not run: replayed below
                 self.step(*args)
             self.graph = graph
             self.captures += 1

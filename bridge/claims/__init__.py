@@ -3,8 +3,12 @@
 - :mod:`bridge.claims.plan`: the sweeps each scale runs (``smoke``, ``offline``,
   ``full``), as command lines of ``experiments/mixlu_mnist.py`` and
   ``experiments/mixlu_cifar.py``, and which claims use which sweep;
-- :mod:`bridge.claims.analysis`: one function per claim, from stored runs to tables,
-  tests (:mod:`common.stats`) and a verdict;
+- :mod:`bridge.claims.analysis`: every claim in order (:func:`~bridge.claims.analysis.analyse`);
+  one function per claim, from stored runs to tables, tests (:mod:`common.stats`) and a
+  verdict, in :mod:`~bridge.claims.training` (claims 1-3), :mod:`~bridge.claims.units`
+  (4, 5), :mod:`~bridge.claims.baselines` (6) and :mod:`~bridge.claims.biology` (7, 8);
+  they are built from :mod:`~bridge.claims.records` (what one run says) and
+  :mod:`~bridge.claims.sections` (cells, claim dicts, tests decided after Holm);
 - :mod:`bridge.claims.figures`: the figures, with seed bands;
 - :mod:`bridge.claims.report`: ``report.md`` and ``report.json``.
 
