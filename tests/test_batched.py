@@ -271,6 +271,18 @@ def test_bench_sweep_runs_both_engines_and_reports_the_ratio(capsys):
     assert any(line.startswith("sgemm (fp32 2048 x 2048") for line in printed)
 
 
+def test_profile_sweep_names_the_top_operators_of_both_engines(capsys):
+    profile_sweep = load_script(ROOT / "benchmarks" / "profile_sweep.py")
+    assert profile_sweep.main(["--steps", "1", "--percents", "0,5", "--top", "3"]) == 0
+    printed = capsys.readouterr().out
+    for engine in ("loop", "batched"):
+        assert f"\n{engine}: " in printed
+    # convolutions dominate LeNet in both engines: named, with their share
+    assert printed.count("aten::") >= 6 and "convolution" in printed
+    assert profile_sweep.main(["--steps", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --steps and --top must be positive"
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["--percents", "150"], "error: --percents: 150 is outside 0..100"),
     (["--percents", "abc"], "error: --percents: 'abc' is not a number"),

@@ -2,7 +2,8 @@
 
 Modules, one job each: :mod:`~ann.batched.layers` (stacked layers),
 :mod:`~ann.batched.surgery` (stacking models), :mod:`~ann.batched.memory` (how many
-members a stack holds), :mod:`~ann.batched.engine` (training stacks).
+members a stack holds), :mod:`~ann.batched.engine` (training stacks),
+:mod:`~ann.batched.graph` (a stack's step replayed from a CUDA graph).
 
 :func:`train_batched` reproduces :func:`ann.train.train_one` (the reference "loop"
 trainer, whose module docstring is the contract) for many runs at once.  The K
@@ -38,7 +39,9 @@ end of the epoch and dropped from the stack, and the others continue undisturbed
 
 Device path: the dataset stays on the device, each epoch's permutations and flips
 are sent once, and errors, losses and divergence flags accumulate on the device, so
-there is no host synchronisation inside an epoch (:meth:`StackedRun.run_epoch`).
+there is no host synchronisation inside an epoch (:meth:`StackedRun.run_epoch`); a
+stack with fixed masks and no observer replays its whole training step from a CUDA
+graph (:class:`~ann.batched.graph.StepGraph`).
 
 Resampled MixLU masks (``mask="resample"``) are stacked too: each member keeps a copy
 of its MixLU whose seeded generator draws the member's per-element mask on every pass,
