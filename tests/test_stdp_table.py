@@ -323,3 +323,47 @@ def test_bench_ctrl_c_is_one_line_and_exit_130(capsys, monkeypatch):
     monkeypatch.setattr(stdp_sim, "run_conditions", interrupt)
     code, _, err = call_main(BENCH, ["--target", "numpy", "--repeats", "1"], capsys)
     assert code == 130 and err.strip() == "interrupted"
+
+
+def test_stdp_startup_times_a_cold_and_a_warm_run(capsys):
+    startup = load_script(ROOT / "benchmarks" / "stdp_startup.py")
+    tiny = " ".join(TINY[:-3])  # without --no-progress (the benchmark adds it) and target
+    out = startup.run(startup.build_parser().parse_args(
+        ["--warm", "1", "--args", tiny + " --target numpy"]))
+    (run,) = out["runs"]
+    assert run["repo"] == str(ROOT) and run["cold_s"] > 0 and len(run["warm_s"]) == 1
+    assert 0 < run["simulate_s"] < run["warm_s"][0]
+    assert "ratio" not in out and "warm median" in capsys.readouterr().out
+
+
+def test_stdp_startup_compares_two_checkouts_tables_and_times(tmp_path, capsys, monkeypatch):
+    startup = load_script(ROOT / "benchmarks" / "stdp_startup.py")
+    other = tmp_path / "other"
+    (other / "experiments").mkdir(parents=True)
+    (other / "experiments" / "stdp_table.py").write_text("")
+    seconds = {str(ROOT): 2.0, str(other): 5.0}
+
+    def fake_run(repo, out, cache, extra):  # writes what a run would, in no time
+        out.mkdir(exist_ok=True)
+        windows = {"hebbian": {"dw": [0.1 if repo == ROOT else 0.2]}}
+        (out / "stdp_table.json").write_text(json.dumps(
+            {"regimes": [], "windows": windows, "timing": {"simulate_s": 1.0}}))
+        return seconds[str(repo)]
+
+    monkeypatch.setattr(startup, "_run", fake_run)
+    out = startup.run(startup.build_parser().parse_args(
+        ["--repo", str(ROOT), "--repo", str(other), "--warm", "2"]))
+    printed = capsys.readouterr().out
+    assert out["ratio"] == 2.5 and printed.strip().endswith("ratio: 2.50")
+    assert out["same_tables"] is False
+    assert "same tables (regimes, windows, bridge, rules): NO" in printed
+
+
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["--warm", "0"], "error: --warm must be positive, got 0"),
+    (["--repo", "/nonexistent"], "error: --repo '/nonexistent' has no experiments/stdp_table.py"),
+])
+def test_stdp_startup_bad_options_are_one_line(argv, needle, capsys):
+    startup = load_script(ROOT / "benchmarks" / "stdp_startup.py")
+    assert startup.main(argv) == 2
+    assert capsys.readouterr().err.strip() == needle
