@@ -7,13 +7,14 @@ which unit types (ReLU; NegLU under each backward mode) can produce them
 Brian2 tables of :mod:`stdp_sim.tables` through the same :class:`~stdp_sim.tables.Table`
 interface, with no conditions.
 
-Its patterns are computed with PyTorch.  Importing this module does not import torch.
+Its patterns are computed with PyTorch.  Importing this module imports neither torch
+nor Brian2.
 :func:`load_bridge_table` returns the table, or for a Brian2 user without PyTorch the
 reason instead, so the script prints one line (:func:`skipped_line`) and the other
-tables as usual.  With ``background=True`` (the script's choice) the patterns are
-computed by a child Python process started at once, so that its ``import torch``
-(seconds) overlaps this process's Brian2 import and simulation; the child's result is
-the same data, through JSON, as :func:`bridge_data` here.
+tables as usual.  The script starts :func:`start_background_patterns` first thing: a
+child Python process computes the patterns while the script imports Brian2 and
+simulates, so that the child's ``import torch`` (seconds) costs no wall time; its
+result is the same data, through JSON, as :func:`bridge_data` here.
 """
 
 from __future__ import annotations
@@ -26,17 +27,22 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bridge.mapping import DEFAULT_CONVENTION, check_convention
-from stdp_sim.tables import Table
+
+if TYPE_CHECKING:
+    from stdp_sim.tables import Table
 
 __all__ = [
     "KEY",
     "TITLE",
     "bridge_data",
     "bridge_markdown",
+    "BackgroundPatterns",
     "bridge_table",
     "load_bridge_table",
+    "start_background_patterns",
     "skipped_line",
     "torch_unavailable",
 ]
@@ -89,6 +95,8 @@ def bridge_markdown(data: dict) -> str:
 
 
 def _table(summarize: Callable[[object, list], dict]) -> Table:
+    from stdp_sim.tables import Table  # Brian2: not imported by the child of _ChildPatterns
+
     return Table(key=KEY, json_key=KEY, title=TITLE, conditions=lambda cfg: [],
                  summarize=summarize, markdown=bridge_markdown)
 
@@ -101,29 +109,34 @@ def bridge_table(convention: str = DEFAULT_CONVENTION) -> Table:
     return _table(lambda cfg, results: bridge_data(convention, sign_patterns))
 
 
-class _ChildPatterns:
-    """:func:`bridge_data` computed by a child Python process, started on creation."""
+class BackgroundPatterns:
+    """Table 4's data for every convention, computed by a child Python process that
+    starts on creation (:func:`start_background_patterns`)."""
 
-    def __init__(self, convention: str):
-        self.convention = convention
+    def __init__(self):
         root = str(Path(__file__).resolve().parents[1])
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-        code = ("import json, sys; from bridge.regime_table import bridge_data; "
-                "print(json.dumps(bridge_data(sys.argv[1])))")
-        self.process = subprocess.Popen([sys.executable, "-c", code, convention], env=env,
+        code = ("import json; from bridge.mapping import CONVENTIONS; "
+                "from bridge.regime_table import bridge_data; "
+                "print(json.dumps({c: bridge_data(c) for c in CONVENTIONS}))")
+        self.process = subprocess.Popen([sys.executable, "-c", code], env=env,
                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                         text=True)
+        self._data: dict | None = None
         atexit.register(self.close)
 
-    def result(self) -> dict:
-        """The child's :func:`bridge_data`; if the child failed, computed here instead
-        (so that a broken torch raises its own error in this process)."""
-        out, _ = self.process.communicate()
-        atexit.unregister(self.close)
-        if self.process.returncode == 0:
-            return json.loads(out)
-        return bridge_data(self.convention)
+    def data(self, convention: str) -> dict:
+        """:func:`bridge_data` of ``convention`` from the child (waits for it); if the
+        child failed, computed here instead (so that a broken torch raises its own
+        error in this process)."""
+        if self._data is None:
+            out, _ = self.process.communicate()
+            atexit.unregister(self.close)
+            self._data = json.loads(out) if self.process.returncode == 0 else {}
+        if convention in self._data:
+            return self._data[convention]
+        return bridge_data(convention)
 
     def close(self) -> None:
         """Stop the child if it still runs (this process ends without its result)."""
@@ -132,25 +145,39 @@ class _ChildPatterns:
             self.process.wait()
 
 
-def load_bridge_table(convention: str = DEFAULT_CONVENTION, *, background: bool = False
+def _torch_blocked_or_missing() -> bool:
+    blocked = "torch" in sys.modules and sys.modules["torch"] is None
+    return blocked or importlib.util.find_spec("torch") is None
+
+
+def start_background_patterns() -> BackgroundPatterns | None:
+    """Start computing Table 4 in a child process now, so that its ``import torch``
+    (seconds) overlaps this process's Brian2 import and simulation; ``None`` where that
+    cannot help: torch missing, or imported here already.  For a script's start, before
+    it imports Brian2 (``experiments/stdp_table.py``)."""
+    if _torch_blocked_or_missing() or "torch" in sys.modules:
+        return None
+    return BackgroundPatterns()
+
+
+def load_bridge_table(convention: str = DEFAULT_CONVENTION, *,
+                      background: BackgroundPatterns | None = None
                       ) -> tuple[Table | None, str | None]:
     """``(bridge_table(convention), None)``, or ``(None, reason)`` when torch is missing.
 
     Only a failing ``import torch`` is a reason; any other error propagates.  With
-    ``background`` and torch installed but not yet imported here, the patterns are
-    computed by a child process started now, and the table's ``summarize`` waits for it.
+    ``background`` (:func:`start_background_patterns`), the table's ``summarize`` takes
+    its data from that child instead of importing torch here.
     """
     check_convention(convention)
-    blocked = "torch" in sys.modules and sys.modules["torch"] is None
-    if blocked or importlib.util.find_spec("torch") is None:
+    if _torch_blocked_or_missing():
         return None, torch_unavailable()
-    if not background or "torch" in sys.modules:
-        reason = torch_unavailable()
-        if reason is not None:
-            return None, reason
-        return bridge_table(convention), None
-    child = _ChildPatterns(convention)
-    return _table(lambda cfg, results: child.result()), None
+    if background is not None:
+        return _table(lambda cfg, results: background.data(convention)), None
+    reason = torch_unavailable()
+    if reason is not None:
+        return None, reason
+    return bridge_table(convention), None
 
 
 def skipped_line(reason: str) -> str:

@@ -16,9 +16,9 @@ Prints four Markdown tables:
 Tables 1-3 are :mod:`stdp_sim.tables` (all their conditions are synapses of ONE
 Brian2 network, simulated in one run), Table 4 is :mod:`bridge.regime_table`; this
 script parses and checks the options (all before any simulation, ``--out`` included),
-calls them and writes the outputs.  Table 4's ``import torch`` runs in a child process
-while Brian2 simulates (:func:`bridge.regime_table.load_bridge_table`), and Brian2 is
-imported without pylab (:mod:`stdp_sim.brian_import`): both only shorten the start.
+calls them and writes the outputs.  Run as a script, it starts Table 4's child process
+before importing Brian2 (:func:`bridge.regime_table.start_background_patterns`), and
+imports Brian2 without pylab (:mod:`stdp_sim.brian_import`): both only shorten the start.
 Sign convention: ``Δt = t_pre - t_post``.
 
 Reproduce::
@@ -39,9 +39,13 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bridge.regime_table import start_background_patterns  # noqa: E402
 from stdp_sim.brian_import import import_brian2_without_pylab  # noqa: E402
 
+#: Table 4's child process, started before Brian2 is imported (run as a script only)
+BACKGROUND = None
 if __name__ == "__main__":  # this process only: see stdp_sim.brian_import
+    BACKGROUND = start_background_patterns()
     import_brian2_without_pylab()
 
 from bridge.mapping import CONVENTIONS, DEFAULT_CONVENTION, check_convention  # noqa: E402
@@ -161,7 +165,7 @@ def run(args: argparse.Namespace) -> dict:
                                      f"the result file goes; remove it or choose another --out")
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    bridge, reason = load_bridge_table(args.convention, background=True)
+    bridge, reason = load_bridge_table(args.convention, background=BACKGROUND)
     tables = [*TABLES, bridge] if bridge is not None else list(TABLES)
     skipped = {} if reason is None else {BRIDGE_KEY: reason}
 

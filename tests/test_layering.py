@@ -105,6 +105,19 @@ print(json.dumps({{"status": status, "torch": {_loaded("torch")},
     assert data["bridge"] == bridge_data("rate") and data["skipped_tables"] == {}
 
 
+def test_table_4_module_imports_neither_brian2_nor_torch():
+    # stdp_table.py's child process imports it to compute Table 4: Brian2 there would
+    # cost the child seconds of the CPU the parent's simulation needs
+    code = f"""
+import json, sys
+import bridge.regime_table
+print(json.dumps({{"brian2": {_loaded("brian2")}, "torch": {_loaded("torch")}}}))
+"""
+    proc = _python(code)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.splitlines()[-1]) == {"brian2": [], "torch": []}
+
+
 def test_ann_imports_without_brian2():
     modules = ["ann", "ann.models", "ann.train", "ann.sweep", "ann.activations", "ann.data"]
     code = f"""
