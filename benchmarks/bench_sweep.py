@@ -102,10 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="most models per stack (default: the engine's)")
     p.add_argument("--no-channels-last", action="store_true",
                    help="batched engine without channels-last images")
-    p.add_argument("--cuda-graph", default="auto", choices=["auto", "on", "off"],
+    p.add_argument("--cuda-graph", default="off", choices=["on", "off"],
                    help="batched engine: replay each stack's step from a CUDA graph "
-                        "(ann.batched.graph); auto: on CUDA for fixed masks; on with a CPU "
-                        "device runs the same path without capture (default auto)")
+                        "(ann.batched.graph; fixed masks only); on with a CPU device runs "
+                        "the same path without capture (default off)")
     p.add_argument("--engines", default="loop,batched",
                    help="which engines to run: loop, batched or both (default both)")
     p.add_argument("--loop-sample", type=int, default=None, metavar="M",
@@ -260,7 +260,7 @@ def run(args: argparse.Namespace) -> dict:
           f"(percents {args.percents}; backward {args.backward}; {args.seeds} seed(s)); "
           f"{n_train} training images x {args.epochs} epoch(s), batch {args.batch_size} "
           f"({math.ceil(n_train / args.batch_size)} steps/epoch), {args.test_size} test images")
-    cuda_graph = {"auto": None, "on": True, "off": False}[args.cuda_graph]
+    cuda_graph = args.cuda_graph == "on"
     _warm_up(data, args.model, mask, device, args.max_members, channels_last, cuda_graph)
 
     out: dict = {"device": str(device), "gpu": gpu, "runs": len(specs),

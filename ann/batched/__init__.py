@@ -39,9 +39,10 @@ end of the epoch and dropped from the stack, and the others continue undisturbed
 
 Device path: the dataset stays on the device, each epoch's permutations and flips
 are sent once, and errors, losses and divergence flags accumulate on the device, so
-there is no host synchronisation inside an epoch (:meth:`StackedRun.run_epoch`); a
-stack with fixed masks and no observer replays its whole training step from a CUDA
-graph (:class:`~ann.batched.graph.StepGraph`).
+there is no host synchronisation inside an epoch (:meth:`StackedRun.run_epoch`); with
+``cuda_graph=True`` a stack with fixed masks and no observer replays its whole training
+step from a CUDA graph (:class:`~ann.batched.graph.StepGraph`; off by default until it
+has been measured on a GPU).
 
 Resampled MixLU masks (``mask="resample"``) are stacked too: each member keeps a copy
 of its MixLU whose seeded generator draws the member's per-element mask on every pass,

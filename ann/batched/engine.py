@@ -84,8 +84,9 @@ class StackedRun:
             last (:mod:`ann.checkpoint`); ``None`` writes none.
         observer: watches every step of the stack (:mod:`ann.observe`).
         cuda_graph: replay the training step from a CUDA graph
-            (:mod:`ann.batched.graph`); ``None``: on CUDA when there is no ``observer``
-            and no resampled mask.  ``True`` on CPU runs the same path without capture.
+            (:mod:`ann.batched.graph`; needs no ``observer`` and no resampled mask).
+            Off by default until a GPU run of ``benchmarks/gpu_check.sh`` has measured
+            it; ``True`` on CPU runs the same path without capture.
 
     Attributes:
         completed: epochs completed (from a restored checkpoint, then trained).
@@ -96,7 +97,7 @@ class StackedRun:
                  data: TensorData, config: TrainConfig, device: torch.device,
                  channels_last: bool = True, verify: bool = True,
                  checkpoints: Checkpoints | None = None, observer: Observer | None = None,
-                 cuda_graph: bool | None = None):
+                 cuda_graph: bool = False):
         self.specs = list(specs)
         self.checkpoints = checkpoints
         self.checkpoint_name = Checkpoints.name("batched", [s.key for s in self.specs])
@@ -123,9 +124,7 @@ class StackedRun:
         self.watch = (observer or Observer()).start(self.model, [s.key for s in self.specs])
         resamples = any(m.resamples for m in self.model.modules()
                         if isinstance(m, StackedActivation))
-        if cuda_graph is None:  # by default on CUDA, where nothing needs the host per step
-            cuda_graph = device.type == "cuda" and observer is None and not resamples
-        elif cuda_graph and (observer is not None or resamples):
+        if cuda_graph and (observer is not None or resamples):
             raise ValueError("cuda_graph=True needs a stack without an observer (it runs "
                              "Python at every step) and without resampled masks (their "
                              "private generators are not captured in a graph)")
@@ -390,7 +389,7 @@ def train_batched(
     channels_last: bool = True,
     checkpoints: Checkpoints | None = None,
     observer: Observer | None = None,
-    cuda_graph: bool | None = None,
+    cuda_graph: bool = False,
 ) -> Iterator[tuple[RunSpec, dict[str, Any]]]:
     """Train every run of ``specs`` in stacks; yield ``(spec, result)`` as runs finish.
 
@@ -422,8 +421,7 @@ def train_batched(
             the stored ones.  The other runs are stacked as usual.  ``None``: no
             checkpoints.
         observer: watches every step of every stack and loop run (:mod:`ann.observe`).
-        cuda_graph: replay each stack's step from a CUDA graph (:class:`StackedRun`);
-            ``None``: on CUDA for stacks without an observer or resampled masks.
+        cuda_graph: replay each stack's step from a CUDA graph (:class:`StackedRun`).
 
     Raises:
         ValueError: bad ``specs``, ``max_members``, ``memory_budget`` or ``device``.
@@ -514,7 +512,7 @@ def run_unit(unit: WorkUnit, data: TensorData, config: TrainConfig,
              build_model: Callable[[RunSpec], nn.Module], device: torch.device, *,
              progress: bool = False, channels_last: bool = True,
              checkpoints: Checkpoints | None = None, observer: Observer | None = None,
-             desc: str = "batched", cuda_graph: bool | None = None
+             desc: str = "batched", cuda_graph: bool = False
              ) -> Iterator[tuple[RunSpec, dict[str, Any]]]:
     """Train one work unit; yield ``(spec, result)`` as its runs finish.
 
