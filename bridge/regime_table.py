@@ -95,7 +95,7 @@ def bridge_markdown(data: dict) -> str:
 
 
 def _table(summarize: Callable[[object, list], dict]) -> Table:
-    from stdp_sim.tables import Table  # Brian2: not imported by the child of _ChildPatterns
+    from stdp_sim.tables import Table  # Brian2: not imported by BackgroundPatterns' child
 
     return Table(key=KEY, json_key=KEY, title=TITLE, conditions=lambda cfg: [],
                  summarize=summarize, markdown=bridge_markdown)
