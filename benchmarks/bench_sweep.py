@@ -56,6 +56,12 @@ from common.files import atomic_write_json, check_writable_dir  # noqa: E402
 MODELS = {"lenet": (1, 28), "lenet5": (3, 32)}
 
 
+def default_mask(model: str) -> str:
+    """The experiments' MixLU mask for ``model``: fixed for LeNet (``mixlu_mnist.py``),
+    resampled for LeNet5 (``mixlu_cifar.py``)."""
+    return "resample" if model == "lenet5" else "fixed"
+
+
 def synthetic_data(n_train: int, n_test: int, channels: int, size: int, seed: int = 0
                    ) -> TensorData:
     """Real-shaped learnable images: class = position of a bright block on noise."""
@@ -163,8 +169,8 @@ def check_args(args: argparse.Namespace) -> argparse.Namespace:
     if n_train > MAX_IMAGES:
         raise UserError(f"--steps x --batch-size (or --train-size) gives {n_train:,} training "
                         f"images; at most {MAX_IMAGES:,}")
-    mask = args.mask or ("resample" if args.model == "lenet5" else "fixed")
-    if args.cuda_graph == "on" and mask == "resample":
+    args.mask = args.mask or default_mask(args.model)
+    if args.cuda_graph == "on" and args.mask == "resample":
         raise UserError("--cuda-graph on needs fixed masks (--mask fixed): resampled masks "
                         "draw from private generators that a CUDA graph does not capture")
     args.percent_list = parse_percents(args.percents)
@@ -242,7 +248,7 @@ def run(args: argparse.Namespace) -> dict:
     device = args.device_resolved
     clock = time.process_time if args.timer == "cpu" else time.perf_counter
     channels, size = MODELS[args.model]
-    mask = args.mask or ("resample" if args.model == "lenet5" else "fixed")
+    mask = args.mask  # resolved by check_args
     activations = mixlu_grid(args.percent_list, args.backward_list, mask)
     specs = [RunSpec(a, s, args.model) for a in activations for s in range(args.seeds)]
     n_train = args.train_size or args.steps * args.batch_size

@@ -29,7 +29,7 @@ from ann.experiment import parse_percents  # noqa: E402
 from ann.protocols import MNIST_LENET  # noqa: E402
 from ann.specs import RunSpec, mixlu_grid  # noqa: E402
 from ann.train import train_one  # noqa: E402
-from benchmarks.bench_sweep import MODELS, synthetic_data  # noqa: E402
+from benchmarks.bench_sweep import MODELS, default_mask, synthetic_data  # noqa: E402
 from common.cli import OneLineArgumentParser, UserError, cli_main  # noqa: E402
 
 
@@ -43,9 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def top_ops(prof, total_us: float, top: int) -> list[tuple[str, float, float, int]]:
-    """``(name, self ms, % of total, calls)`` of the ``top`` operators by self CPU time."""
-    rows = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+def top_ops(averages, total_us: float, top: int) -> list[tuple[str, float, float, int]]:
+    """``(name, self ms, % of total, calls)`` of the ``top`` of the profiler's operator
+    ``averages`` by self CPU time."""
+    rows = sorted(averages, key=lambda e: e.self_cpu_time_total, reverse=True)
     return [(e.key, e.self_cpu_time_total / 1e3, 100 * e.self_cpu_time_total / total_us,
              e.count) for e in rows[:top]]
 
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     channels, size = MODELS[args.model]
-    mask = "resample" if args.model == "lenet5" else "fixed"
+    mask = default_mask(args.model)
     specs = [RunSpec(a, 0, args.model) for a in mixlu_grid(percents, ["reference"], mask)]
     data = synthetic_data(args.steps * 100, 100, channels, size)
     config = MNIST_LENET.replace(epochs=1)
@@ -77,8 +78,9 @@ def run(args: argparse.Namespace) -> dict:
         train()  # warm-up: allocator, kernels, caches
         with profile(activities=[ProfilerActivity.CPU]) as prof:
             train()
-        total = sum(e.self_cpu_time_total for e in prof.key_averages())
-        rows = top_ops(prof, total, args.top)
+        averages = prof.key_averages()
+        total = sum(e.self_cpu_time_total for e in averages)
+        rows = top_ops(averages, total, args.top)
         out[name] = {"total_ms": total / 1e3, "top": rows}
         print(f"\n{name}: {total / 1e6:.2f} s of self CPU time in operators")
         print(f"{'operator':<44} {'self ms':>10} {'share':>7} {'calls':>8}")
