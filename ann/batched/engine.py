@@ -185,7 +185,7 @@ class StackedRun:
         steps = math.ceil(n / bs)
         graph = None
         if self.cuda_graph and k:
-            if self.step_graph is None or self.step_graph.members != k:
+            if self.step_graph is None:  # made anew after drop() changed the members
                 self.step_graph = StepGraph(self._step, k, bs, flip is not None, self.device)
             graph = self.step_graph
             graph.start_epoch(tuple(g["lr"] for g in self.optimizer.param_groups))

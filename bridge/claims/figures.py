@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bridge.claims.analysis import (
+from bridge.claims.plan import PUBLISHED_MODE
+from bridge.claims.records import (
     by_share,
     collapsed,
     config_name,
@@ -27,7 +28,6 @@ from bridge.claims.analysis import (
     points,
     prelu_slopes,
 )
-from bridge.claims.plan import PUBLISHED_MODE
 from common.files import atomic_write
 from common.stats import seed_stat, wilson
 

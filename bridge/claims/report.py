@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ann.report import markdown_table
-from bridge.claims.analysis import COLLAPSE_ERROR
+from bridge.claims.records import COLLAPSE_ERROR
 from common.stats import VERDICTS
 
 __all__ = ["summary_table", "build_report", "STATISTICS"]
