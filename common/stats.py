@@ -5,9 +5,14 @@
 - :func:`paired`: mean of paired differences (runs matched by seed), t interval.
 - :func:`slope`: least-squares slope of ``y`` on ``x`` with its t interval.
 - :func:`holm`: Holm's step-down adjustment of a family of p-values.
+- :func:`against`: our effect minus a published one-seed value, counting that value's
+  own noise (a two-sample test in which the published value is a group of one).
 - :func:`wilson`: Wilson score interval of a proportion ``k / n``.
+- :func:`exact_binomial`: Clopper-Pearson interval and exact binomial test of ``k / n``.
+- :func:`fisher`: Fisher's exact test of two proportions.
 - :func:`n_for_power`: seeds per group a two-sided t-test needs to detect an effect.
-- :func:`verdict`: the report's verdict words from an interval and the thesis's effect.
+- :func:`verdict`: the report's verdict words, symmetric between "supported" and
+  "refuted" (both need a family-adjusted test).
 
 Every interval is a two-sided ``level`` (default 95 %) t-interval: ``t`` quantiles
 with the Welch-Satterthwaite degrees of freedom for :func:`welch`, ``n - 1`` for
@@ -31,12 +36,17 @@ __all__ = [
     "paired",
     "slope",
     "holm",
+    "against",
     "wilson",
+    "Binomial",
+    "exact_binomial",
+    "fisher",
     "MAX_N",
     "n_for_power",
     "n_for_power_slope",
     "VERDICTS",
     "Verdict",
+    "untestable",
     "verdict",
 ]
 
@@ -95,9 +105,9 @@ def seed_stat(values: Sequence[float], level: float = 0.95) -> Stat:
 class Effect:
     """An estimated effect with its interval: ``estimate`` in ``[lo, hi]`` at ``level``,
     two-sided ``p`` against 0, ``df`` degrees of freedom, ``sd`` the spread the power
-    estimate uses (pooled group sd, sd of the paired differences, or residual sd) and
-    ``n`` the group sizes (one for paired data and slopes).  NaN where undefined (too
-    few values)."""
+    estimate uses (pooled group sd, sd of the paired differences, or residual sd),
+    ``n`` the group sizes (one for paired data and slopes) and ``se`` the standard
+    error of the estimate.  NaN where undefined (too few values)."""
 
     estimate: float
     lo: float
@@ -107,6 +117,7 @@ class Effect:
     sd: float
     n: tuple[int, ...]
     level: float = 0.95
+    se: float = math.nan
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (NaN as ``None``)."""
@@ -126,10 +137,10 @@ def _from_t(estimate: float, se: float, df: float, sd: float, n: tuple[int, ...]
             level: float) -> Effect:
     if se == 0.0:  # no spread: the estimate is exact
         p = 1.0 if estimate == 0.0 else 0.0
-        return Effect(estimate, estimate, estimate, p, df, sd, n, level)
+        return Effect(estimate, estimate, estimate, p, df, sd, n, level, 0.0)
     half = _t_half(level, df, se)
     p = float(2.0 * _sp.t.sf(abs(estimate) / se, df))
-    return Effect(estimate, estimate - half, estimate + half, p, df, sd, n, level)
+    return Effect(estimate, estimate - half, estimate + half, p, df, sd, n, level, se)
 
 
 def _undefined(estimate: float, n: tuple[int, ...], level: float) -> Effect:
@@ -203,10 +214,32 @@ def holm(pvalues: Sequence[float]) -> list[float]:
     return out
 
 
+def against(effect: Effect, value: float, value_se: float) -> Effect:
+    """``effect.estimate - value`` with a t interval and p that count the noise of
+    ``value`` as well as ours: ``se = sqrt(effect.se² + value_se²)`` on ``effect.df``
+    degrees of freedom.  For a published one-seed number, ``value_se`` is the standard
+    error that number has with our seed spread (a group of one: ``sd · sqrt(2)`` for a
+    difference of two one-seed runs, ``sd`` for one pair, the residual sd over
+    ``sqrt(Σ(x − x̄)²)`` of the published points for a slope): the two-sample test
+    in which the published value is the group with n = 1.  Undefined (NaN) where
+    ``effect`` is.
+
+    Raises:
+        ValueError: ``value`` or ``value_se`` is not a finite number, or ``value_se < 0``.
+    """
+    if not (math.isfinite(value) and math.isfinite(value_se)) or value_se < 0:
+        raise ValueError(f"against needs a finite value and value_se >= 0, got {value!r}, "
+                         f"{value_se!r}")
+    n = (*effect.n, 1)
+    if math.isnan(effect.se):
+        return _undefined(effect.estimate - value, n, effect.level)
+    se = math.sqrt(effect.se ** 2 + value_se ** 2)
+    return _from_t(effect.estimate - value, se, effect.df, effect.sd, n, effect.level)
+
+
 def wilson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
     """Wilson score interval of the proportion ``k / n`` (``(0, 1)`` for ``n = 0``)."""
-    if isinstance(k, bool) or isinstance(n, bool) or not (0 <= k <= n):
-        raise ValueError(f"wilson needs integers 0 <= k <= n, got k={k!r}, n={n!r}")
+    _counts(k, n)
     if n == 0:
         return (0.0, 1.0)
     z = float(_sp.norm.ppf(0.5 + level / 2.0))
@@ -216,6 +249,64 @@ def wilson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
     lo = 0.0 if k == 0 else max(0.0, centre - half)  # exact at the ends, not rounded
     hi = 1.0 if k == n else min(1.0, centre + half)
     return (lo, hi)
+
+
+def _counts(k: int, n: int, name: str = "k") -> None:
+    if isinstance(k, bool) or isinstance(n, bool) or not (0 <= k <= n):
+        raise ValueError(f"{name} needs integers 0 <= {name} <= n, got {name}={k!r}, n={n!r}")
+
+
+@dataclass(frozen=True)
+class Binomial:
+    """``k`` of ``n`` with its exact (Clopper-Pearson) ``level`` interval ``[lo, hi]``
+    and the exact two-sided binomial test's ``p`` against the proportion ``p0``."""
+
+    k: int
+    n: int
+    lo: float
+    hi: float
+    p: float
+    p0: float
+    level: float = 0.95
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields."""
+        return asdict(self)
+
+    def format(self, digits: int = 2) -> str:
+        """``k/n [lo, hi]``."""
+        return f"{self.k}/{self.n} [{self.lo:.{digits}f}, {self.hi:.{digits}f}]"
+
+
+def exact_binomial(k: int, n: int, p0: float = 0.5, level: float = 0.95) -> Binomial:
+    """Clopper-Pearson interval and exact two-sided test (``scipy.stats.binomtest``) of
+    ``k`` successes in ``n`` trials against the proportion ``p0``; ``n = 0`` gives the
+    interval ``[0, 1]`` and ``p = 1``.
+
+    Raises:
+        ValueError: not ``0 <= k <= n``, or ``p0`` outside ``(0, 1)``.
+    """
+    _counts(k, n)
+    if not 0.0 < p0 < 1.0:
+        raise ValueError(f"p0 must be in (0, 1), got {p0!r}")
+    if n == 0:
+        return Binomial(k, n, 0.0, 1.0, 1.0, p0, level)
+    test = _sp.binomtest(k, n, p0)
+    ci = test.proportion_ci(confidence_level=level, method="exact")
+    return Binomial(k, n, float(ci.low), float(ci.high), float(test.pvalue), p0, level)
+
+
+def fisher(k_a: int, n_a: int, k_b: int, n_b: int, alternative: str = "two-sided") -> float:
+    """Fisher's exact test p of ``k_a / n_a`` against ``k_b / n_b`` (``alternative``
+    ``"greater"``: the first proportion is larger).
+
+    Raises:
+        ValueError: counts out of range.
+    """
+    _counts(k_a, n_a, "k_a")
+    _counts(k_b, n_b, "k_b")
+    table = [[k_a, n_a - k_a], [k_b, n_b - k_b]]
+    return float(_sp.fisher_exact(table, alternative=alternative).pvalue)
 
 
 #: The largest sample size :func:`n_for_power` searches.
@@ -248,36 +339,51 @@ def n_for_power(effect: float, sd: float, alpha: float = 0.05, power: float = 0.
     return int(n[hit[0]]) if hit.size else max_n + 1
 
 
-#: The verdict words of the reports and what each means.
+#: The verdict words of the reports and what each means.  "supported" and "refuted"
+#: are symmetric: each needs a test adjusted within the claim's declared family.
 VERDICTS = {
-    "supported": "the effect goes in the thesis's direction, its 95 % interval excludes "
-                 "zero and its Holm-adjusted p is below 0.05 (flagged when the interval "
-                 "also lies below the thesis's effect size)",
-    "refuted": "the 95 % interval excludes the thesis's effect: it lies below it (a "
-               "smaller effect) or on the opposite side of zero",
-    "not distinguishable": "neither: with n seeds per group the interval holds both zero "
-                           "and the thesis's effect; we give the n that would detect the "
-                           "thesis's effect with 80 % power at our measured spread",
+    "supported": "the effect goes in the thesis's direction and its family-adjusted test "
+                 "against zero is significant at 5 % (flagged when it is also significantly "
+                 "smaller than the thesis's effect)",
+    "refuted": "after the same adjustment, the effect is significantly opposite to the "
+               "thesis's, or significantly smaller than the thesis's published value once "
+               "that value's own one-seed noise is counted (a two-sample test in which the "
+               "thesis is a group of one)",
+    "not distinguishable": "neither; we give the n per group at which the thesis's effect "
+                           "would be detected with 80 % power at the family-adjusted level "
+                           "and our measured spread",
+    "untestable": "the data cannot express the effect (the reason is given), so no test "
+                  "is made",
+    "true by construction": "the claim follows from the definitions, whatever the data",
+    "false by construction": "the definitions rule the claim out, whatever the data",
+    "finding": "a convention or reading, which data cannot refute: we report whether it "
+               "agrees with what was measured",
 }
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """A verdict word, ``n`` (seeds per group behind it), ``n_needed`` when not
-    distinguishable (``None`` when it cannot be estimated) and ``smaller`` when a
-    supported effect's interval lies below the thesis's effect size."""
+    """A verdict word (a key of :data:`VERDICTS`), ``n`` (seeds per group behind it),
+    ``n_needed`` when not distinguishable (``None`` when it cannot be estimated),
+    ``smaller`` when a supported effect is significantly smaller than the thesis's, and
+    ``reason`` (why refuted, untestable or decided by construction)."""
 
     word: str
     n: int
     n_needed: int | None = None
     smaller: bool = False
+    reason: str | None = None
 
     def text(self) -> str:
-        """``supported`` / ``refuted`` / ``not distinguishable at n = 5 (n ≈ 23 needed)``."""
-        if self.word == "supported" and self.smaller:
-            return "supported (smaller than the thesis's effect)"
+        """``supported`` / ``refuted (significantly opposite)`` /
+        ``not distinguishable at n = 5 (n ≈ 23 needed)`` / ``untestable on this data:
+        REASON`` / ``false by construction: REASON``."""
+        if self.word == "supported":
+            return "supported (smaller than the thesis's effect)" if self.smaller else self.word
+        if self.word == "untestable":
+            return f"untestable on this data: {self.reason}"
         if self.word != "not distinguishable":
-            return self.word
+            return f"{self.word}: {self.reason}" if self.reason else self.word
         if self.n_needed is None:
             need = "needed n unknown"
         elif self.n_needed > MAX_N:
@@ -287,35 +393,53 @@ class Verdict:
         return f"not distinguishable at n = {self.n} ({need})"
 
 
-def verdict(effect: Effect, thesis_effect: float, paired_design: bool = False,
-            alpha: float = 0.05, p_adjusted: float | None = None,
+def untestable(reason: str, n: int = 0) -> Verdict:
+    """The verdict when the data cannot express the effect."""
+    return Verdict("untestable", n, reason=reason)
+
+
+def verdict(effect: Effect, thesis_effect: float, *, p_adjusted: float | None = None,
+            versus_thesis: Effect | None = None, p_thesis_adjusted: float | None = None,
+            alpha: float = 0.05, family_size: int = 1, paired_design: bool = False,
             n_needed: int | None = None) -> Verdict:
     """The verdict on an :class:`Effect` against the thesis's effect (same units and
     sign convention; its sign is the thesis's direction).
 
-    - supported: ``estimate`` has the thesis's sign, ``[lo, hi]`` excludes zero and (when
-      given) the family-adjusted p-value ``p_adjusted`` is below ``alpha``; flagged
-      ``smaller`` when the interval also lies below the thesis's effect;
-    - refuted: the interval lies below the thesis's effect (smaller than the thesis's,
-      or opposite to it);
+    - supported: the estimate has the thesis's sign and the family-adjusted p against
+      zero ``p_adjusted`` (``effect.p`` when not given) is below ``alpha``; flagged
+      ``smaller`` when ``versus_thesis`` (:func:`against`) is also significantly on the
+      small side after its adjustment ``p_thesis_adjusted``;
+    - refuted: the estimate is significantly opposite (``p_adjusted < alpha``), or
+      ``versus_thesis`` says it is significantly smaller than the thesis's value, its
+      noise counted (``p_thesis_adjusted < alpha``);
     - otherwise not distinguishable, with ``n_needed`` or else the n per group that a
-      t-test at ``alpha`` would need to detect ``thesis_effect`` with 80 % power at
-      ``effect.sd`` (:func:`n_for_power`).
+      t-test at ``alpha / family_size`` (the strictest Holm step) would need to detect
+      ``thesis_effect`` with 80 % power at ``effect.sd`` (:func:`n_for_power`).
+
+    An interval that holds zero never gives "refuted" unless the thesis's own value,
+    with its noise, is significantly excluded.
     """
     if thesis_effect == 0 or not math.isfinite(thesis_effect):
         raise ValueError(f"thesis_effect must be a non-zero number, got {thesis_effect!r}")
     n = min(effect.n)
-    if math.isnan(effect.lo):
+    if math.isnan(effect.lo) or math.isnan(effect.p):
         return Verdict("not distinguishable", n, None)
     s = 1.0 if thesis_effect > 0 else -1.0
-    lo, hi = sorted((s * effect.lo, s * effect.hi))  # the thesis's direction is now +
-    significant = p_adjusted is None or p_adjusted < alpha
-    if s * effect.estimate > 0 and lo > 0 and significant:
-        return Verdict("supported", n, smaller=hi < s * thesis_effect)
-    if hi < s * thesis_effect:
-        return Verdict("refuted", n)
+    p = effect.p if p_adjusted is None else p_adjusted
+    smaller = False
+    if versus_thesis is not None and not math.isnan(versus_thesis.p):
+        pt = versus_thesis.p if p_thesis_adjusted is None else p_thesis_adjusted
+        smaller = s * versus_thesis.estimate < 0 and pt < alpha
+    if p < alpha and s * effect.estimate > 0:
+        return Verdict("supported", n, smaller=smaller)
+    if p < alpha and s * effect.estimate < 0:
+        return Verdict("refuted", n, reason="significantly opposite")
+    if smaller:
+        return Verdict("refuted", n, reason="significantly smaller than the thesis's value, "
+                                            "its own noise counted")
     if n_needed is None:
-        n_needed = n_for_power(thesis_effect, effect.sd, alpha, 0.8, paired_design)
+        n_needed = n_for_power(thesis_effect, effect.sd, alpha / max(1, family_size), 0.8,
+                               paired_design)
     return Verdict("not distinguishable", n, n_needed)
 
 
@@ -336,7 +460,11 @@ def n_for_power_slope(slope_effect: float, resid_sd: float, xs: Sequence[float],
         return 1
     mean = sum(xs) / len(xs)
     sxx = sum((x - mean) ** 2 for x in xs)
-    n = np.arange(1, max_n + 1)
+    z = float(_sp.norm.ppf(1 - alpha / 2) + _sp.norm.ppf(power))
+    guess = (z * resid_sd / abs(slope_effect)) ** 2 / sxx  # the normal approximation
+    if guess > max_n:
+        return max_n + 1
+    n = np.arange(max(1, math.floor(guess) - 2), min(max_n, math.ceil(guess) + 60) + 1)
     df = len(xs) * n - 2
     ok = df >= 1
     n, df = n[ok], df[ok]

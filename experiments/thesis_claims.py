@@ -18,6 +18,7 @@ recomputed, and the stated wall time adds up every invocation.
 
     python experiments/thesis_claims.py --scale offline --mnist-dir DIR --out results/claims
     python experiments/thesis_claims.py --out results/claims --report-only
+    python experiments/thesis_claims.py --plan    # the analysis plan, nothing run
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from ann.results import RunStore, StoreError  # noqa: E402
 from ann.train import resolve_device  # noqa: E402
 from bridge.claims import figures  # noqa: E402
 from bridge.claims.analysis import analyse  # noqa: E402
+from bridge.claims.analysis_plan import plan_text  # noqa: E402
 from bridge.claims.plan import SCALES, Sweep, scale_sweeps  # noqa: E402
 from bridge.claims.report import build_report, summary_table  # noqa: E402
 from common.cli import OneLineArgumentParser, UserError, cli_main  # noqa: E402
@@ -83,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "use CIFAR-10 (else Fashion-MNIST padded to 32x32)")
     parser.add_argument("--report-only", action="store_true",
                         help="train nothing: rebuild the report from the stored runs")
+    parser.add_argument("--plan", action="store_true",
+                        help="print the pre-registered analysis plan (primary test, the "
+                             "thesis's effect and its noise, family, decision rule) and exit")
     parser.add_argument("--device", default="auto",
                         help="torch device of the sweeps (default: %(default)s)")
     parser.add_argument("--executor", default="local", choices=["local", "ray"],
@@ -279,7 +284,12 @@ def write_figures(out: Path, sweeps: list[Sweep], runs: dict[str, list[dict[str,
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Run the study for parsed ``args``; return the report's JSON document."""
+    """Run the study for parsed ``args``; return the report's JSON document (``--plan``:
+    print the analysis plan and return ``{"plan": text}``)."""
+    if args.plan:
+        text = plan_text()
+        print(text, end="")
+        return {"plan": text}
     check_arguments(args)
     cifar = args.cifar_dir is not None
     dirs = ("mnist_dir", "fashion_dir", "cifar_dir")

@@ -7,6 +7,9 @@ from scipy import stats as sp
 
 from common.stats import (
     Effect,
+    against,
+    exact_binomial,
+    fisher,
     holm,
     n_for_power,
     n_for_power_slope,
@@ -106,23 +109,80 @@ def test_power_gives_the_textbook_sample_sizes():
     assert n_for_power(1.0, 0.0) == 2
 
 
-def _effect(estimate, lo, hi, sd=1.0, n=5):
-    return Effect(estimate, lo, hi, 0.5, 8.0, sd, (n, n))
+def t_effect(estimate, se, df=8.0, sd=1.0, n=5):
+    """An Effect with a real t interval and p from its standard error."""
+    half = sp.t.ppf(0.975, df) * se
+    p = 2 * sp.t.sf(abs(estimate) / se, df)
+    return Effect(estimate, estimate - half, estimate + half, p, df, sd, (n, n), 0.95, se)
 
 
-def test_verdict_words():
-    assert verdict(_effect(-0.5, -0.8, -0.2), -0.3).word == "supported"
-    # the interval excludes the thesis's effect (smaller than claimed)
-    assert verdict(_effect(0.0, -0.1, 0.1), -0.5).word == "refuted"
-    # significantly opposite
-    assert verdict(_effect(0.5, 0.2, 0.8), -0.3).word == "refuted"
-    v = verdict(_effect(-0.1, -0.6, 0.4, sd=1.0), -0.5)
+def test_verdict_words_are_symmetric():
+    assert verdict(t_effect(-0.5, 0.1), -0.3).word == "supported"
+    opposite = verdict(t_effect(0.5, 0.1), -0.3)
+    assert opposite.word == "refuted" and opposite.text() == "refuted: significantly opposite"
+    # holds zero, the thesis's value has no stated noise: nothing decides
+    v = verdict(t_effect(-0.1, 0.2, sd=1.0), -0.5)
     assert v.word == "not distinguishable" and v.n_needed == 64
     assert v.text() == "not distinguishable at n = 5 (n ≈ 64 needed)"
+    # the n needed is at the family-adjusted level: more seeds for a family of three
+    assert verdict(t_effect(-0.1, 0.2), -0.5, family_size=3).n_needed > 64
     assert verdict(Effect(1.0, math.nan, math.nan, math.nan, math.nan, math.nan, (1,)),
                    1.0).word == "not distinguishable"
     with pytest.raises(ValueError, match="non-zero"):
-        verdict(_effect(0.0, -1.0, 1.0), 0.0)
+        verdict(t_effect(0.0, 1.0), 0.0)
+
+
+def test_review_counterexamples_are_not_refuted():
+    # 1: [-0.005, +0.065] against the thesis's one-seed slope -0.010 (its own se 0.021):
+    # the interval holds zero and, the thesis's noise counted, the thesis's value too
+    e = t_effect(0.03, 0.035 / sp.t.ppf(0.975, 13), df=13, sd=0.13, n=15)
+    assert (e.lo, e.hi) == pytest.approx((-0.005, 0.065))
+    versus = against(e, -0.010, 0.021)
+    assert versus.p > 0.05
+    v = verdict(e, -0.010, versus_thesis=versus)
+    assert v.word == "not distinguishable"
+    # 2: the thesis's direction, significant alone (p < 0.05) but p_Holm 0.12
+    e2 = t_effect(-0.4, 0.15)
+    assert e2.p < 0.05 and e2.hi < 0
+    v2 = verdict(e2, -0.3, p_adjusted=0.12, versus_thesis=against(e2, -0.3, 0.2))
+    assert v2.word == "not distinguishable"
+
+
+def test_refuted_against_the_thesis_value_counts_its_noise():
+    e = t_effect(0.0, 0.05, df=20)  # a precise zero
+    strong = verdict(e, -1.0, versus_thesis=against(e, -1.0, 0.1))
+    assert strong.word == "refuted" and "its own noise counted" in strong.text()
+    # the same estimate against a noisy one-seed value: not refuted
+    noisy = verdict(e, -1.0, versus_thesis=against(e, -1.0, 0.6))
+    assert noisy.word == "not distinguishable"
+    # and the adjustment applies to this test too
+    held = verdict(e, -1.0, versus_thesis=against(e, -1.0, 0.1), p_thesis_adjusted=0.2)
+    assert held.word == "not distinguishable"
+
+
+def test_against_adds_the_variances():
+    e = t_effect(1.0, 0.3, df=10)
+    d = against(e, 0.2, 0.4)
+    assert d.estimate == pytest.approx(0.8) and d.se == pytest.approx(0.5)
+    assert d.p == pytest.approx(2 * sp.t.sf(0.8 / 0.5, 10))
+    assert d.n == (5, 5, 1)
+    with pytest.raises(ValueError, match="value_se"):
+        against(e, 0.0, -1.0)
+
+
+def test_exact_binomial_and_fisher_on_known_values():
+    b = exact_binomial(0, 5)
+    assert b.lo == 0.0 and b.hi == pytest.approx(1 - 0.025 ** (1 / 5))  # 0.522: not < 0.5
+    assert b.p == pytest.approx(2 * 0.5 ** 5)
+    six = exact_binomial(0, 6)
+    assert six.hi < 0.5 and six.p == pytest.approx(2 * 0.5 ** 6)
+    assert exact_binomial(3, 10).lo == pytest.approx(0.0667, abs=1e-4)
+    assert exact_binomial(0, 0).hi == 1.0
+    with pytest.raises(ValueError, match="k"):
+        exact_binomial(4, 3)
+    # Fisher: 5/5 vs 0/5, one-sided: 1 / C(10, 5)
+    assert fisher(5, 5, 0, 5, "greater") == pytest.approx(1 / 252)
+    assert fisher(0, 3, 0, 3) == 1.0
 
 
 def test_slope_power_reduces_to_the_two_sample_case():
@@ -134,11 +194,11 @@ def test_slope_power_reduces_to_the_two_sample_case():
 
 
 def test_verdict_respects_the_family_adjustment_and_flags_smaller_effects():
-    e = _effect(-0.5, -0.8, -0.2)
+    e = t_effect(-0.5, 0.1)
     assert verdict(e, -0.3, p_adjusted=0.01).word == "supported"
     held = verdict(e, -0.3, p_adjusted=0.2)  # significant alone, not after Holm
     assert held.word == "not distinguishable"
-    small = verdict(_effect(0.1, 0.05, 0.15), 1.0)
+    tiny = t_effect(0.1, 0.02, df=20)
+    small = verdict(tiny, 1.0, versus_thesis=against(tiny, 1.0, 0.05))
     assert small.word == "supported" and small.smaller
     assert small.text() == "supported (smaller than the thesis's effect)"
-    assert verdict(_effect(0.1, 0.05, 0.15), 1.0, p_adjusted=0.5).word == "refuted"

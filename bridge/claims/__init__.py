@@ -3,6 +3,9 @@
 - :mod:`bridge.claims.plan`: the sweeps each scale runs (``smoke``, ``offline``,
   ``full``), as command lines of ``experiments/mixlu_mnist.py`` and
   ``experiments/mixlu_cifar.py``, and which claims use which sweep;
+- :mod:`bridge.claims.analysis_plan`: the pre-registered analysis plan (primary test,
+  the thesis's effect with its noise, family, decision rule, when untestable), printed
+  by ``thesis_claims.py --plan`` and above each claim of the report;
 - :mod:`bridge.claims.analysis`: every claim in order (:func:`~bridge.claims.analysis.analyse`);
   one function per claim, from stored runs to tables, tests (:mod:`common.stats`) and a
   verdict, in :mod:`~bridge.claims.training` (claims 1-3), :mod:`~bridge.claims.units`

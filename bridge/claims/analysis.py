@@ -12,9 +12,11 @@ Conventions (stated in the report):
 - Errors are percentage points of the dataset the sweep names.
 - A run *collapsed* if it diverged (non-finite loss or weights) or finished with a
   training error of at least :data:`COLLAPSE_ERROR`; collapsed runs enter as a rate
-  (k/n, Wilson interval), and every error statistic is over the runs that did not
+  (k/n, exact Clopper-Pearson interval), and every error statistic is over the runs that did not
   collapse (n shown).
-- Within a claim, p-values are Holm-adjusted over the claim's family of tests.
+- Each claim follows its pre-registered plan (:data:`bridge.claims.analysis_plan.PLAN`):
+  the primary test decides, Holm-adjusted within its declared family; secondary modes
+  form their own family; descriptive tests are not adjusted.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The verdict report's figures, in the style of the thesis's Figures 12 and 13, with
-seed bands (mean ± sd over seeds; collapse rates with Wilson 95 % intervals).
+seed bands (mean ± sd over seeds; collapse rates with exact 95 % intervals).
 
 Each function takes the runs of one sweep (and its description for the title) and a
 path, writes a PNG atomically and returns the path, or ``None`` when the runs hold
@@ -29,7 +29,7 @@ from bridge.claims.records import (
     prelu_slopes,
 )
 from common.files import atomic_write
-from common.stats import seed_stat, wilson
+from common.stats import exact_binomial, seed_stat
 
 __all__ = ["errors_over_epochs", "divergence_vs_share", "gap_vs_share", "dead_units_vs_share",
            "prelu_slopes_figure"]
@@ -125,11 +125,10 @@ def _per_mode(runs: Runs, path: Path, title: str, ylabel: str,
 
 
 def divergence_vs_share(runs: Runs, path: Path, title: str) -> Path | None:
-    """Collapse rate per share and mode with Wilson 95 % intervals."""
+    """Collapse rate per share and mode with exact (Clopper-Pearson) 95 % intervals."""
     def point(rs):
-        k, n = sum(collapsed(r) for r in rs), len(rs)
-        lo, hi = wilson(k, n)
-        return 100.0 * k / n, 100.0 * lo, 100.0 * hi
+        b = exact_binomial(sum(collapsed(r) for r in rs), len(rs))
+        return 100.0 * b.k / b.n, 100.0 * b.lo, 100.0 * b.hi
     return _per_mode(runs, path, title, "collapsed runs (%)", point)
 
 
