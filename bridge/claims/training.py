@@ -30,6 +30,7 @@ from bridge.claims.sections import (
     Runs,
     decide,
     effect_cell,
+    family_rows,
     judged_test,
     make_claim,
     md_table,
@@ -135,8 +136,8 @@ def claim1(runs: Runs, sweeps: Sequence[Sweep]) -> Claim:
              f"[{own.lo:+.3f}, {own.hi:+.3f}] pts/% (its own 95 % interval); the n needed is "
              f"runs per share at the family-adjusted level")
     sections = [f"**Primary** ({primary_sweep.describe_data()}, published mode): {intro}"
-                f"\n\n" + md_table(header, [r for f, r in rows if f == "primary"])]
-    secondary = [r for f, r in rows if f == "secondary"]
+                f"\n\n" + md_table(header, family_rows(rows, "primary"))]
+    secondary = family_rows(rows, "secondary")
     if secondary:
         sections.append("**Secondary** (the other modes and sweeps, Holm within this "
                         "family; they do not decide the verdict)\n\n"
@@ -374,8 +375,8 @@ def claim3(runs: Runs, sweeps: Sequence[Sweep]) -> Claim:
              f"{THESIS_EPOCHS:+.0f} epoch to the first level (one pair), roughness "
              f"{_thesis_roughness():+.2f} pts")
     sections = [f"**Primary** (published mode). {intro}\n\n"
-                + md_table(header, [r for f, r in rows if f == "primary"])]
-    secondary = [r for f, r in rows if f == "secondary"]
+                + md_table(header, family_rows(rows, "primary"))]
+    secondary = family_rows(rows, "secondary")
     if secondary:
         sections.append("**Secondary** (the other modes, Holm within this family)\n\n"
                         + md_table(header, secondary))

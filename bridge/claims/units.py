@@ -26,6 +26,7 @@ from bridge.claims.sections import (
     Runs,
     decide,
     effect_cell,
+    family_rows,
     judged_test,
     make_claim,
     md_table,
@@ -129,12 +130,12 @@ def claim4(runs: Runs, sweeps: Sequence[Sweep]) -> Claim:
     header = ["mode", "% NegLU", "", "− ReLU", "verdict"]
     sections = []
     for label, rows in tables:
-        head_rows = [r for f, r in rows if f == "primary"]
+        head_rows = family_rows(rows, "primary")
         sections.append(f"**Primary** ({sw.describe_data()}): {label} at the last epoch "
                         f"(probe: 1,000 training images), ReLU and MixLU {PRIMARY_SHARE:g} % "
                         f"in the published mode\n\n"
                         + md_table([*header[:2], label, *header[3:]], head_rows))
-        other = [r for f, r in rows if f == "secondary"]
+        other = family_rows(rows, "secondary")
         if other:
             sections.append(f"**Secondary**: {label}, every other configuration (Holm within "
                             f"this family)\n\n" + md_table([*header[:2], label, *header[3:]],
