@@ -128,6 +128,10 @@ def test_zero_training_error_makes_claim1_untestable_and_few_steps_claim2():
     short = dataclasses.replace(SWEEP, train_subset=5_000)  # 1,000 steps
     c2 = claim2(runs, [short])
     assert c2["verdict"] == "untestable" and "12,000 SGD steps" in c2["verdict_text"]
+    # a planned sweep that has not run yet: not tested, not "untestable"
+    waiting = dataclasses.replace(SWEEP, name="lenet-fashion-mnist")
+    c2 = claim2(runs, [short, waiting])
+    assert c2["verdict"] == "not tested" and "lenet-fashion-mnist has no runs" in c2["notes"][0]
 
 
 def test_claim3_keeps_censored_pairs_and_is_untestable_at_epoch_one():
