@@ -162,6 +162,32 @@ def test_restored_stack_keeps_members_already_stored(tmp_path, monkeypatch):
         s.canonical().activation.key + f"-seed{s.seed}" for s in specs if s != done]
 
 
+def test_a_narrower_rerun_keeps_the_checkpoints_of_runs_it_does_not_ask_for(tmp_path,
+                                                                             monkeypatch):
+    """Killed in epoch 2, then rerun with other activations only: the killed stack's
+    checkpoint survives, and the full sweep then resumes from it to the same numbers."""
+    data, specs = tiny_data(), sweep_specs()
+    meta = sweep_meta("ck", data, CONFIG, "batched")
+    restore = kill_at_step(monkeypatch, STEPS_PER_EPOCH + 3)
+    with pytest.raises(Boom):
+        run_sweep(specs, data, CONFIG, engine="batched", store=RunStore(tmp_path, meta),
+                  progress=False, log=lambda s: None)
+    restore()
+    kept = sorted((tmp_path / "checkpoints").glob("*.pt"))
+    assert len(kept) == 1
+    other = make_specs(mixlu_grid([5], ["reference"], "resample"), 1)
+    run_sweep(other, data, CONFIG, engine="batched", store=RunStore(tmp_path, meta),
+              progress=False, log=lambda s: None)
+    assert sorted((tmp_path / "checkpoints").glob("*.pt")) == kept
+    lines = []
+    run_sweep(specs, data, CONFIG, engine="batched", store=RunStore(tmp_path, meta),
+              progress=False, log=lines.append)
+    assert any("resuming: 1 epoch checkpoint" in ln for ln in lines)
+    reference = uninterrupted(tmp_path / "reference", "batched")
+    assert {k: v for k, v in stored_runs(tmp_path).items() if k in reference} == reference
+    assert list((tmp_path / "checkpoints").glob("*")) == []
+
+
 @pytest.mark.parametrize("content", [b"", b"not a torch file", None])
 def test_unreadable_or_foreign_checkpoint_is_ignored_in_one_warning(tmp_path, monkeypatch,
                                                                     content):

@@ -547,14 +547,15 @@ def run_unit(unit: WorkUnit, data: TensorData, config: TrainConfig,
 
 def _claim_checkpoints(specs, checkpoints):
     """The checkpointed stacks that hold runs of ``specs``: ``(name, members)``.  The
-    runs they hold are removed from ``specs`` (a list, changed in place); checkpoints
-    that hold none of them are deleted."""
+    runs they hold are removed from ``specs`` (a list, changed in place).  Checkpoints
+    that hold none of them are kept: they belong to runs this call does not ask for (a
+    sweep rerun with fewer activations must not throw away another's unfinished work);
+    a stack's checkpoint is deleted once its runs are stored."""
     todo = {s.key for s in specs}
     claims = []
     for name, state in list(checkpoints.stacks("batched")):
         members = [RunSpec.from_result(f) for f in state["specs"]]
-        if not any(s.key in todo for s in members):  # all finished, or claimed already
-            checkpoints.delete(name)
+        if not any(s.key in todo for s in members):  # not asked for here, or finished
             continue
         todo -= {s.key for s in members}
         claims.append((name, members))
