@@ -4,8 +4,10 @@ Runs the sweeps the claims need (:mod:`bridge.claims.plan`) through the sweep sc
 ``mixlu_mnist.py`` and ``mixlu_cifar.py``, each into its own resumable store
 ``DIR/sweeps/NAME`` (runs shared by several claims are trained once), runs the Brian2
 rate experiment of claim 8, and writes ``DIR/report.md``, ``DIR/report.json`` and the
-figures: per claim the thesis's evidence, ours (mean ± sd, 95 % interval, n), a
-verdict (supported / refuted / not distinguishable at n = k) and the data used.
+figures: per claim its pre-registered plan (``--plan`` prints it alone), the thesis's
+evidence, ours (mean ± sd, 95 % interval, n), a verdict (supported / refuted / not
+distinguishable at n = k / untestable on this data / true or false by construction / a
+finding, :data:`common.stats.VERDICTS`) and the data used.
 
 Scales: ``smoke`` (every claim, tiny, a few minutes: checks the machinery),
 ``offline`` (what a 2-core machine without downloads settles: mnist-5k at the full
