@@ -169,9 +169,12 @@ def welch(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> Effect
     return _from_t(ma - mb, math.sqrt(se2), df, math.sqrt((va + vb) / 2.0), (na, nb), level)
 
 
-def paired(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> Effect:
+def paired(a: Sequence[float], b: Sequence[float], level: float = 0.95,
+           min_sd: float = 0.0) -> Effect:
     """Mean of ``a[i] - b[i]`` (runs matched by seed) with a t interval on ``n - 1``
-    dof; ``sd`` is the sd of the differences."""
+    dof; ``sd`` is the sd of the differences, at least ``min_sd`` (for a measure in whole
+    units, whose rounding alone has that spread: without the floor, equal differences
+    give a zero-width interval and a degenerate test)."""
     a, b = _floats(a, "a"), _floats(b, "b")
     if len(a) != len(b) or not a:
         raise ValueError(f"paired needs two equally long non-empty lists, got {len(a)} "
@@ -180,7 +183,8 @@ def paired(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> Effec
     s = seed_stat(d, level)
     if s.n < 2:
         return _undefined(s.mean, (s.n,), level)
-    return _from_t(s.mean, s.sd / math.sqrt(s.n), s.n - 1, s.sd, (s.n,), level)
+    sd = max(s.sd, min_sd)
+    return _from_t(s.mean, sd / math.sqrt(s.n), s.n - 1, sd, (s.n,), level)
 
 
 def slope(x: Sequence[float], y: Sequence[float], level: float = 0.95) -> Effect:

@@ -62,6 +62,10 @@ def test_paired_is_the_t_interval_of_the_differences():
     assert e.p == pytest.approx(sp.ttest_rel([2.0, 3.0, 5.0], [1.0, 1.0, 2.0]).pvalue)
     with pytest.raises(ValueError, match="equally long"):
         paired([1.0], [1.0, 2.0])
+    # whole-unit measures: equal differences get the floor's spread, not a zero width
+    floored = paired([3.0, 3.0, 3.0, 3.0], [4.0, 4.0, 4.0, 4.0], min_sd=0.5)
+    assert floored.sd == 0.5 and floored.se == pytest.approx(0.25)
+    assert floored.p == pytest.approx(2 * sp.t.sf(4.0, 3))
 
 
 def test_slope_matches_linregress():

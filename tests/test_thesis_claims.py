@@ -150,6 +150,14 @@ def test_claim3_keeps_censored_pairs_and_is_untestable_at_epoch_one():
     head = next(t for t in c3["tests"] if t["family"] == "primary")
     assert head["n"] == [4] and head["estimate"] == pytest.approx(10 - 2)
     assert c3["verdict"] == "refuted"  # significantly later, not earlier
+    # both nets reach the level at epoch 3 in every pair: a zero-width interval would
+    # "refute" the thesis's -1 epoch; the rounding floor (0.41 epochs) keeps it undecided
+    same = [curve_run(spec, s, [0.03, 0.02, 0.01, 0.01]) for s in range(5)
+            for spec in ("relu", "mixlu:1:reference:resample")]
+    c3 = claim3({SWEEP.name: same}, [SWEEP])
+    head = next(t for t in c3["tests"] if t["family"] == "primary")
+    assert head["estimate"] == 0.0 and head["sd"] == pytest.approx((2 / 12) ** 0.5)
+    assert c3["verdict"] == "not distinguishable"
     early = [curve_run("relu", s, [0.01, 0.01, 0.01]) for s in range(4)]
     c3 = claim3({SWEEP.name: early + late}, [SWEEP])
     assert c3["verdict"] == "untestable" and "epoch 1" in c3["verdict_text"]

@@ -110,9 +110,11 @@ PLAN: dict[int, Hypothesis] = {h.claim: h for h in (
                 "to our ReLU's final test error (1.5 / 0.92 of it), 1 % net − ReLU net, "
                 "paired by seed, published mode, epochs 1–9; a net that never reaches the "
                 "level counts as epoch 10 (censored pairs are kept); a paired t-test of the "
-                "direction (earlier or not).",
+                "direction (earlier or not), its sd taken as at least 0.41 epochs (√(2/12): "
+                "what rounding two crossing times to whole epochs adds; equal whole-epoch "
+                "differences would otherwise give a zero-width interval).",
         thesis_effect="−1 epoch (epoch 2 vs 3, Table 8): one pair, so its standard error is "
-                      "our sd of the paired differences.",
+                      "our sd of the paired differences (at least 0.41 epochs).",
         family="the primary test alone.",
         rule=_ADJUSTED + ".",
         untestable="the ReLU net reaches the level at epoch 1 in every pair (no earlier epoch "

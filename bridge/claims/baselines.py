@@ -53,8 +53,9 @@ PRIMARY_NOISY = "noisy1-fixed"
 def equivalence(eff: Effect, margin: float) -> Verdict:
     """Two one-sided tests at 5 % (``eff`` with a 90 % interval): supported if the
     interval lies inside ±margin, refuted if it lies outside; else the n per group at
-    which a true difference of ``eff.estimate`` would be shown equivalent with 80 %
-    power (approximately: a two-sided test at 10 % of the distance to the margin)."""
+    which a true difference of ``eff.estimate`` would be decided with 80 % power
+    (approximately: a two-sided test at 10 % of its distance to the margin), shown
+    equivalent from inside the margin or beyond it from outside."""
     n = min(eff.n)
     if math.isnan(eff.lo):
         return Verdict("not distinguishable", n, None)
@@ -62,9 +63,8 @@ def equivalence(eff: Effect, margin: float) -> Verdict:
         return Verdict("supported", n)
     if eff.lo > margin or eff.hi < -margin:
         return Verdict("refuted", n, reason=f"the difference exceeds ±{margin:.2f} points")
-    gap = margin - abs(eff.estimate)
     return Verdict("not distinguishable", n,
-                   n_for_power(gap, eff.sd, alpha=0.10) if gap > 0 else None)
+                   n_for_power(margin - abs(eff.estimate), eff.sd, alpha=0.10))
 
 
 def _test_errors(rs: list[dict[str, Any]]) -> list[float]:
