@@ -390,6 +390,10 @@ class Verdict:
             return f"{self.word}: {self.reason}" if self.reason else self.word
         if self.n_needed is None:
             need = "needed n unknown"
+        elif self.n_needed <= self.n:  # powered, but the thesis's own noise is too large
+            return (f"not distinguishable at n = {self.n} (enough to detect the thesis's "
+                    f"effect; ours differs from its one-seed value by less than that value's "
+                    f"own noise)")
         elif self.n_needed > MAX_N:
             need = f"n > {MAX_N:,} needed"
         else:

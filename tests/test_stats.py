@@ -128,6 +128,9 @@ def test_verdict_words_are_symmetric():
     v = verdict(t_effect(-0.1, 0.2, sd=1.0), -0.5)
     assert v.word == "not distinguishable" and v.n_needed == 64
     assert v.text() == "not distinguishable at n = 5 (n ≈ 64 needed)"
+    precise = t_effect(0.0, 0.1, sd=0.3)
+    powered = verdict(precise, -1.0, versus_thesis=against(precise, -1.0, 0.6))
+    assert powered.n_needed <= 5 and "less than that value's own noise" in powered.text()
     # the n needed is at the family-adjusted level: more seeds for a family of three
     assert verdict(t_effect(-0.1, 0.2), -0.5, family_size=3).n_needed > 64
     assert verdict(Effect(1.0, math.nan, math.nan, math.nan, math.nan, math.nan, (1,)),
