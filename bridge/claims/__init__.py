@@ -13,7 +13,9 @@
   they are built from :mod:`~bridge.claims.records` (what one run says) and
   :mod:`~bridge.claims.sections` (cells, claim dicts, tests decided after Holm);
 - :mod:`bridge.claims.figures`: the figures, with seed bands;
-- :mod:`bridge.claims.report`: ``report.md`` and ``report.json``.
+- :mod:`bridge.claims.report`: ``report.md`` and ``report.json``;
+- :mod:`bridge.claims.calibration`: the study's own false-verdict rates, from run stores
+  simulated under known truths (``benchmarks/verdict_calibration.py``).
 
 ``experiments/thesis_claims.py`` runs the sweeps and writes the report.
 """
