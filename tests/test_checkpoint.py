@@ -73,6 +73,19 @@ def kill_at_step(monkeypatch, step):
     return lambda: monkeypatch.setattr(torch.optim.SGD, "step", original)
 
 
+def killed_sweep(directory, monkeypatch, step):
+    """The batched sweep of :func:`sweep_specs` into ``directory``, killed at optimiser
+    step ``step`` (its checkpoints left behind); returns ``(data, specs, meta)``."""
+    data, specs = tiny_data(), sweep_specs()
+    meta = sweep_meta("ck", data, CONFIG, "batched")
+    restore = kill_at_step(monkeypatch, step)
+    with pytest.raises(Boom):
+        run_sweep(specs, data, CONFIG, engine="batched", store=RunStore(directory, meta),
+                  progress=False, log=lambda s: None)
+    restore()
+    return data, specs, meta
+
+
 DRIVER = textwrap.dedent('''
     import os, signal, sys
     sys.path.insert(0, {tests!r})
@@ -140,13 +153,7 @@ def test_restored_stack_keeps_members_already_stored(tmp_path, monkeypatch):
     """A member stored after the last checkpoint (e.g. it diverged) keeps its stored
     file; the stack goes on from the checkpoint with every member (so that the others'
     rounding stays that of the uninterrupted stack)."""
-    data, specs = tiny_data(), sweep_specs()
-    meta = sweep_meta("ck", data, CONFIG, "batched")
-    restore = kill_at_step(monkeypatch, 2 * STEPS_PER_EPOCH + 2)  # epoch 3
-    with pytest.raises(Boom):
-        run_sweep(specs, data, CONFIG, engine="batched", store=RunStore(tmp_path, meta),
-                  progress=False, log=lambda s: None)
-    restore()
+    data, specs, meta = killed_sweep(tmp_path, monkeypatch, 2 * STEPS_PER_EPOCH + 2)  # epoch 3
     reference = uninterrupted(tmp_path / "reference", "batched")
     store = RunStore(tmp_path, meta)
     done = specs[3]
@@ -166,13 +173,7 @@ def test_a_narrower_rerun_keeps_the_checkpoints_of_runs_it_does_not_ask_for(tmp_
                                                                              monkeypatch):
     """Killed in epoch 2, then rerun with other activations only: the killed stack's
     checkpoint survives, and the full sweep then resumes from it to the same numbers."""
-    data, specs = tiny_data(), sweep_specs()
-    meta = sweep_meta("ck", data, CONFIG, "batched")
-    restore = kill_at_step(monkeypatch, STEPS_PER_EPOCH + 3)
-    with pytest.raises(Boom):
-        run_sweep(specs, data, CONFIG, engine="batched", store=RunStore(tmp_path, meta),
-                  progress=False, log=lambda s: None)
-    restore()
+    data, specs, meta = killed_sweep(tmp_path, monkeypatch, STEPS_PER_EPOCH + 3)
     kept = sorted((tmp_path / "checkpoints").glob("*.pt"))
     assert len(kept) == 1
     other = make_specs(mixlu_grid([5], ["reference"], "resample"), 1)
@@ -191,13 +192,7 @@ def test_a_narrower_rerun_keeps_the_checkpoints_of_runs_it_does_not_ask_for(tmp_
 @pytest.mark.parametrize("content", [b"", b"not a torch file", None])
 def test_unreadable_or_foreign_checkpoint_is_ignored_in_one_warning(tmp_path, monkeypatch,
                                                                     content):
-    data, specs = tiny_data(), sweep_specs()
-    meta = sweep_meta("ck", data, CONFIG, "batched")
-    restore = kill_at_step(monkeypatch, STEPS_PER_EPOCH + 2)
-    with pytest.raises(Boom):
-        run_sweep(specs, data, CONFIG, engine="batched", store=RunStore(tmp_path, meta),
-                  progress=False, log=lambda s: None)
-    restore()
+    data, specs, meta = killed_sweep(tmp_path, monkeypatch, STEPS_PER_EPOCH + 2)
     (path,) = (tmp_path / "checkpoints").glob("*.pt")
     if content is None:  # a valid checkpoint of another configuration
         state = torch.load(path, weights_only=True)
