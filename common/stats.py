@@ -277,10 +277,6 @@ class Binomial:
         """JSON-ready fields."""
         return asdict(self)
 
-    def format(self, digits: int = 2) -> str:
-        """``k/n [lo, hi]``."""
-        return f"{self.k}/{self.n} [{self.lo:.{digits}f}, {self.hi:.{digits}f}]"
-
 
 def exact_binomial(k: int, n: int, p0: float = 0.5, level: float = 0.95) -> Binomial:
     """Clopper-Pearson interval and exact two-sided test (``scipy.stats.binomtest``) of

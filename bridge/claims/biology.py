@@ -20,7 +20,6 @@ from bridge.claims.sections import (
     Claim,
     Runs,
     decide,
-    effect_cell,
     judged_test,
     make_claim,
     md_table,
@@ -112,7 +111,7 @@ def claim7(runs: Runs, sweeps: Sequence[Sweep]) -> Claim:
         7, thesis="stated: NegLU units receive updates opposite to steepest descent "
                   "(temporally-inverted STDP); its published layer never applies a "
                   "negative derivative",
-        ours=f"NegLU inverted {effect_cell(head)} % measured "
+        ours=f"NegLU inverted {head['_effect'].format()} % measured "
              f"({mode_name(PUBLISHED_MODE)}, n = {head['n'][0]} runs)"
              + "".join(f"; {n}: {o.text()}" for n, o in others if n.startswith("inverted")),
         verdict_text=v.text(), verdict_word=v.word, data=sw.describe_data(),

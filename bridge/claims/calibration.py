@@ -36,9 +36,8 @@ import numpy as np
 
 from bridge.claims.baselines import EQUIVALENCE_MARGIN, PRIMARY_MIXLU, claim6
 from bridge.claims.plan import Sweep
-from bridge.claims.training import THESIS_EPOCHS, THESIS_GAP, claim1, claim2, claim3
+from bridge.claims.training import THESIS_EPOCHS, THESIS_SLOPE, claim1, claim2, claim3
 from bridge.claims.units import PRIMARY_SHARE, claim4
-from common.stats import slope
 
 __all__ = ["OFFLINE_SPREADS", "TARGETS", "TRUTHS", "Rate", "simulate", "calibrate",
            "worst_false_rate"]
@@ -93,7 +92,7 @@ def _thesis_side(rng: np.random.Generator, value: float, se: float) -> float:
 
 
 def _claim1(truth: str, rng: np.random.Generator) -> dict[str, Any]:
-    own = slope([p for p, _ in THESIS_GAP], [v for _, v in THESIS_GAP])
+    own = THESIS_SLOPE
     b = {"thesis": _thesis_side(rng, own.estimate, own.se) if truth == "thesis" else 0.0,
          "none": 0.0, "opposite": -own.estimate}[truth]
     runs = []

@@ -20,7 +20,6 @@ from common.stats import (
     against,
     holm,
     seed_stat,
-    slope,
     verdict,
 )
 
@@ -48,14 +47,6 @@ def stat_cell(values: Sequence[float], digits: int = 2) -> str:
         return f"{s.mean:.{digits}f} (n = 1)"
     return (f"{s.mean:.{digits}f} ± {s.sd:.{digits}f} [{s.lo:.{digits}f}, {s.hi:.{digits}f}] "
             f"(n = {s.n})")
-
-
-def effect_cell(test: dict[str, Any], digits: int = 2) -> str:
-    """``estimate [lo, hi]`` of a test dict (the estimate alone without an interval)."""
-    text = f"{test['estimate']:+.{digits}f}"
-    if test.get("lo") is not None and not math.isnan(test["lo"]):
-        text += f" [{test['lo']:+.{digits}f}, {test['hi']:+.{digits}f}]"
-    return text
 
 
 def p_cell(p: float | None) -> str:
@@ -97,8 +88,7 @@ def judged_test(name: str, effect: Effect, thesis_effect: float, *, family: str 
     estimate is also tested against it, :func:`common.stats.against`); ``power``: the
     n needed at a given level (default: :func:`common.stats.n_for_power`)."""
     test = {**plain_test(name, effect, **extra), "family": family,
-            "thesis_effect": thesis_effect, "_effect": effect, "_paired": paired_design,
-            "_power": power}
+            "thesis_effect": thesis_effect, "_paired": paired_design, "_power": power}
     if thesis_se is not None:
         versus = against(effect, thesis_effect, thesis_se)
         test.update(thesis_se=thesis_se, versus_thesis=versus.to_dict(), _versus=versus)
@@ -111,7 +101,7 @@ def decide(tests: list[dict[str, Any]]) -> list[dict[str, Any]]:
     tests outside any family are ``descriptive`` (no adjustment)."""
     families: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for t in tests:
-        if "_effect" in t:
+        if "thesis_effect" in t:  # a judged test
             families[t["family"]].append(t)
         else:
             t.setdefault("family", "descriptive")
@@ -148,10 +138,6 @@ def sweeps_for(number: int, sweeps: Sequence[Sweep], runs: Runs) -> list[Sweep]:
     return [s for s in sweeps if number in s.claims and runs.get(s.name)]
 
 
-def thesis_slope(pairs: Sequence[tuple[float, float]]) -> float:
-    return slope([p for p, _ in pairs], [v for _, v in pairs]).estimate
-
-
 def with_holm(tests: list[dict[str, Any]]) -> list[dict[str, Any]]:
     adjusted = holm([t["p"] if t.get("p") is not None else math.nan for t in tests])
     for t, a in zip(tests, adjusted, strict=True):
@@ -160,7 +146,9 @@ def with_holm(tests: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def plain_test(name: str, effect: Effect, **extra: Any) -> dict[str, Any]:
-    return {"test": name, **effect.to_dict(), **extra}
+    """A test dict: the effect's JSON fields, and the :class:`Effect` itself (``_effect``,
+    left out of the report)."""
+    return {"test": name, **effect.to_dict(), **extra, "_effect": effect}
 
 
 def family_rows(rows: Sequence[tuple[str, list[Any]]], family: str) -> list[list[Any]]:

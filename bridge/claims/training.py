@@ -9,7 +9,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from ann.report import THESIS_MNIST, THESIS_MNIST_EPOCHS, markdown_table
+from ann.report import THESIS_MNIST, THESIS_MNIST_EPOCHS, dynamics, markdown_table
 from bridge.claims.analysis_plan import COLLAPSE_RATE, THESIS_STEPS
 from bridge.claims.plan import PUBLISHED_MODE, Sweep
 from bridge.claims.records import (
@@ -29,7 +29,6 @@ from bridge.claims.sections import (
     Later,
     Runs,
     decide,
-    effect_cell,
     family_rows,
     judged_test,
     make_claim,
@@ -43,6 +42,7 @@ from bridge.claims.sections import (
     verdict_counts,
 )
 from common.stats import (
+    Binomial,
     Verdict,
     exact_binomial,
     n_for_power_slope,
@@ -58,10 +58,8 @@ THESIS_GAP = [(p, t - tr) for p, (t, tr) in THESIS_MNIST.items() if p < 10]
 #: Σ(x − x̄)² of the thesis's shares 0..9: a slope fitted on one seed per share has
 #: standard error sd / sqrt(THESIS_SXX).
 THESIS_SXX = sum((p - 4.5) ** 2 for p, _ in THESIS_GAP)
-
-
-def _thesis_slope():
-    return slope([p for p, _ in THESIS_GAP], [v for _, v in THESIS_GAP])
+#: The thesis's gap slope over 0..9 % with its own interval and standard error.
+THESIS_SLOPE = slope([p for p, _ in THESIS_GAP], [v for _, v in THESIS_GAP])
 
 
 def _primary_sweep(claim: int, sweeps: Sequence[Sweep], runs: Runs) -> Sweep | None:
@@ -78,7 +76,7 @@ def claim1(runs: Runs, sweeps: Sequence[Sweep]) -> Claim:
     primary_sweep = _primary_sweep(1, sweeps, runs)
     if not chosen or primary_sweep is None:
         return no_data(1, "no sweep of this claim has runs")
-    own = _thesis_slope()
+    own = THESIS_SLOPE
     thesis = own.estimate
     tests, rows, heads = [], [], []
     for sw in chosen:
@@ -146,7 +144,7 @@ def claim1(runs: Runs, sweeps: Sequence[Sweep]) -> Claim:
     v = head["_verdict"]
     others = [(n, t["_verdict"]) for f, n, t, _ in heads if f == "secondary"]
     versus = head.get("versus_thesis")
-    ours = f"slope {effect_cell(head, 3)} pts/%, n = {head['n'][0]} runs ({name})"
+    ours = f"slope {head['_effect'].format(3)} pts/%, n = {head['n'][0]} runs ({name})"
     if versus:
         ours += (f"; − thesis {versus['estimate']:+.3f} (p_Holm "
                  f"{p_cell(head.get('p_thesis_holm'))}, its noise counted)")
@@ -183,14 +181,14 @@ def _n_to_decide(rate: float, max_n: int = 1000) -> int | None:
     return None
 
 
-def collapse_verdict(k: int, n: int) -> Verdict:
-    """Claim 2's rule: the exact interval of ``k / n`` above or below 50 %."""
-    b = exact_binomial(k, n, COLLAPSE_RATE)
+def collapse_verdict(b: Binomial) -> Verdict:
+    """Claim 2's rule: the exact interval of the collapse count ``b`` (against
+    :data:`COLLAPSE_RATE`) above or below 50 %."""
     if b.lo > COLLAPSE_RATE:
-        return Verdict("supported", n)
+        return Verdict("supported", b.n)
     if b.hi < COLLAPSE_RATE:
-        return Verdict("refuted", n, reason=f"collapse rate below {COLLAPSE_RATE:.0%}")
-    return Verdict("not distinguishable", n, _n_to_decide(k / n) if n else None)
+        return Verdict("refuted", b.n, reason=f"collapse rate below {COLLAPSE_RATE:.0%}")
+    return Verdict("not distinguishable", b.n, _n_to_decide(b.k / b.n) if b.n else None)
 
 
 def claim2(runs: Runs, sweeps: Sequence[Sweep]) -> Claim:
@@ -209,7 +207,7 @@ def claim2(runs: Runs, sweeps: Sequence[Sweep]) -> Claim:
         rows = []
         for mode in modes(runs[sw.name]):
             groups = by_share(runs[sw.name], mode)
-            xs, train, at_count = [], [], None
+            xs, train, at_share = [], [], None
             for p, rs in groups.items():
                 k, n = sum(collapsed(r) for r in rs), len(rs)
                 b = exact_binomial(k, n, COLLAPSE_RATE)
@@ -218,23 +216,23 @@ def claim2(runs: Runs, sweeps: Sequence[Sweep]) -> Claim:
                         xs.append(p)
                         train.append(points(r["train_error"]))
                 if p == at:
-                    at_count = (k, n)
+                    at_share = b
                 fin = [points(r["train_error"]) for r in finished(rs)]
                 rows.append([mode_name(mode), f"{p:g}", f"{k}/{n}",
                              f"[{b.lo:.2f}, {b.hi:.2f}]", stat_cell(fin)])
-            if at_count is None:
+            if at_share is None:
                 continue
             name = f"{sw.dataset} {mode_name(mode)}"
             is_primary = sw is matched and mode == PUBLISHED_MODE
-            v = collapse_verdict(*at_count)
+            b = at_share
+            v = collapse_verdict(b)
             rise = slope(xs, train) if len(set(xs)) >= 2 else None
             rising = rise is not None and not math.isnan(rise.lo) and rise.lo > 0
             reproduces = v.word == "supported" and rising
             patterns.append(f"{name}: " + ("reproduces" if reproduces else "does not reproduce")
-                            + f" the pattern (collapse at {at:g} %: {at_count[0]}/{at_count[1]}; "
+                            + f" the pattern (collapse at {at:g} %: {b.k}/{b.n}; "
                             + "training-error slope below it "
                             + (f"{rise.format(3)} pts/%" if rise else "—") + ")")
-            b = exact_binomial(*at_count, COLLAPSE_RATE)
             test = set_verdict({"test": f"collapse at {at:g} %, {name}", "kind": "exact binomial",
                                 "family": "primary" if is_primary else "descriptive",
                                 **b.to_dict(), "steps": sgd_steps(sw),
@@ -287,9 +285,6 @@ def claim2(runs: Runs, sweeps: Sequence[Sweep]) -> Claim:
 
 
 # ----------------------------------------------------------------------------- claim 3
-#: The thesis's Table 8 effect: the 1 % net reached 1.5 % test error at epoch 2, the
-#: ReLU net at epoch 3.
-THESIS_EPOCHS = -1.0
 #: Levels of claim 3 relative to the ReLU net's final test error: the thesis's 1.5 %
 #: and 1.2 % over its 0.92 %.
 LEVEL_RATIOS = (1.5 / 0.92, 1.2 / 0.92)
@@ -300,25 +295,33 @@ TABLE8_EPOCHS = 9
 EPOCH_SD = math.sqrt(2.0 / 12.0)
 
 
-def _thesis_roughness() -> float:
-    """The thesis's Table 8 roughness, 1 % − ReLU (points, epochs 1-9)."""
-    from ann.report import dynamics
-
-    d = {p: dynamics({"epochs": [{"test_error": e} for e in errs]}, _levels(0.0092))
-         for p, errs in THESIS_MNIST_EPOCHS.items()}
-    return 100.0 * (d[1]["roughness"] - d[0]["roughness"])
-
-
 def _levels(final_relu: float) -> tuple[float, float]:
     return tuple(round(final_relu * r, 6) for r in LEVEL_RATIOS)
+
+
+def _table8(result: dict[str, Any], levels: tuple[float, float]) -> tuple[float, float]:
+    """Epoch at which a run's test error first reaches ``levels[0]`` within Table 8's
+    epochs (one that never does counts as ``TABLE8_EPOCHS + 1``) and its roughness
+    over them (points)."""
+    d = dynamics({"epochs": result["epochs"][:TABLE8_EPOCHS]}, levels)
+    first = d["first_epoch"][f"{levels[0]:g}"]
+    return (float(TABLE8_EPOCHS + 1) if first is None else float(first),
+            100.0 * d["roughness"])
+
+
+_THESIS8 = {p: _table8({"epochs": [{"test_error": e} for e in errs]},
+                       _levels(THESIS_MNIST[0][0] / 100.0))
+            for p, errs in THESIS_MNIST_EPOCHS.items()}
+#: The thesis's Table 8 effects, 1 % − ReLU: epochs to 1.5 % test error (epoch 2 vs 3)
+#: and roughness over epochs 1-9 (points).
+THESIS_EPOCHS = _THESIS8[1][0] - _THESIS8[0][0]
+THESIS_ROUGHNESS = _THESIS8[1][1] - _THESIS8[0][1]
 
 
 def claim3(runs: Runs, sweeps: Sequence[Sweep]) -> Claim:
     """Epochs to the first level (relative to ReLU's final test error; a net that never
     reaches it within 9 epochs counts as epoch 10), 1 % − 0 %, paired by seed; primary:
     the published mode; roughness is descriptive."""
-    from ann.report import dynamics
-
     sw = _primary_sweep(3, sweeps, runs)
     if sw is None:
         return no_data(3, "no sweep of this claim has runs")
@@ -329,14 +332,6 @@ def claim3(runs: Runs, sweeps: Sequence[Sweep]) -> Claim:
     levels = _levels(final)
     tests, rows, heads = [], [], {}
 
-    def first_epoch(r: dict[str, Any]) -> float:
-        first = dynamics({"epochs": r["epochs"][:TABLE8_EPOCHS]}, levels)["first_epoch"][
-            f"{levels[0]:g}"]
-        return float(TABLE8_EPOCHS + 1) if first is None else float(first)
-
-    def rough(r: dict[str, Any]) -> float:
-        return 100.0 * dynamics({"epochs": r["epochs"][:TABLE8_EPOCHS]}, levels)["roughness"]
-
     for mode in modes(runs[sw.name]):
         one = {r["seed"]: r for r in finished(runs[sw.name]) if mode_of(r) == mode
                and float(r["neg_percent"]) == 1.0}
@@ -344,9 +339,10 @@ def claim3(runs: Runs, sweeps: Sequence[Sweep]) -> Claim:
         if not seeds:
             continue
         family = "primary" if mode == PUBLISHED_MODE else "secondary"
-        e1 = [first_epoch(one[s]) for s in seeds]
-        e0 = [first_epoch(relu[s]) for s in seeds]
-        e_rough = paired([rough(one[s]) for s in seeds], [rough(relu[s]) for s in seeds])
+        m1 = [_table8(one[s], levels) for s in seeds]
+        m0 = [_table8(relu[s], levels) for s in seeds]
+        e1, e0 = [m[0] for m in m1], [m[0] for m in m0]
+        e_rough = paired([m[1] for m in m1], [m[1] for m in m0])
         tests.append(plain_test(f"roughness (epochs 1-9), 1 % − 0 %, {mode_name(mode)}",
                                 e_rough, kind="paired"))
         e_epochs = paired(e1, e0, min_sd=EPOCH_SD)
@@ -384,7 +380,7 @@ def claim3(runs: Runs, sweeps: Sequence[Sweep]) -> Claim:
              f"ReLU's {100 * final:.2f} %); 1 % − ReLU paired by seed; a net that never "
              f"reaches the level within 9 epochs counts as epoch 10; thesis: "
              f"{THESIS_EPOCHS:+.0f} epoch to the first level (one pair), roughness "
-             f"{_thesis_roughness():+.2f} pts")
+             f"{THESIS_ROUGHNESS:+.2f} pts")
     sections = [f"**Primary** (published mode). {intro}\n\n"
                 + md_table(header, family_rows(rows, "primary"))]
     secondary = family_rows(rows, "secondary")
@@ -395,7 +391,8 @@ def claim3(runs: Runs, sweeps: Sequence[Sweep]) -> Claim:
     return make_claim(
         3, thesis="1 % reaches 1.5 % test error 1 epoch earlier (epoch 2 vs 3; Table 8, "
                   "MNIST, one seed)",
-        ours=f"{effect_cell(head)} epochs, {head['n'][0]} pairs ({mode_name(PUBLISHED_MODE)})",
+        ours=f"{head['_effect'].format()} epochs, {head['n'][0]} pairs "
+             f"({mode_name(PUBLISHED_MODE)})",
         verdict_text=v.text(), verdict_word=v.word, data=sw.describe_data(),
         sweeps=[sw.name], sections=sections, tests=tests,
         notes=[f"secondary modes: {verdict_counts(others)}"] if others else [],

@@ -25,7 +25,6 @@ from bridge.claims.sections import (
     Later,
     Runs,
     decide,
-    effect_cell,
     family_rows,
     judged_test,
     make_claim,
@@ -143,7 +142,7 @@ def claim4(runs: Runs, sweeps: Sequence[Sweep]) -> Claim:
     v = combine([t["_verdict"] for _, t in primary])
     others = [(f"{t['test']}", t["_verdict"]) for t in tests
               if t.get("family") == "secondary" and "_verdict" in t]
-    ours = "; ".join(f"{label}: {effect_cell(t)} pts vs ReLU ({t['_verdict'].word})"
+    ours = "; ".join(f"{label}: {t['_effect'].format()} pts vs ReLU ({t['_verdict'].word})"
                      for label, t in primary)
     return make_claim(
         4, thesis="stated, no numbers: MixLU nets show no dying units and no large biases",
