@@ -31,6 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from common.checks import is_integer
+
 __all__ = [
     "BACKWARDS", "MASK_MODES", "Slopes", "SLOPES", "piecewise_linear", "neglu",
     "smooth_neglu", "PiecewiseLinearUnit", "PrivateGenerator", "NegLU", "MixLU", "random_subset",
@@ -192,6 +194,10 @@ class PrivateGenerator:
         """States of the private generators, by device (for checkpoints)."""
         return {str(device): g.get_state() for device, g in self._generators.items()}
 
+    def reset_draws(self) -> None:
+        """Restart the private generators from the seed (as a new module's)."""
+        self._generators = {}
+
     def load_generator_states(self, states: dict[str, Tensor]) -> None:
         """Restore :meth:`generator_states` (generators not listed start afresh)."""
         self._generators = {}
@@ -231,6 +237,9 @@ class NegLU(PiecewiseLinearUnit):
         >>> m(torch.tensor([-2.0, 0.0, 3.0]))
         tensor([-2., 0., 0.])
     """
+
+    #: The type of every unit (:mod:`ann.unit_types`).
+    unit_type = "neglu"
 
     def __init__(self, backward: str = "exact"):
         super().__init__()
@@ -356,7 +365,7 @@ class MixLU(PiecewiseLinearUnit, PrivateGenerator):
         seed: int | None = None,
     ):
         super().__init__()
-        if isinstance(num_units, bool) or not isinstance(num_units, int) or num_units < 1:
+        if not is_integer(num_units) or num_units < 1:
             raise ValueError(f"num_units must be a positive integer, got {num_units!r}")
         if not 0.0 <= float(neg_fraction) <= 1.0:
             raise ValueError(f"neg_fraction must be in [0, 1], got {neg_fraction!r}")

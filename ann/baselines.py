@@ -31,6 +31,7 @@ from ann.activations import (
     _as_slope,
     piecewise_linear,
 )
+from common.checks import is_integer
 
 __all__ = ["leaky_relu", "LeakyReLU", "PReLU", "BipolarReLU", "noisy_relu", "NoisyReLU",
            "SeededDropout", "NOISE_VARIANCES"]
@@ -56,6 +57,9 @@ class LeakyReLU(PiecewiseLinearUnit):
     Args:
         negative_slope: :math:`\alpha`, in ``[0, 1]``.  Default: 0.01.
     """
+
+    #: The type of every unit (:mod:`ann.unit_types`).
+    unit_type = "leaky"
 
     def __init__(self, negative_slope: float = 0.01):
         super().__init__()
@@ -87,10 +91,12 @@ class PReLU(PiecewiseLinearUnit):
         init: initial slope.  Default: 0.25.
     """
 
+    #: The type of every unit (:mod:`ann.unit_types`).
+    unit_type = "prelu"
+
     def __init__(self, num_parameters: int = 1, init: float = 0.25):
         super().__init__()
-        if isinstance(num_parameters, bool) or not isinstance(num_parameters, int) \
-                or num_parameters < 1:
+        if not is_integer(num_parameters) or num_parameters < 1:
             raise ValueError(f"num_parameters must be a positive integer, got {num_parameters!r}")
         self.num_parameters = num_parameters
         self.weight = nn.Parameter(torch.full((num_parameters,), float(init)))
@@ -171,6 +177,9 @@ class NoisyReLU(nn.Module, PrivateGenerator):
         seed: seeds the private noise generator (per-run reproducible streams);
             ``None`` draws from torch's global generator.
     """
+
+    #: The type of every unit (:mod:`ann.unit_types`).
+    unit_type = "noisy"
 
     def __init__(self, sigma: float = 1.0, variance: str = "fixed", seed: int | None = None):
         super().__init__()

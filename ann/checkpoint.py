@@ -9,7 +9,7 @@ the next epoch reads:
 - the parameters and the optimiser's state (momentum buffers, learning rates);
 - every random number generator's state: each run's data-order generator (the
   permutation and flips of :func:`ann.epoch.draw_epoch`), the private generators of
-  resampled MixLU masks (:meth:`~ann.activations.MixLU.generator_states`), and
+  resampled MixLU masks (:func:`ann.generators.generator_states`), and
   torch's global generator (for models that draw from it);
 - the per-run epoch records, the completed epoch count, the wall time so far;
 - which runs it holds (``members``: the runs that diverged have left it).
@@ -39,10 +39,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from ann.config import TRAINER_VERSION
+from ann.generators import generator_states, load_generator_states
 from common.files import atomic_write_bytes
 
-__all__ = ["FORMAT", "Checkpoints", "capture_state", "restore_state", "checkpoint_identity",
-           "generator_states", "load_generator_states"]
+__all__ = ["FORMAT", "Checkpoints", "capture_state", "restore_state", "checkpoint_identity"]
 
 #: Version of the checkpoint file layout.
 FORMAT = 1
@@ -52,26 +53,8 @@ def checkpoint_identity(config_dict: dict[str, Any], data_fingerprint: str,
                         device: torch.device) -> dict[str, Any]:
     """What a checkpoint must match to be resumed: configuration, data, trainer version
     and device type (generator states of one device type do not fit another)."""
-    from ann.train import TRAINER_VERSION
-
     return {"config": config_dict, "data_fingerprint": data_fingerprint,
             "trainer_version": TRAINER_VERSION, "device_type": torch.device(device).type}
-
-
-def generator_states(model: nn.Module) -> list[Any]:
-    """The states of every private generator in ``model``'s modules, in module order
-    (modules that have a ``generator_states()`` method: MixLU, stacked activations)."""
-    return [m.generator_states() for m in model.modules() if hasattr(m, "generator_states")]
-
-
-def load_generator_states(model: nn.Module, states: Sequence[Any]) -> None:
-    """Put :func:`generator_states` back into a model of the same structure."""
-    modules = [m for m in model.modules() if hasattr(m, "generator_states")]
-    if len(modules) != len(states):
-        raise ValueError(f"checkpoint holds generator states of {len(states)} modules, the "
-                         f"model has {len(modules)}")
-    for module, state in zip(modules, states, strict=True):
-        module.load_generator_states(state)
 
 
 def capture_state(*, members: Sequence[str], model: nn.Module,
@@ -118,7 +101,7 @@ class Checkpoints:
 
     Args:
         directory: where the files go (created on the first save), e.g.
-            ``DIR/checkpoints`` of a :class:`~ann.results.RunStore`.
+            ``DIR/checkpoints`` of a :class:`~ann.run_store.RunStore`.
         identity: what the checkpoints belong to (:func:`checkpoint_identity`);
             files of another identity are ignored.
 

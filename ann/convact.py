@@ -32,6 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from ann.activations import piecewise_linear
+from common.checks import is_integer
 
 __all__ = ["ConvAct"]
 
@@ -55,12 +56,15 @@ class ConvAct(nn.Module):
         - Output: same shape as the input.
     """
 
+    #: The type of every unit (:mod:`ann.unit_types`).
+    unit_type = "convact"
+
     def __init__(self, num_units: int, kernel_size: int = 0,
                  init: tuple[float, float] = (1.0, 0.0)):
         super().__init__()
-        if isinstance(num_units, bool) or not isinstance(num_units, int) or num_units < 1:
+        if not is_integer(num_units) or num_units < 1:
             raise ValueError(f"num_units must be a positive integer, got {num_units!r}")
-        if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or (
+        if not is_integer(kernel_size) or (
                 kernel_size < 0 or kernel_size and kernel_size % 2 == 0):
             raise ValueError(f"kernel_size must be 0 (per unit) or an odd positive integer, "
                              f"got {kernel_size!r}")

@@ -48,11 +48,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ann.activations import MixLU, NegLU, PiecewiseLinearUnit
+from ann.activations import MixLU, PiecewiseLinearUnit
 from ann.baselines import NoisyReLU, PReLU
-from ann.checkpoint import generator_states, load_generator_states
 from ann.convact import ConvAct
+from ann.generators import generator_states, load_generator_states
+from ann.members import MemberUnits, member_view
 from ann.minmaxout import MinMaxout, selected_pieces
+from ann.unit_types import unit_masks
 
 __all__ = ["PROBE_SIZE", "LARGE_NEGATIVE_SD", "unit_diagnostics", "probe_images",
            "unit_types", "position_modules"]
@@ -70,16 +72,9 @@ def probe_images(train_x: Tensor) -> Tensor:
     return train_x[:PROBE_SIZE]
 
 
-def _stacked_activation() -> type[nn.Module]:
-    # ann.batched imports the trainers, which import this module: import it when used
-    from ann.batched.layers import StackedActivation
-
-    return StackedActivation
-
-
 def _is_position(module: nn.Module) -> bool:
     return isinstance(module, nn.ReLU | PiecewiseLinearUnit | NoisyReLU | MinMaxout | ConvAct
-                      | _stacked_activation())
+                      | MemberUnits)
 
 
 def position_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -87,25 +82,19 @@ def position_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
     return [(name, m) for name, m in model.named_modules() if _is_position(m)]
 
 
+#: Unit types (:mod:`ann.unit_types`) counted as ReLU-side units (``"relu"``) here.
+RELU_SIDE = ("relu", "leaky", "prelu", "noisy", "other")
+
+
 def unit_types(unit: nn.Module, num_units: int) -> dict[str, Tensor]:
-    """Bool masks ``(num_units,)`` of the unit types of one member's activation module
-    (see the module docstring); types without units are left out."""
-    if isinstance(unit, MixLU):
-        if unit.mask == "resample" and unit.neg_fraction > 0.0:
-            types = {"resampled": torch.ones(num_units, dtype=torch.bool)}
-        else:
-            neg = unit.neg_mask.cpu() & (unit.neg_fraction > 0.0)
-            types = {"relu": ~neg, "neglu": neg}
-    elif isinstance(unit, NegLU):
-        types = {"neglu": torch.ones(num_units, dtype=torch.bool)}
-    elif isinstance(unit, MinMaxout):  # per output unit
-        mins = unit.min_mask.cpu()
-        types = {"max": ~mins, "min": mins}
-    elif isinstance(unit, ConvAct):
-        types = {"convact": torch.ones(num_units, dtype=torch.bool)}
-    else:
-        types = {"relu": torch.ones(num_units, dtype=torch.bool)}
-    return {k: v for k, v in types.items() if bool(v.any())}
+    """Bool masks ``(num_units,)`` of the unit types of one member's activation module,
+    as the module docstring groups them (:func:`ann.unit_types.unit_masks`, with the
+    :data:`RELU_SIDE` types as ``"relu"``); types without units are left out."""
+    grouped: dict[str, Tensor] = {}
+    for name, mask in unit_masks(unit, num_units).items():
+        name = "relu" if name in RELU_SIDE else name
+        grouped[name] = grouped[name] | mask if name in grouped else mask
+    return grouped
 
 
 def _stat(t: Tensor) -> dict[str, float]:
@@ -158,7 +147,7 @@ class _Inputs:
 
 
 def _member_units(module: nn.Module, members: int) -> list[nn.Module]:
-    if isinstance(module, _stacked_activation()):
+    if isinstance(module, MemberUnits):
         return list(module.units)
     return [module] * members
 
@@ -177,8 +166,6 @@ def unit_diagnostics(model: nn.Module, probe: Tensor, members: int = 1,
         transform: applied to each chunk of (stacked) probe images before the forward
             pass (e.g. the stack's memory format).
     """
-    from ann.batched.layers import member_view
-
     found = position_modules(model)
     records: list[_Inputs | None] = [None] * len(found)
 

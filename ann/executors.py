@@ -1,7 +1,7 @@
 """Where a sweep's work units run: here (``local``) or as tasks on a Ray cluster (``ray``).
 
 :func:`ann.sweep.run_sweep` plans the sweep on the driver — the work units of the
-engine (:func:`ann.batched.plan_units`: one stack of runs, or one loop run, each) —
+engine (:func:`ann.sweep_plan.plan_units`: one stack of runs, or one loop run, each) —
 and hands them to an executor:
 
 ``local`` (the default)
@@ -37,10 +37,11 @@ import torch
 from torch import nn
 
 from ann.checkpoint import Checkpoints
+from ann.config import TrainConfig
 from ann.data.datasets import TensorData
-from ann.observe import Observer
 from ann.specs import RunSpec
-from ann.train import TrainConfig
+from ann.step_observer import Observer
+from common.checks import is_integer
 
 __all__ = ["EXECUTORS", "RAY_INSTALL", "RayNotInstalled", "TaskFailed", "RayExecutor",
            "RemoteCheckpoints", "import_ray"]
@@ -142,8 +143,8 @@ def _run_task(unit, data, config, build_model, device_type, num_cpus, sink, dire
     observer (its step timings)."""
     import ray
 
-    from ann.batched.engine import run_unit
     from ann.models import build_model as default_build_model
+    from ann.sweep_plan import run_unit
 
     torch.set_num_threads(max(1, int(num_cpus)))
     checkpoints = RemoteCheckpoints(sink, directory, identity) if sink is not None else None
@@ -171,7 +172,7 @@ class RayExecutor:
     def __init__(self, address: str | None = None, num_cpus: int = 1,
                  num_gpus: float | None = None, max_retries: int = 3,
                  local_cpus: int | None = None):
-        if isinstance(num_cpus, bool) or not isinstance(num_cpus, int) or num_cpus < 1:
+        if not is_integer(num_cpus) or num_cpus < 1:
             raise ValueError(f"num_cpus must be a positive integer, got {num_cpus!r}")
         self.ray = import_ray()
         self.address, self.num_cpus, self.num_gpus = address, num_cpus, num_gpus

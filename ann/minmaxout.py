@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from ann.activations import unit_mask
+from common.checks import is_integer
 
 __all__ = ["MinMaxout", "min_maxout", "selected_pieces"]
 
@@ -94,7 +95,7 @@ class MinMaxout(nn.Module):
                  seed: int | None = None):
         super().__init__()
         for name, value in (("units", units), ("pieces", pieces)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not is_integer(value) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if not 0.0 <= float(min_fraction) <= 1.0:
             raise ValueError(f"min_fraction must be in [0, 1], got {min_fraction!r}")

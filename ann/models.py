@@ -11,7 +11,7 @@ the ReLU positions.  ``activation`` is either
 
 Both return logits of shape ``(N, 10)``; the softmax loss is the trainer's.
 :func:`build_model` builds the network of a :class:`~ann.specs.RunSpec` (model name,
-activation spec, seed); both classes are registered in :data:`ann.specs.MODELS`.
+activation spec, seed); both classes are registered by name in :data:`ann.specs.MODELS`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from torch import Tensor, nn
 
 from ann.activations import MixLU
 from ann.baselines import SeededDropout
-from ann.specs import MODELS, RunSpec
+from ann.specs import RunSpec, model_class
+from common.checks import is_integer
 
 __all__ = [
     "LeNet",
@@ -63,7 +64,7 @@ def pieces(activation: nn.Module) -> int:
     :class:`~ann.minmaxout.MinMaxout`), 1 for element-wise units.  The layer feeding the
     position has that many times the position's units."""
     k = getattr(activation, "pieces", 1)
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+    if not is_integer(k) or k < 1:
         raise ValueError(f"activation {type(activation).__name__} has pieces={k!r}; it must "
                          f"be a positive integer")
     return k
@@ -223,7 +224,7 @@ def mask_seed(seed: int, position: int = 0) -> int:
 def build_model(spec: RunSpec, positions: Collection[int] | None = None) -> nn.Module:
     """The network of a run: the ``build_model`` of every sweep.
 
-    ``MODELS[spec.model]`` with ``spec.activation.build(units, mask_seed(spec.seed, i))``
+    ``model_class(spec.model)`` with ``spec.activation.build(units, mask_seed(spec.seed, i))``
     in its activation position ``i`` (0-based, in the order the model creates them),
     then ``reset_parameters(generator=torch.Generator().manual_seed(spec.seed))``:
     deterministic given ``spec``, with masks and weights from separate streams.  With
@@ -250,7 +251,7 @@ def build_model(spec: RunSpec, positions: Collection[int] | None = None) -> nn.M
             return nn.ReLU()
         return spec.activation.build(n, mask_seed(spec.seed, i))
 
-    model = MODELS[spec.model](activation=activation)
+    model = model_class(spec.model)(activation=activation)
     if positions is not None and not set(positions) <= set(range(next(position))):
         raise ValueError(f"positions must be activation positions of {spec.model} (0-based), "
                          f"got {sorted(positions)}")
@@ -286,5 +287,3 @@ def neglu_counts(model: nn.Module, image_shape: tuple[int, ...]) -> list[float]:
             h.remove()
     return counts
 
-
-MODELS.update({"lenet": LeNet, "lenet5": LeNet5})

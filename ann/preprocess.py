@@ -45,6 +45,7 @@ import torch
 from torch import Tensor
 
 from ann.data.datasets import TensorData, default_cache_dir, subtract_mean_image
+from common.checks import is_integer, is_real
 from common.files import atomic_write
 
 __all__ = [
@@ -85,8 +86,7 @@ class PreprocessParams:
     def __post_init__(self) -> None:
         for name in ("min_std", "zca_floor"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) \
-                    or not math.isfinite(value) or value <= 0:
+            if not is_real(value) or not math.isfinite(value) or value <= 0:
                 raise ValueError(f"{name} must be a positive finite number, got {value!r}")
             object.__setattr__(self, name, float(value))
         for name in ("mean_image", "contrast", "whiten"):
@@ -201,7 +201,7 @@ def fit_zca(train_x: Tensor, floor: float = 10.0, count: int | None = None) -> T
     if n < 2:
         raise ValueError(f"train_x must hold at least 2 images, got {n}")
     count = n if count is None else count
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+    if not is_integer(count) or count < 1:
         raise ValueError(f"count must be a positive integer, got {count!r}")
     z = train_x.reshape(n, -1).double()
     dim = z.shape[1]

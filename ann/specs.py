@@ -41,6 +41,8 @@ from ann.activations import BACKWARDS, MASK_MODES, MixLU
 from ann.baselines import NOISE_VARIANCES, BipolarReLU, LeakyReLU, NoisyReLU, PReLU
 from ann.convact import ConvAct
 from ann.minmaxout import MinMaxout
+from common.checks import is_integer
+from common.lazy import resolve
 
 __all__ = [
     "Param",
@@ -50,6 +52,7 @@ __all__ = [
     "ActivationSpec",
     "RunSpec",
     "MODELS",
+    "model_class",
     "parse_activation",
     "parse_activations",
     "activations_help",
@@ -471,8 +474,23 @@ def _check_dropout(value: Any) -> float:
     return p
 
 
-#: Model names of :class:`RunSpec` -> the class, filled by :mod:`ann.models`.
-MODELS: dict[str, type[nn.Module]] = {}
+#: Model names of :class:`RunSpec` -> ``"module:class"`` of the model, imported on first
+#: use by :func:`model_class` (so that this module does not load the models).
+MODELS: dict[str, str] = {
+    "lenet": "ann.models:LeNet",
+    "lenet5": "ann.models:LeNet5",
+}
+
+
+def model_class(name: str) -> type[nn.Module]:
+    """The model class registered as ``name`` in :data:`MODELS`.
+
+    Raises:
+        ValueError: an unknown name.
+    """
+    if name not in MODELS:
+        raise ValueError(f"model must be one of {', '.join(MODELS)}, got {name!r}")
+    return resolve(MODELS[name])
 
 
 @dataclass(frozen=True)
@@ -492,9 +510,9 @@ class RunSpec:
     def __post_init__(self) -> None:
         if not isinstance(self.activation, ActivationSpec):
             raise ValueError(f"activation must be an ActivationSpec, got {self.activation!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+        if not is_integer(self.seed) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
-        if MODELS and self.model not in MODELS:
+        if self.model not in MODELS:
             raise ValueError(f"model must be one of {', '.join(MODELS)}, got {self.model!r}")
 
     @classmethod

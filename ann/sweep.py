@@ -1,10 +1,10 @@
 """Sweeps: train every run of a list that is not stored yet, with resume and engines.
 
 :func:`run_sweep` trains every :class:`~ann.specs.RunSpec` that is not already in
-the :class:`~ann.results.RunStore`, with one of two engines:
+the :class:`~ann.run_store.RunStore`, with one of two engines:
 
 ``"batched"`` (the scripts' default)
-    :func:`ann.batched.train_batched`: runs of one structure trained as stacks, with
+    :func:`ann.sweep_plan.train_batched`: runs of one structure trained as stacks, with
     results equal to the loop's to float tolerance.
 ``"loop"``
     :func:`ann.train.train_one` for each run in turn (the reference trainer).
@@ -29,12 +29,15 @@ import torch
 from torch import nn
 
 from ann.checkpoint import Checkpoints, checkpoint_identity
+from ann.config import TRAINER_VERSION, TrainConfig
 from ann.data.datasets import TensorData
 from ann.models import build_model as default_build_model
-from ann.observe import Observer
-from ann.results import RunStore
+from ann.run_store import RunStore
 from ann.specs import ActivationSpec, RunSpec
-from ann.train import TRAINER_VERSION, TrainConfig, resolve_device, train_loop
+from ann.step_observer import Observer
+from ann.sweep_plan import WorkUnit, plan_units, train_batched
+from ann.train import resolve_device, train_loop
+from common.checks import is_integer
 from common.cli import Interrupted
 
 if TYPE_CHECKING:
@@ -58,7 +61,7 @@ def make_specs(activations: Iterable[ActivationSpec], seeds: int | Iterable[int]
         ValueError: an empty list or an invalid seed.
     """
     activations = list(dict.fromkeys(activations))
-    if isinstance(seeds, int) and not isinstance(seeds, bool):
+    if is_integer(seeds):
         if seeds < 1:
             raise ValueError(f"seeds must be a positive count, got {seeds}")
         seeds = range(seeds)
@@ -137,9 +140,9 @@ def run_sweep(
         log: receives one line per finished run and resume notes (default
             ``tqdm.write``).
         verbose: also log what checkpointing cost (count, MB, seconds).
-        observer: watches every training step of every run (:mod:`ann.observe`), e.g.
-            :class:`bridge.observer.SignObserver`; its result keys are stored with
-            each run, and its :meth:`~ann.observe.Observer.identity` is part of the
+        observer: watches every training step of every run (:mod:`ann.step_observer`), e.g.
+            :class:`bridge.sign_observer.SignObserver`; its result keys are stored with
+            each run, and its :meth:`~ann.step_observer.Observer.identity` is part of the
             checkpoints' (save it in the store's meta too).
         executor: where the work units run (:mod:`ann.executors`): ``None`` trains them
             here, one after the other; a :class:`~ann.executors.RayExecutor` as tasks
@@ -215,16 +218,12 @@ def _train(todo, data, config, build_model, device, engine, store, checkpoints, 
                disable=not progress)
     try:
         if executor is not None:
-            from ann.batched import WorkUnit, plan_units
-
             builder = build_model or default_build_model
             units = (plan_units(todo, data, config, builder, device, checkpoints=checkpoints)
                      if engine == "batched" else [WorkUnit("loop", (s,)) for s in todo])
             finished = executor.run(units, data, config, build_model, device, checkpoints,
                                     observer, log)
         elif engine == "batched":
-            from ann.batched import train_batched
-
             finished = train_batched(todo, data, config, build_model, device, progress=progress,
                                      checkpoints=checkpoints, observer=observer)
         else:

@@ -12,7 +12,7 @@ Inputs
   ``(N, C, H, W)`` and int64 labels, for a training and a test split.  The whole
   dataset is moved to the device once; there is no DataLoader.
 - ``config`` (:class:`TrainConfig`): optimiser hyperparameters and epochs; the thesis's
-  are :data:`ann.protocols.MNIST_LENET` and :data:`ann.protocols.CIFAR_LENET5`.
+  are :data:`ann.config.MNIST_LENET` and :data:`ann.config.CIFAR_LENET5`.
 - ``build_model(spec) -> nn.Module`` (default :func:`ann.models.build_model`):
   deterministic given the spec (activation draws seeded from the spec's seed, then
   ``reset_parameters(generator=torch.Generator().manual_seed(spec.seed))``).
@@ -64,11 +64,9 @@ Result (a JSON-ready dict, :func:`run_result`)::
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -76,6 +74,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ann.checkpoint import Checkpoints, capture_state, restore_state
+from ann.config import TRAINER_VERSION, TrainConfig
 from ann.data.datasets import TensorData
 from ann.diagnostics import probe_images, unit_diagnostics
 from ann.epoch import (
@@ -88,8 +87,8 @@ from ann.epoch import (
     set_epoch_lr,
 )
 from ann.models import build_model as default_build_model
-from ann.observe import Observer
 from ann.specs import RunSpec
+from ann.step_observer import Observer
 
 __all__ = [
     "CHANCE_ERROR",
@@ -108,102 +107,6 @@ __all__ = [
 
 #: Test-set evaluation chunk size.
 TEST_CHUNK = 1000
-#: Version of the training procedure of both engines, saved with every run and sweep.
-#: Bump it whenever a change gives other numbers for the same spec (the order of random
-#: draws, the divergence rule, a layer's arithmetic): a store trained by another
-#: version is then refused instead of resumed.  "3": one piecewise-linear op for every
-#: unit, divergence checked after every epoch's last step (the earlier layout had
-#: "subset-v2" mask draws and no version).
-TRAINER_VERSION = "3"
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Hyperparameters of a run.
-
-    The defaults are neutral (``torch.optim.SGD``'s: lr 1e-3, no momentum, no weight
-    decay; batch 100, one epoch); the thesis's protocols are the constants of
-    :mod:`ann.protocols`.  Frozen: derive variants with :meth:`replace`.
-
-    Args:
-        lr: learning rate, used for every epoch unless ``lr_schedule`` is given.
-        momentum: SGD momentum (MatConvNet default 0.9).
-        weight_decay: L2 weight decay on all parameters (MatConvNet default 5e-4).
-        batch_size: images per SGD step.
-        epochs: passes over the training set.
-        lr_schedule: per-epoch learning rates (length >= ``epochs``), overriding ``lr``.
-        flip: randomly flip each whole batch horizontally with probability 0.5.
-        weight_lr_mult, bias_lr_mult: learning-rate multipliers for weights and biases.
-        last_weight_lr_mult, last_bias_lr_mult: the same for ``model.last_layer``;
-            ``None`` means the same as the others.
-    """
-
-    lr: float = 1e-3
-    momentum: float = 0.0
-    weight_decay: float = 0.0
-    batch_size: int = 100
-    epochs: int = 1
-    lr_schedule: tuple[float, ...] | None = None
-    flip: bool = False
-    weight_lr_mult: float = 1.0
-    bias_lr_mult: float = 1.0
-    last_weight_lr_mult: float | None = None
-    last_bias_lr_mult: float | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("lr", "momentum", "weight_decay", "weight_lr_mult", "bias_lr_mult"):
-            value = getattr(self, name)
-            if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-                raise ValueError(f"{name} must be a finite non-negative number, got {value!r}")
-        for name in ("last_weight_lr_mult", "last_bias_lr_mult"):
-            value = getattr(self, name)
-            if value is not None and (not math.isfinite(value) or value < 0):
-                raise ValueError(f"{name} must be None or a non-negative number, got {value!r}")
-        for name in ("batch_size", "epochs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.lr_schedule is not None:
-            object.__setattr__(self, "lr_schedule", tuple(float(v) for v in self.lr_schedule))
-            if len(self.lr_schedule) < self.epochs:
-                raise ValueError(
-                    f"lr_schedule has {len(self.lr_schedule)} entries, fewer than "
-                    f"epochs={self.epochs}"
-                )
-            if any(not math.isfinite(v) or v < 0 for v in self.lr_schedule):
-                raise ValueError(f"lr_schedule must hold non-negative numbers, got "
-                                 f"{self.lr_schedule!r}")
-
-    def replace(self, **changes: Any) -> TrainConfig:
-        """A copy with ``changes`` (validated), e.g. ``MNIST_LENET.replace(epochs=3)``."""
-        return dataclasses.replace(self, **changes)
-
-    def epoch_lr(self, epoch: int) -> float:
-        """Learning rate of 0-based ``epoch``."""
-        return self.lr_schedule[epoch] if self.lr_schedule is not None else self.lr
-
-    def lr_mults(self) -> dict[str, float]:
-        """Multipliers of the four parameter groups, ``None`` resolved."""
-        return {
-            "weight": self.weight_lr_mult,
-            "bias": self.bias_lr_mult,
-            "last_weight": (
-                self.weight_lr_mult if self.last_weight_lr_mult is None
-                else self.last_weight_lr_mult
-            ),
-            "last_bias": (
-                self.bias_lr_mult if self.last_bias_lr_mult is None else self.last_bias_lr_mult
-            ),
-        }
-
-    def to_dict(self) -> dict[str, Any]:
-        """The configuration as a JSON-ready dict (saved with results)."""
-        d = dataclasses.asdict(self)
-        if self.lr_schedule is not None:
-            d["lr_schedule"] = list(self.lr_schedule[: self.epochs])
-        return d
-
-
 def param_groups(model: nn.Module, config: TrainConfig) -> list[dict[str, Any]]:
     """SGD parameter groups (weights, biases, last-layer weights, last-layer biases).
 
@@ -304,7 +207,7 @@ def train_one(
         device: torch device (``"auto"`` allowed).
         progress: show a tqdm bar over the epochs.
         checkpoints: where epoch checkpoints are read and written; ``None``: none.
-        observer: watches every step (:mod:`ann.observe`); its result keys are added
+        observer: watches every step (:mod:`ann.step_observer`); its result keys are added
             to the result.
 
     Returns:

@@ -25,10 +25,10 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 import torch  # noqa: E402
 
+from ann.config import MNIST_LENET  # noqa: E402
 from ann.data import load_dataset, subtract_mean_image  # noqa: E402
 from ann.executors import RayExecutor, RayNotInstalled  # noqa: E402
-from ann.experiment import parse_percents  # noqa: E402
-from ann.protocols import MNIST_LENET  # noqa: E402
+from ann.experiments.options import parse_percents  # noqa: E402
 from ann.specs import mixlu_grid  # noqa: E402
 from ann.sweep import make_specs, run_sweep  # noqa: E402
 from common.cli import OneLineArgumentParser, UserError, cli_main  # noqa: E402

@@ -42,11 +42,11 @@ import torch  # noqa: E402
 from ann.activations import BACKWARDS  # noqa: E402
 from ann.batched import train_batched  # noqa: E402
 from ann.checkpoint import Checkpoints, checkpoint_identity  # noqa: E402
+from ann.config import MNIST_LENET  # noqa: E402
 from ann.data import TensorData  # noqa: E402
-from ann.experiment import parse_percents  # noqa: E402
+from ann.experiments.options import parse_percents  # noqa: E402
 from ann.flops import count_flops, sgemm_gflops  # noqa: E402
 from ann.models import build_model  # noqa: E402
-from ann.protocols import MNIST_LENET  # noqa: E402
 from ann.specs import ActivationSpec, RunSpec, mixlu_grid  # noqa: E402
 from ann.train import resolve_device, train_one  # noqa: E402
 from common.cli import OneLineArgumentParser, UserError, cli_main  # noqa: E402

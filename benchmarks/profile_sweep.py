@@ -25,8 +25,8 @@ import torch  # noqa: E402
 from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
 from ann.batched import train_batched  # noqa: E402
-from ann.experiment import parse_percents  # noqa: E402
-from ann.protocols import MNIST_LENET  # noqa: E402
+from ann.config import MNIST_LENET  # noqa: E402
+from ann.experiments.options import parse_percents  # noqa: E402
 from ann.specs import RunSpec, mixlu_grid  # noqa: E402
 from ann.train import train_one  # noqa: E402
 from benchmarks.bench_sweep import MODELS, default_mask, synthetic_data  # noqa: E402

@@ -5,7 +5,7 @@
   measured Δw, its sign and the regime it classifies as.  All in one network run.
 - :func:`rate_verdicts`: the rate-ramp experiment (:func:`stdp_sim.run_rate_ramp`,
   one network run) and, per preset, which timing convention it supports
-  (:func:`bridge.convention.convention_verdict`).
+  (:func:`bridge.convention_verdict.convention_verdict`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from brian2 import ms, second
 
-from bridge.convention import convention_verdict
+from bridge.convention_verdict import convention_verdict
 from stdp_sim import (
     Condition,
     PairingProtocol,
@@ -83,7 +83,7 @@ def rate_verdicts(
     """Run the rate-ramp experiment for every preset; return ``(rows, verdicts)``.
 
     ``rows`` are :func:`stdp_sim.run_rate_ramp`'s; ``verdicts`` one
-    :func:`bridge.convention.convention_verdict` per preset.
+    :func:`bridge.convention_verdict.convention_verdict` per preset.
     """
     rows = run_rate_ramp(
         preset_names(),

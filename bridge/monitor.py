@@ -14,7 +14,7 @@ you name):
   their stacked forms),
   synapse-level events — one per (sample, output position, unit, input) with a
   non-zero descent signal, derivative, presynaptic activation and weight —
-  classified into the four regimes by :func:`bridge.mapping.map_event`;
+  classified into the four regimes by :func:`bridge.sign_mapping.map_event`;
 - the **agreement** of each regime: the share of its events whose predicted
   weight change (the sign of that sample's own gradient contribution) is the sign
   of the change the optimizer actually applied to that synapse in that step —
@@ -56,25 +56,23 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.optim import optimizer as optim_hooks
 
-from ann.activations import MixLU, NegLU
-from ann.baselines import LeakyReLU, NoisyReLU, PReLU
+from ann.activations import MixLU
 from ann.batched.layers import (
-    ReLUUnit,
     StackedActivation,
     StackedConv2d,
     StackedLinear,
-    member_view,
 )
-from ann.convact import ConvAct
 from ann.diagnostics import position_modules
+from ann.members import member_view
 from ann.minmaxout import MinMaxout
+from ann.unit_types import UNIT_TYPES, unit_type
 from bridge.derivative import effective_derivative
-from bridge.mapping import DEFAULT_CONVENTION, check_convention
+from bridge.sign_mapping import DEFAULT_CONVENTION, check_convention
+from common.checks import is_integer
 from stdp_sim.regime import Regime
 
 __all__ = ["UpdateSignMonitor", "StepRecord", "UNIT_TYPES", "element_types", "summarise"]
 
-UNIT_TYPES = ("relu", "neglu", "leaky", "prelu", "noisy", "convact", "max", "min", "other")
 REGIME_LABELS = tuple(r.label for r in Regime)
 
 
@@ -98,13 +96,7 @@ def element_types(module: nn.Module, z: Tensor, out: Tensor) -> dict[str, Tensor
         mins = module.min_mask.to(z.device).repeat_interleave(module.pieces)
         mins = mins.view((1, -1) + (1,) * (z.dim() - 2)).expand_as(z)
         return {"max": ~mins, "min": mins}
-    for kind, name in ((NegLU, "neglu"), (LeakyReLU, "leaky"), (PReLU, "prelu"),
-                       (NoisyReLU, "noisy"), (ConvAct, "convact")):
-        if isinstance(module, kind):
-            return {name: torch.ones_like(z, dtype=torch.bool)}
-    if isinstance(module, nn.ReLU | ReLUUnit):
-        return {"relu": torch.ones_like(z, dtype=torch.bool)}
-    return {"other": torch.ones_like(z, dtype=torch.bool)}
+    return {unit_type(module): torch.ones_like(z, dtype=torch.bool)}
 
 
 def _is_feeder(module: nn.Module) -> bool:
@@ -157,7 +149,7 @@ class UpdateSignMonitor:
     model : nn.Module
         Any model; its activation modules are found by type.
     convention : {"rate", "literal"}
-        Timing convention of :mod:`bridge.mapping` (default ``"rate"``).
+        Timing convention of :mod:`bridge.sign_mapping` (default ``"rate"``).
     activation_types : tuple of types, optional
         Module types treated as activations; types the monitor does not know are
         element-wise units of type ``"other"``.  Default: every activation position
@@ -189,7 +181,7 @@ class UpdateSignMonitor:
         self.convention = check_convention(convention)
         self.activation_types = None if activation_types is None else tuple(activation_types)
         self.synapses = synapses
-        if isinstance(members, bool) or not isinstance(members, int) or members < 1:
+        if not is_integer(members) or members < 1:
             raise ValueError(f"members must be a positive integer, got {members!r}")
         self.members = members
         self.records: list[StepRecord] = []
@@ -339,10 +331,10 @@ class UpdateSignMonitor:
             if weights is not None:
                 synapses = self._synapse_terms(p.feeder, p.pre.chunk(k, 1)[m],
                                                weights[0][m], weights[1][m])
-            for unit_type, mask in types.items():
+            for kind, mask in types.items():
                 if not bool(mask.any()):
                     continue
-                rec = StepRecord(self.step, name, unit_type, m)
+                rec = StepRecord(self.step, name, kind, m)
                 sel = mask & signalled
                 rec.normal = int((sel & (d > 0)).sum())
                 rec.inverted = int((sel & (d < 0)).sum())

@@ -1,7 +1,7 @@
 """Which artificial sign patterns map to each STDP regime, and which units can produce them.
 
 Both answers are computed, not written down: the patterns by running
-:func:`bridge.mapping.map_event` over every sign combination, the unit types by
+:func:`bridge.sign_mapping.map_event` over every sign combination, the unit types by
 probing each activation's backward pass (:func:`bridge.derivative.probe_derivative`)
 on negative and positive inputs.
 """
@@ -15,7 +15,7 @@ from torch import nn
 
 from ann.activations import BACKWARDS, NegLU
 from bridge.derivative import probe_derivative
-from bridge.mapping import DEFAULT_CONVENTION, map_event
+from bridge.sign_mapping import DEFAULT_CONVENTION, map_event
 from stdp_sim.regime import Regime
 
 __all__ = ["unit_derivative_signs", "sign_patterns"]

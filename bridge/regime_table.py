@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bridge.mapping import DEFAULT_CONVENTION, check_convention
+from bridge.sign_mapping import DEFAULT_CONVENTION, check_convention
 
 if TYPE_CHECKING:
     from stdp_sim.tables import Table
@@ -86,7 +86,7 @@ def bridge_markdown(data: dict) -> str:
             cells.append(", ".join(pat["unit_types"]))
         lines.append(f"| {row['regime']} | {row['legacy_name']} | " + " | ".join(cells) + " |")
     note = (
-        f"Timing convention: **{data['convention']}** (`--convention`; see `bridge.mapping`). "
+        f"Timing convention: **{data['convention']}** (`--convention`; see `bridge.sign_mapping`). "
         "−∂C/∂a is the descent signal at the postsynaptic unit, f′ the local derivative "
         "its backward pass applies (probed, not assumed); synapse effect = sign(a_pre)·sign(w). "
         "Potentiation means the descent update grows |w|.\n\n"
@@ -117,7 +117,7 @@ class BackgroundPatterns:
         root = str(Path(__file__).resolve().parents[1])
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-        code = ("import json; from bridge.mapping import CONVENTIONS; "
+        code = ("import json; from bridge.sign_mapping import CONVENTIONS; "
                 "from bridge.regime_table import bridge_data; "
                 "print(json.dumps({c: bridge_data(c) for c in CONVENTIONS}))")
         self.process = subprocess.Popen([sys.executable, "-c", code], env=env,

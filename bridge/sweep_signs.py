@@ -1,28 +1,33 @@
-"""``--signs`` for the sweep scripts: the options, the observer, the table and the figure.
+"""Update signs in a sweep experiment: the options, the observer, the table, the figure.
 
-The scripts (``mixlu_mnist.py``, ``mixlu_cifar.py``) connect :mod:`ann`'s sweeps with
-:mod:`bridge`'s monitor here, so that :mod:`ann` never imports :mod:`bridge`::
+:func:`run_with_signs` runs an experiment of :mod:`ann.experiments` with the bridge's
+sign observer (:class:`~bridge.sign_observer.SignObserver`) watching every run, adds
+the signs table to its report and draws ``STEM_signs.png``; it is how the sweep
+scripts (``mixlu_mnist.py``, ``mixlu_cifar.py``) and the verdict study connect
+:mod:`ann`'s sweeps with :mod:`bridge`'s monitor, so that :mod:`ann` never imports
+:mod:`bridge`::
 
-    add_signs_arguments(parser)
-    observer = signs_observer(args)                    # None without --signs
-    report = with_signs_table(report)                  # + the signs table, when recorded
-    document = run_experiment(..., report=report, observer=observer)
-    write_signs_figure(args.out, "mixlu_mnist", document["runs"])
+    from ann.experiments import MNIST_LENET_SWEEP, SweepOptions
+    document = run_with_signs(MNIST_LENET_SWEEP, SweepOptions(quick=True), every=5)
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import dataclasses
+import sys
 from pathlib import Path
 from typing import Any
 
-from bridge.observer import DEFAULT_EVERY, SignObserver
+from ann.experiments.options import SweepOptions
+from ann.experiments.runner import Experiment
+from bridge.sign_observer import DEFAULT_EVERY, SignObserver
 from bridge.signs_report import plot_inverted, signs_table
+from common.checks import is_integer
 from common.cli import UserError
 
-__all__ = ["add_signs_arguments", "signs_observer", "with_signs_table", "write_signs_figure",
-           "MAX_EVERY"]
+__all__ = ["add_signs_arguments", "signs_every_of", "signs_section", "write_signs_figure",
+           "run_with_signs", "run_from_arguments", "MAX_EVERY"]
 
 #: Bound of --signs-every.
 MAX_EVERY = 1_000_000
@@ -42,25 +47,25 @@ def add_signs_arguments(parser: argparse.ArgumentParser) -> None:
              "default: %(default)s)")
 
 
-def signs_observer(args: argparse.Namespace) -> SignObserver | None:
-    """The observer ``--signs`` asks for (``None`` without it); :class:`UserError` for a
-    bad ``--signs-every``."""
-    if not 1 <= args.signs_every <= MAX_EVERY:
-        raise UserError(f"--signs-every must be an integer in 1..{MAX_EVERY}, got "
-                        f"{args.signs_every}")
-    return SignObserver(args.signs_every) if args.signs else None
+def signs_every_of(args: argparse.Namespace) -> int | None:
+    """``--signs-every`` when ``--signs`` is given, else ``None``."""
+    return args.signs_every if args.signs else None
 
 
-def with_signs_table(report: Callable[[list[dict[str, Any]], str], str]
-                     ) -> Callable[[list[dict[str, Any]], str], str]:
-    """``report`` followed by :func:`~bridge.signs_report.signs_table` when some run
-    carries signs (so ``--report-only`` shows them too)."""
-    def wrapped(results: list[dict[str, Any]], dataset: str) -> str:
-        text = report(results, dataset)
-        if any("signs" in r for r in results):
-            text += "\n\n" + signs_table(results)
-        return text
-    return wrapped
+def _observer(every: int | None) -> SignObserver | None:
+    """The observer watching one step in ``every`` (``None``: none); :class:`UserError`
+    for a bad ``every``."""
+    if every is None:
+        return None
+    if not is_integer(every) or not 1 <= every <= MAX_EVERY:
+        raise UserError(f"--signs-every must be an integer in 1..{MAX_EVERY}, got {every}")
+    return SignObserver(every)
+
+
+def signs_section(results: list[dict[str, Any]], dataset: str) -> str | None:
+    """:func:`~bridge.signs_report.signs_table` when some run carries signs (so a
+    report of stored runs shows them too), else ``None``."""
+    return signs_table(results) if any("signs" in r for r in results) else None
 
 
 def write_signs_figure(out: Path | None, stem: str, runs: list[dict[str, Any]]) -> Path | None:
@@ -71,3 +76,25 @@ def write_signs_figure(out: Path | None, stem: str, runs: list[dict[str, Any]]) 
     if path is not None:
         print(f"wrote {path}")
     return path
+
+
+def run_with_signs(experiment: Experiment, options: SweepOptions | None = None,
+                   every: int | None = None, **kwargs: Any) -> dict[str, Any]:
+    """``experiment.run(options, **kwargs)`` with the sign observer watching one
+    optimizer step in ``every`` (``None``: no observer, but stored signs are still
+    reported), the signs table in the report and ``STEM_signs.png`` beside the
+    experiment's files."""
+    observer = _observer(every)
+    fields = {f.name for f in dataclasses.fields(SweepOptions)}
+    options = (options or SweepOptions()).replace(
+        **{k: kwargs.pop(k) for k in list(kwargs) if k in fields})
+    document = experiment.run(options, observer=observer, sections=[signs_section], **kwargs)
+    write_signs_figure(options.out, experiment.stem, document["runs"])
+    return document
+
+
+def run_from_arguments(experiment: Experiment, args: argparse.Namespace) -> dict[str, Any]:
+    """A sweep script's ``run``: the experiment of parsed ``args`` (its options,
+    ``--signs``), with this process's command line recorded in the document."""
+    return run_with_signs(experiment, SweepOptions.from_namespace(args), signs_every_of(args),
+                          command=" ".join([Path(sys.argv[0]).name] + sys.argv[1:]))

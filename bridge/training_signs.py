@@ -1,7 +1,7 @@
 """The ANN side of ``update_signs.py``: a ``--signs`` sweep of LeNet variants, summarised.
 
 The runs are trained by the toolkit's sweep engine (:func:`ann.sweep.run_sweep`) with
-a :class:`~bridge.observer.SignObserver` attached, the same path as
+a :class:`~bridge.sign_observer.SignObserver` attached, the same path as
 ``mixlu_mnist.py --signs``; the monitor only watches the training through hooks.
 """
 
@@ -15,13 +15,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ann.config import TrainConfig
 from ann.data.datasets import TensorData
 from ann.models import build_model
 from ann.specs import ActivationSpec, RunSpec, parse_activation
 from ann.sweep import run_sweep
-from ann.train import TrainConfig, param_groups, resolve_device
+from ann.train import param_groups, resolve_device
 from bridge.monitor import REGIME_LABELS, UpdateSignMonitor
-from bridge.observer import SignObserver
+from bridge.sign_observer import SignObserver
 
 __all__ = ["Variant", "default_variants", "signs_sweep", "ann_rows", "series_arrays",
            "overhead"]
@@ -62,7 +63,7 @@ def signs_sweep(variants: list[Variant], data: TensorData, config: TrainConfig,
                 convention: str, every: int = 1, device: str | torch.device = "cpu",
                 engine: str = "loop", progress: bool = True) -> list[dict[str, Any]]:
     """Train ``variants`` by :func:`~ann.sweep.run_sweep` with a
-    :class:`~bridge.observer.SignObserver` (one step in ``every``, per-step series kept);
+    :class:`~bridge.sign_observer.SignObserver` (one step in ``every``, per-step series kept);
     return their results in order (each with ``signs``)."""
     observer = SignObserver(every, convention, series=True)
     return run_sweep([v.spec for v in variants], data, config, device=device, engine=engine,

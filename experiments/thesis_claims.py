@@ -1,7 +1,8 @@
 """The verdict report: every claim of the 2015 thesis tested with seed statistics.
 
-Runs the sweeps the claims need (:mod:`bridge.claims.plan`) through the sweep scripts
-``mixlu_mnist.py`` and ``mixlu_cifar.py``, each into its own resumable store
+Runs the sweeps the claims need (:mod:`bridge.claims.plan`) with the sweep experiments
+of :mod:`ann.experiments` (those of ``mixlu_mnist.py`` and ``mixlu_cifar.py``; each
+sweep's log starts with its equivalent command), each into its own resumable store
 ``DIR/sweeps/NAME`` (runs shared by several claims are trained once), runs the Brian2
 rate experiment of claim 8, and writes ``DIR/report.md``, ``DIR/report.json`` and the
 figures: per claim its pre-registered plan (``--plan`` prints it alone), the thesis's
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import shlex
 import signal
 import sys
@@ -39,13 +39,15 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ann.results import RunStore, StoreError  # noqa: E402
+from ann.experiments import experiment  # noqa: E402
+from ann.run_store import RunStore, StoreError  # noqa: E402
 from ann.train import resolve_device  # noqa: E402
 from bridge.claims import figures  # noqa: E402
 from bridge.claims.analysis import analyse  # noqa: E402
 from bridge.claims.analysis_plan import plan_text  # noqa: E402
 from bridge.claims.plan import SCALES, Sweep, scale_sweeps  # noqa: E402
 from bridge.claims.report import build_report, summary_table  # noqa: E402
+from bridge.sweep_signs import run_with_signs  # noqa: E402
 from common.cli import OneLineArgumentParser, UserError, cli_main  # noqa: E402
 from common.environment import environment  # noqa: E402
 from common.files import (  # noqa: E402
@@ -56,7 +58,6 @@ from common.files import (  # noqa: E402
     read_json,
 )
 
-HERE = Path(__file__).resolve().parent
 #: Synapses per preset and ramp of claim 8's rate experiment, per scale.
 RATE_SYNAPSES = {"smoke": 200, "offline": 2000, "full": 10000}
 
@@ -103,28 +104,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_script(name: str):
-    """``experiments/NAME.py`` as a module (the sweep scripts are not a package)."""
-    spec = importlib.util.spec_from_file_location(name, HERE / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _data_dir(sweep: Sweep, args: argparse.Namespace) -> Path | None:
     return {"mnist": args.mnist_dir, "fashion": args.fashion_dir,
             "cifar": args.cifar_dir}[sweep.data]
 
 
-def _pass_through(args: argparse.Namespace) -> list[str]:
-    extra = ["--device", args.device, "--executor", args.executor]
-    if args.ray_address is not None:
-        extra += ["--ray-address", args.ray_address]
+def _run_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Where and how every sweep runs: the sweep options given to the study."""
+    options = {"device": args.device, "executor": args.executor,
+               "ray_address": args.ray_address, "no_progress": args.no_progress}
     if args.ray_cpus_per_task is not None:
-        extra += ["--ray-cpus-per-task", str(args.ray_cpus_per_task)]
-    if args.no_progress:
-        extra.append("--no-progress")
-    return extra
+        options["ray_cpus_per_task"] = args.ray_cpus_per_task
+    return options
 
 
 def check_arguments(args: argparse.Namespace) -> None:
@@ -207,18 +198,18 @@ class WallClock:
         self._final = self._write()
 
 
-def run_sweep_script(sweep: Sweep, args: argparse.Namespace) -> None:
-    """Run (or resume) one sweep through its script, its printed report into
-    ``DIR/sweeps/NAME/log.txt``."""
+def run_sweep(sweep: Sweep, args: argparse.Namespace) -> None:
+    """Run (or resume) one sweep with its experiment (:mod:`ann.experiments`), its
+    printed report into ``DIR/sweeps/NAME/log.txt``, headed by the equivalent command."""
     directory = args.out / "sweeps" / sweep.name
     directory.mkdir(parents=True, exist_ok=True)
-    script = load_script(sweep.script)
-    script_args = script.build_parser().parse_args(
-        sweep.argv(directory, _data_dir(sweep, args), _pass_through(args)))
+    data_dir, run = _data_dir(sweep, args), _run_options(args)
+    command = sweep.command(directory, data_dir, **run)
     with open(directory / "log.txt", "a", encoding="utf-8", buffering=1) as log, \
             contextlib.redirect_stdout(log):
-        print(f"# {sweep.command(directory, _data_dir(sweep, args), _pass_through(args))}")
-        script.run(script_args)
+        print(f"# {command}")
+        run_with_signs(experiment(sweep.script), sweep.options(directory, data_dir, **run),
+                       sweep.signs_every, command=command)
 
 
 def rate_experiment(out: Path, scale: str, train: bool) -> dict[str, Any] | None:
@@ -316,7 +307,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                       f"{expected_runs(sweep)} runs (claims {', '.join(map(str, sweep.claims))}); "
                       f"log: {args.out / 'sweeps' / sweep.name / 'log.txt'}", flush=True)
                 t0 = time.perf_counter()
-                run_sweep_script(sweep, args)
+                run_sweep(sweep, args)
                 print(f"[{i}/{len(sweeps)}] sweep {sweep.name} done in "
                       f"{time.perf_counter() - t0:.0f} s", flush=True)
             print("claim 8: the Brian2 rate experiment", flush=True)

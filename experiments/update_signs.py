@@ -34,17 +34,17 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from ann.config import MNIST_LENET  # noqa: E402
 from ann.data.datasets import (  # noqa: E402
     dataset_names,
     load_dataset,
     subset,
     subtract_mean_image,
 )
-from ann.protocols import MNIST_LENET  # noqa: E402
-from ann.results import environment  # noqa: E402
+from ann.environment import environment  # noqa: E402
 from ann.train import resolve_device  # noqa: E402
 from bridge.biology import pairing_signs, rate_verdicts  # noqa: E402
-from bridge.mapping import CONVENTIONS, DEFAULT_CONVENTION  # noqa: E402
+from bridge.sign_mapping import CONVENTIONS, DEFAULT_CONVENTION  # noqa: E402
 from bridge.sweep_signs import MAX_EVERY  # noqa: E402
 from bridge.training_signs import (  # noqa: E402
     ann_rows,
@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--convention",
         choices=CONVENTIONS,
         default=DEFAULT_CONVENTION,
-        help="how the descent signal's sign reads as spike timing (see bridge.mapping)",
+        help="how the descent signal's sign reads as spike timing (see bridge.sign_mapping)",
     )
     parser.add_argument(
         "--dataset", default="mnist-5k", choices=dataset_names(), help="training data"

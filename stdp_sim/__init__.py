@@ -18,6 +18,8 @@ protocol's non-zero Δt and the rules' time constants (:func:`max_time_step`);
 :func:`run_conditions` refuses a coarser one with ``ValueError``.
 """
 
+from common.lazy import lazy_exports
+
 #: Public names -> the submodule that defines them; imported on first use (PEP 562), so
 #: that ``import stdp_sim.regime`` (the bridge's sign mapping) does not load Brian2.
 _EXPORTS = {
@@ -52,19 +54,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'stdp_sim' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = [

@@ -4,11 +4,12 @@ the parameter and shows the offending value."""
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 from brian2 import Hz, Quantity, second
 from brian2.units.fundamentalunits import have_same_dimensions
+
+from common.checks import is_integer
 
 
 def _show(value) -> str:
@@ -72,7 +73,7 @@ def rate_scalar(value, name: str, *, allow_zero: bool = False) -> Quantity:
 
 def positive_int(value, name: str, *, minimum: int = 1) -> int:
     """An integer ``>= minimum`` (bools are rejected)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    if not is_integer(value):
         raise ValueError(f"{name} must be an integer >= {minimum}, got {_show(value)}")
     if value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {_show(value)}")

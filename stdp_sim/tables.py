@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import numbers
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -40,6 +39,7 @@ from typing import Any
 import numpy as np
 from brian2 import Hz, ms, second
 
+from common.checks import is_integer, is_real
 from common.environment import environment
 from stdp_sim.backend import TARGETS, resolve_target
 from stdp_sim.protocols import CorrelatedPoisson, PairingProtocol
@@ -78,7 +78,7 @@ def _real(option: str, value, *, minimum: float = 0.0, inclusive: bool = False,
           maximum: float = math.inf) -> float:
     """A finite number ``> minimum`` (``>=`` with ``inclusive``) and ``<= maximum``, else
     ``ValueError``."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    ok = is_real(value) and math.isfinite(value)
     if not ok or not (value >= minimum if inclusive else value > minimum) or value > maximum:
         bound = "" if minimum == -math.inf else f" {'>=' if inclusive else '>'} {minimum:g}"
         if maximum < math.inf:
@@ -88,7 +88,7 @@ def _real(option: str, value, *, minimum: float = 0.0, inclusive: bool = False,
 
 
 def _integer(option: str, value, *, minimum: int, maximum: int | None = None) -> int:
-    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    ok = is_integer(value)
     if not ok or value < minimum or (maximum is not None and value > maximum):
         bound = f">= {minimum}" if maximum is None else f"in {minimum}..{maximum}"
         raise ValueError(f"{option} must be an integer {bound}, got {value!r}")

@@ -1,7 +1,7 @@
 """Batched sweep engine: train K models of one architecture at once, as one computation.
 
 Modules, one job each: :mod:`~ann.batched.layers` (stacked layers),
-:mod:`~ann.batched.surgery` (stacking models), :mod:`~ann.batched.memory` (how many
+:mod:`~ann.batched.stacking` (stacking models), :mod:`~ann.batched.memory` (how many
 members a stack holds), :mod:`~ann.batched.engine` (training stacks),
 :mod:`~ann.batched.graph` (a stack's step replayed from a CUDA graph).
 
@@ -61,26 +61,32 @@ on CUDA) and a cap ``max_members`` (on CPU by default :data:`CPU_STACK_BYTES`, s
 small stacks keep their activations in cache).
 """
 
-from ann.batched.engine import StackedRun, WorkUnit, plan_units, run_unit, train_batched
-from ann.batched.layers import StackedActivation, StackedConv2d, StackedLinear, UnsupportedModel
-from ann.batched.memory import CPU_STACK_BYTES, member_bytes, memory_budget_bytes, plan_chunks
-from ann.batched.surgery import model_signature, stack_models, verify_stacked
+from common.lazy import lazy_exports
 
-__all__ = [
-    "CPU_STACK_BYTES",
-    "UnsupportedModel",
-    "StackedActivation",
-    "StackedConv2d",
-    "StackedLinear",
-    "stack_models",
-    "model_signature",
-    "verify_stacked",
-    "member_bytes",
-    "memory_budget_bytes",
-    "plan_chunks",
-    "StackedRun",
-    "train_batched",
-    "WorkUnit",
-    "plan_units",
-    "run_unit",
-]
+#: Public names -> the module that defines them, imported on first use (PEP 562):
+#: ``import ann.batched.layers`` loads no trainer, and ``train_batched`` (which plans
+#: stacks and loop runs alike) lives in :mod:`ann.sweep_plan`, above this package.
+_EXPORTS = {
+    "CPU_STACK_BYTES": "ann.batched.memory",
+    "member_bytes": "ann.batched.memory",
+    "memory_budget_bytes": "ann.batched.memory",
+    "plan_chunks": "ann.batched.memory",
+    "UnsupportedModel": "ann.batched.layers",
+    "StackedActivation": "ann.batched.layers",
+    "StackedConv2d": "ann.batched.layers",
+    "StackedLinear": "ann.batched.layers",
+    "stack_models": "ann.batched.stacking",
+    "model_signature": "ann.batched.stacking",
+    "verify_stacked": "ann.batched.stacking",
+    "StackedRun": "ann.batched.engine",
+    "WorkUnit": "ann.sweep_plan",
+    "plan_units": "ann.sweep_plan",
+    "run_unit": "ann.sweep_plan",
+    "train_batched": "ann.sweep_plan",
+}
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+
+__all__ = list(_EXPORTS)

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from ann.activations import SLOPES, MixLU, PiecewiseLinearUnit, piecewise_linear
+from ann.members import MemberUnits, select_rows
 
 __all__ = [
     "UnsupportedModel",
@@ -33,18 +34,11 @@ class UnsupportedModel(ValueError):
     """A model (or set of member models) that the batched engine cannot stack."""
 
 
-def member_view(t: Tensor, members: int) -> Tensor:
-    """``t`` viewed as ``(members, rows, ...)``: the member-major split of dimension 0."""
-    return t.unflatten(0, (members, t.shape[0] // members))
-
-
-def select_rows(t: Tensor, members: int, keep: Tensor) -> Tensor:
-    """The members ``keep`` (index tensor) of a member-major tensor, as a new tensor."""
-    return member_view(t, members).index_select(0, keep.to(t.device)).flatten(0, 1)
-
-
 class ReLUUnit(PiecewiseLinearUnit):
     """``nn.ReLU`` as a slope table, so that a stack carries it like any unit."""
+
+    #: The type of every unit (:mod:`ann.unit_types`).
+    unit_type = "relu"
 
     def slopes(self, x: Tensor) -> tuple[Tensor, ...]:
         return tuple(torch.tensor(v, dtype=x.dtype, device=x.device) for v in SLOPES["relu"])
@@ -70,7 +64,7 @@ def _member_unit(module: nn.Module) -> PiecewiseLinearUnit:
     return copy.deepcopy(module)  # a private copy: its draws are the member's own
 
 
-class StackedActivation(nn.Module):
+class StackedActivation(MemberUnits):
     """The activations at one position of K member models, as one activation.
 
     Each member's unit (``nn.ReLU`` or any :class:`~ann.activations.PiecewiseLinearUnit`:
@@ -110,7 +104,7 @@ class StackedActivation(nn.Module):
         """Restart the resampling members' generators from their seeds (as new modules)."""
         for unit in self.units:
             if isinstance(unit, MixLU):
-                unit.load_generator_states({})
+                unit.reset_draws()
 
     def generator_states(self) -> list[dict[str, Tensor]]:
         """Each member's resample generator states (empty for other units)."""

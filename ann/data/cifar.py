@@ -25,16 +25,15 @@ overflow its recursion limit later).  Every file that is missing or malformed, w
 is wrong with it, is named in one one-line :class:`~ann.data.DataError`.  Without the
 files and without a network, the error says what to download and where to put it.
 
-Importing this module registers the dataset ``"cifar10"``.
+The dataset ``"cifar10"`` of :func:`ann.data.load_dataset` is this module's
+:func:`load_cifar10` (registered in :mod:`ann.data.datasets`, imported on first use).
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import pickle
-import pickletools
 import reprlib
 import shutil
 import tarfile
@@ -48,8 +47,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ann.data.datasets import DataError, DataNotFound, TensorData, register_dataset
+from ann.data.datasets import DataError, DataNotFound, TensorData
 from ann.data.download import DownloadError, fetch
+from ann.data.safe_pickle import MAX_PICKLE_DEPTH, PickleRefused, reason, safe_loads
 from common.files import atomic_write_bytes
 
 __all__ = [
@@ -85,202 +85,20 @@ OFFICIAL_BATCH_SIZE = 10000
 
 _CHUNK = 1 << 20
 
-# Globals a CIFAR-10 pickle may name: numpy array reconstruction and, for protocol-2
-# pickles written by Python 3, the bytes constructor.  Nothing else is importable.
-_ALLOWED = {
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("numpy.core.numeric", "_frombuffer"),
-    ("numpy._core.numeric", "_frombuffer"),
-    ("_codecs", "encode"),
-}
-
-
-class _SafeUnpickler(pickle.Unpickler):
-    """Unpickler that resolves only the globals in :data:`_ALLOWED` (exact names, so no
-    attribute paths such as ``numpy.ndarray.tofile`` either) and no persistent ids."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) not in _ALLOWED:
-            raise pickle.UnpicklingError(f"refusing to load global {module}.{name}")
-        if module.startswith("numpy.core.") and hasattr(np, "_core"):
-            module = "numpy._core." + module[len("numpy.core."):]  # numpy >= 2 name
-        return super().find_class(module, name)
-
-    def persistent_load(self, pid: Any) -> Any:
-        raise pickle.UnpicklingError("refusing to load a persistent id")
-
-
-#: Deepest nesting of objects accepted in a pickle (an official batch has about 6).
-#: Deeper structures are refused before anything is built: hashing a tuple nested
-#: 200,000 deep crashes the interpreter, and printing or converting deep lists raises
-#: ``RecursionError``.
-MAX_PICKLE_DEPTH = 100
-
-# How each pickle opcode moves the unpickler's stack, for the structure check.
-_LEAF_OPS = frozenset({
-    "INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4", "STRING", "BINSTRING",
-    "SHORT_BINSTRING", "BINBYTES", "SHORT_BINBYTES", "BINBYTES8", "BYTEARRAY8", "UNICODE",
-    "SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "FLOAT", "BINFLOAT", "NONE", "NEWTRUE",
-    "NEWFALSE", "EMPTY_LIST", "EMPTY_DICT", "EMPTY_TUPLE", "EMPTY_SET", "GLOBAL", "PERSID",
-    "EXT1", "EXT2", "EXT4", "NEXT_BUFFER",
-})
-_BUILD_FROM_MARK = frozenset({"LIST", "TUPLE", "DICT", "FROZENSET", "INST", "OBJ"})
-_BUILD_FROM_N = {"TUPLE1": 1, "TUPLE2": 2, "TUPLE3": 3, "REDUCE": 2, "NEWOBJ": 2,
-                 "NEWOBJ_EX": 3, "STACK_GLOBAL": 2, "BINPERSID": 1, "READONLY_BUFFER": 1}
-_ADD_N = {"APPEND": 1, "SETITEM": 2, "BUILD": 1}  # into the object below them
-_ADD_FROM_MARK = frozenset({"APPENDS", "SETITEMS", "ADDITEMS"})
-_NO_STACK = frozenset({"PROTO", "FRAME"})
-_PUT = frozenset({"PUT", "BINPUT", "LONG_BINPUT"})
-_GET = frozenset({"GET", "BINGET", "LONG_BINGET"})
-
-
-class _Refused(ValueError):
-    """A well-formed pickle refused for its shape (too deep, or an object in itself)."""
-
-
-def _check_structure(raw: bytes, max_depth: int = MAX_PICKLE_DEPTH) -> None:
-    """Refuse a pickle whose objects would nest deeper than ``max_depth`` or contain
-    themselves, without building any object.
-
-    The opcodes are walked (:func:`pickletools.genops`) and the unpickler's stack and
-    memo simulated with one node per object and an edge from each object to everything
-    put into it (an upper bound on the real nesting).
-
-    Raises:
-        _Refused: too deep, or a cycle.
-        ValueError: not a well-formed pickle (other exceptions of ``genops`` too).
-    """
-    children: list[list[int]] = []
-    stack: list[int] = []
-    marks: list[int] = []  # len(stack) at each MARK
-    memo: dict[int, int] = {}
-
-    def new(items: list[int]) -> int:
-        children.append(items)
-        return len(children) - 1
-
-    def pop(n: int) -> list[int]:
-        if len(stack) - (marks[-1] if marks else 0) < n:
-            raise ValueError("stack underflow")
-        items = stack[len(stack) - n:]
-        del stack[len(stack) - n:]
-        return items
-
-    def pop_mark() -> list[int]:
-        if not marks:
-            raise ValueError("MARK missing")
-        start = marks.pop()
-        items = stack[start:]
-        del stack[start:]
-        return items
-
-    def top() -> int:
-        if len(stack) <= (marks[-1] if marks else 0):
-            raise ValueError("stack underflow")
-        return stack[-1]
-
-    stopped = False
-    for op, arg, _pos in pickletools.genops(raw):
-        name = op.name
-        if name in _LEAF_OPS:
-            stack.append(new([]))
-        elif name in _BUILD_FROM_N:
-            stack.append(new(pop(_BUILD_FROM_N[name])))
-        elif name in _BUILD_FROM_MARK:
-            stack.append(new(pop_mark()))
-        elif name in _ADD_N:
-            items = pop(_ADD_N[name])
-            children[top()].extend(items)
-        elif name in _ADD_FROM_MARK:
-            items = pop_mark()
-            children[top()].extend(items)
-        elif name == "MARK":
-            marks.append(len(stack))
-        elif name == "POP":
-            if len(stack) > (marks[-1] if marks else 0):
-                stack.pop()
-            else:
-                pop_mark()
-        elif name == "POP_MARK":
-            pop_mark()
-        elif name == "DUP":
-            stack.append(top())
-        elif name in _PUT:
-            memo[arg] = top()
-        elif name == "MEMOIZE":
-            memo[len(memo)] = top()
-        elif name in _GET:
-            if arg not in memo:
-                raise ValueError(f"memo key {arg} missing")
-            stack.append(memo[arg])
-        elif name == "STOP":
-            top()
-            stopped = True
-        elif name not in _NO_STACK:
-            raise ValueError(f"unsupported opcode {name}")
-    if not stopped:
-        raise ValueError("no STOP opcode")
-
-    # Longest chain of containment over all objects (not only the result: a dict built
-    # and dropped still hashes its keys), by an iterative depth-first search.
-    depth = [0] * len(children)
-    state = bytearray(len(children))  # 0 unseen, 1 on the current path, 2 done
-    for start in range(len(children)):
-        if state[start]:
-            continue
-        state[start] = 1
-        path = [(start, iter(children[start]))]
-        while path:
-            node, pending = path[-1]
-            for child in pending:
-                if state[child] == 1:
-                    raise _Refused("an object that contains itself")
-                if state[child] == 0:
-                    if len(path) >= max_depth:
-                        raise _Refused(f"objects nested more than {max_depth} deep")
-                    state[child] = 1
-                    path.append((child, iter(children[child])))
-                    break
-            else:
-                path.pop()
-                state[node] = 2
-                depth[node] = 1 + max((depth[c] for c in children[node]), default=0)
-                if depth[node] + len(path) > max_depth:
-                    raise _Refused(f"objects nested more than {max_depth} deep")
-
-
-def _reason(exc: BaseException) -> str:
-    """``Type: message`` of ``exc`` on one short line (never raising itself)."""
-    try:
-        text = str(exc)
-    except Exception:  # a hostile object's __str__
-        text = ""
-    text = " ".join(text.split())
-    if len(text) > 160:
-        text = text[:157] + "..."
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 def _unpickle(path: Path, raw: bytes, what: str) -> dict[str, Any]:
     """Load a pickled dict (Python 2 or 3 pickle) from ``raw``; keys returned as ``str``.
 
     Raises:
         DataError: ``raw`` is not a pickle, is nested too deep, names a global outside
-            :data:`_ALLOWED`, or is not a dict (``what``: the kind of file, for the message).
+            :data:`~ann.data.safe_pickle.NUMPY_GLOBALS`, or is not a dict (``what``: the
+            kind of file, for the message).
     """
     try:
-        _check_structure(raw)
-    except _Refused as exc:
+        obj = safe_loads(raw)
+    except PickleRefused as exc:
         raise DataError(f"{path}: not a CIFAR-10 {what} (its pickle has {exc})") from None
-    except Exception as exc:  # whatever a corrupt file raises; not Ctrl-C
-        raise DataError(f"{path}: not a valid python pickle ({_reason(exc)})") from None
-    try:
-        obj = _SafeUnpickler(io.BytesIO(raw), encoding="bytes").load()
     except Exception as exc:  # LookupError, MemoryError, ...; not Ctrl-C
-        raise DataError(f"{path}: not a valid python pickle ({_reason(exc)})") from None
+        raise DataError(f"{path}: not a valid python pickle ({reason(exc)})") from None
     if not isinstance(obj, dict):
         raise DataError(f"{path}: expected a pickled dict, got {type(obj).__name__}")
     return {(k.decode("latin1") if isinstance(k, bytes) else str(k)): v for k, v in obj.items()}
@@ -295,7 +113,7 @@ def _checked(path: Path, what: str, parse: Callable[[Path, dict[str, Any]], Any]
     except DataError:
         raise
     except Exception as exc:  # RecursionError, MemoryError, LookupError, ...
-        raise DataError(f"{path}: not a CIFAR-10 {what} ({_reason(exc)})") from None
+        raise DataError(f"{path}: not a CIFAR-10 {what} ({reason(exc)})") from None
 
 
 def _parse_batch(path: Path, d: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -312,7 +130,7 @@ def _parse_batch(path: Path, d: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]
     try:
         labels = np.asarray(d["labels"])
     except (TypeError, ValueError, OverflowError) as exc:
-        raise DataError(f"{path}: 'labels' is not a list of integers ({_reason(exc)})") \
+        raise DataError(f"{path}: 'labels' is not a list of integers ({reason(exc)})") \
             from None
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
         raise DataError(f"{path}: 'labels' must be a list of integers, got "
@@ -635,10 +453,3 @@ def load_cifar10(
         info=info,
     )
 
-
-register_dataset(
-    "cifar10",
-    "ann.data.cifar:load_cifar10",
-    "CIFAR-10 50k/10k (python pickle batches): --data-dir, user cache, or download of "
-    "cifar-10-python.tar.gz (md5-checked)",
-)

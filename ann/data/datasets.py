@@ -21,7 +21,6 @@ one ``error: ...`` line and exit with status 2.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -33,6 +32,7 @@ import torch
 from torch import Tensor
 
 from common.cli import UserError
+from common.lazy import resolve
 
 __all__ = [
     "DataError",
@@ -172,6 +172,11 @@ _REGISTRY: dict[str, tuple[Loader | str, str]] = {
         "Fashion-MNIST 60k/10k: --data-dir, user cache, /usr/share/datasets/fashion-mnist, "
         "or download (sha256-checked)",
     ),
+    "cifar10": (
+        "ann.data.cifar:load_cifar10",
+        "CIFAR-10 50k/10k (python pickle batches): --data-dir, user cache, or download of "
+        "cifar-10-python.tar.gz (md5-checked)",
+    ),
 }
 
 
@@ -207,8 +212,7 @@ def dataset_description(name: str) -> str:
 def _resolve(name: str) -> Loader:
     loader, _ = _REGISTRY[name]
     if isinstance(loader, str):
-        module_name, func_name = loader.split(":")
-        loader = getattr(importlib.import_module(module_name), func_name)
+        loader = resolve(loader)
     return loader
 
 

@@ -1,8 +1,10 @@
-"""The sweeps of the verdict study, per scale, as command lines of the sweep scripts.
+"""The sweeps of the verdict study, per scale, as options of the sweep experiments.
 
-Each :class:`Sweep` is one ``experiments/mixlu_mnist.py`` or ``mixlu_cifar.py`` command
-(one dataset, model and protocol), stored in ``DIR/sweeps/NAME`` by that script's own
-:class:`~ann.results.RunStore`: the study resumes as every sweep does, a claim that
+Each :class:`Sweep` is one run of an experiment of :mod:`ann.experiments`
+(``mixlu_mnist`` or ``mixlu_cifar``: one dataset, model and protocol) with its options
+(:meth:`Sweep.options`), stored in ``DIR/sweeps/NAME`` by that experiment's own
+:class:`~ann.run_store.RunStore`, with the equivalent command of its script
+(:meth:`Sweep.command`): the study resumes as every sweep does, a claim that
 needs runs of another claim reuses them (all LeNet runs on mnist-5k are one sweep),
 and every sweep can be reported or extended with its script alone.
 
@@ -33,6 +35,9 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from ann.experiments.options import SweepOptions
 
 __all__ = [
     "SCALES",
@@ -54,11 +59,12 @@ MASKS = ("fixed", "resample")
 
 @dataclass(frozen=True)
 class Sweep:
-    """One sweep script command.
+    """One sweep of the study: an experiment and its options.
 
     Attributes:
         name: its directory under ``DIR/sweeps/``.
-        script: ``"mixlu_mnist"`` or ``"mixlu_cifar"``.
+        script: the experiment, ``"mixlu_mnist"`` or ``"mixlu_cifar"``
+            (:data:`ann.experiments.EXPERIMENTS`; also its script's name).
         dataset: ``--dataset``.
         data: which data directory it reads: ``"mnist"``, ``"fashion"`` or ``"cifar"``
             (``--mnist-dir`` ... of ``thesis_claims.py``, passed as ``--data-dir``).
@@ -89,29 +95,25 @@ class Sweep:
         """``"lenet"`` or ``"lenet5"``."""
         return "lenet" if self.script == "mixlu_mnist" else "lenet5"
 
-    def argv(self, out: Path, data_dir: Path | None = None,
-             extra: Sequence[str] = ()) -> list[str]:
-        """The script's arguments: this sweep into ``out`` (its own directory)."""
-        argv = ["--dataset", self.dataset, "--epochs", str(self.epochs),
-                "--seeds", str(self.seeds), "--activations", self.activations,
-                "--out", str(out)]
-        if data_dir is not None:
-            argv += ["--data-dir", str(data_dir)]
-        if self.train_subset is not None:
-            argv += ["--train-subset", str(self.train_subset)]
-        if self.test_subset is not None:
-            argv += ["--test-subset", str(self.test_subset)]
-        if self.positions is not None:
-            argv += ["--mixlu-positions", self.positions]
+    def options(self, out: Path, data_dir: Path | None = None, **run: Any) -> SweepOptions:
+        """The experiment's options: this sweep into ``out`` (its own directory);
+        ``run``: options of where and how it runs (``device``, ``executor`` ...)."""
+        return SweepOptions(dataset=self.dataset, epochs=self.epochs, seeds=self.seeds,
+                            activations=self.activations, out=out, data_dir=data_dir,
+                            train_subset=self.train_subset, test_subset=self.test_subset,
+                            mixlu_positions=self.positions, **run)
+
+    def argv(self, out: Path, data_dir: Path | None = None, **run: Any) -> list[str]:
+        """The script's arguments of :meth:`options` and the sign monitor."""
+        argv = self.options(out, data_dir, **run).argv()
         if self.signs_every is not None:
             argv += ["--signs", "--signs-every", str(self.signs_every)]
-        return argv + list(extra)
+        return argv
 
-    def command(self, out: Path, data_dir: Path | None = None,
-                extra: Sequence[str] = ()) -> str:
+    def command(self, out: Path, data_dir: Path | None = None, **run: Any) -> str:
         """The shell command that runs (or resumes) this sweep alone."""
         return shlex.join(["python", f"experiments/{self.script}.py",
-                           *self.argv(out, data_dir, extra)])
+                           *self.argv(out, data_dir, **run)])
 
     def stored(self, meta: dict) -> Sweep:
         """This sweep as its store's ``sweep.json`` says it ran: the dataset actually

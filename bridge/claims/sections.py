@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ann.report import markdown_table
-from bridge.claims.analysis_plan import ALPHA, plan_markdown
+from bridge.claims.analysis_plan import ALPHA, CLAIMS, plan_markdown
 from bridge.claims.plan import Sweep
 from common.stats import (
     Effect,
@@ -25,18 +25,6 @@ from common.stats import (
 
 Runs = dict[str, list[dict[str, Any]]]
 Claim = dict[str, Any]
-
-#: Claim number -> title.
-CLAIMS = {
-    1: "Less overfitting: the test − train gap shrinks as the NegLU share grows",
-    2: "Collapse: training breaks down at 10 % NegLUs (MNIST; 3 % on CIFAR-10)",
-    3: "Table 8 dynamics: the 1 % net reaches low error earlier than ReLU, then leaves it",
-    4: "No dying units and no large biases in MixLU nets, unlike ReLU nets",
-    5: "The total NegLU count, not the share per layer, decides breakdown",
-    6: "NegLU ≈ Noisy ReLU; useful Leaky/PReLU slopes ≈ the useful NegLU share",
-    7: "NegLUs perform temporally-inverted updates",
-    8: "Table 3's sign convention (∂C/∂a > 0 ⇔ the presynaptic unit fired first)",
-}
 
 
 def stat_cell(values: Sequence[float], digits: int = 2) -> str:

@@ -1,0 +1,32 @@
+"""The member-major layout of K models trained as one stack.
+
+The batched engine (:mod:`ann.batched`) concatenates K member models along the
+channel dimension: member ``k``'s rows of a weight, bias or activation are rows
+``k*C .. (k+1)*C - 1``.  This leaf module holds that layout, and the base class of an
+activation position that carries one unit per member, so that code below the engine
+(the unit diagnostics, :mod:`ann.diagnostics`) reads stacked models without importing
+it.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+__all__ = ["member_view", "select_rows", "MemberUnits"]
+
+
+def member_view(t: Tensor, members: int) -> Tensor:
+    """``t`` viewed as ``(members, rows, ...)``: the member-major split of dimension 0."""
+    return t.unflatten(0, (members, t.shape[0] // members))
+
+
+def select_rows(t: Tensor, members: int, keep: Tensor) -> Tensor:
+    """The members ``keep`` (index tensor) of a member-major tensor, as a new tensor."""
+    return member_view(t, members).index_select(0, keep.to(t.device)).flatten(0, 1)
+
+
+class MemberUnits(nn.Module):
+    """An activation position of a stack: ``units`` holds each member's own activation
+    module, in member order (a plain list, not submodules)."""
+
+    units: list[nn.Module]

@@ -1,0 +1,288 @@
+"""A resumable store of finished runs (a sweep's output directory).
+
+Layout of a sweep's output directory (``--out DIR``)::
+
+    DIR/sweep.json          what the runs share (checked on resume) and provenance
+    DIR/runs/<key>.json     one finished run each (``RunSpec.key``), written atomically
+    DIR/.lock               the process writing DIR (PID), while it runs
+    DIR/checkpoints/*.pt    epoch checkpoints of unfinished stacks and runs
+                            (:mod:`ann.checkpoint`), deleted as their runs finish
+
+A rerun of the same sweep skips every run already in ``runs/``.  ``sweep.json``
+holds the sweep's identity (experiment, dataset and its fingerprint, configuration,
+model, engine, :data:`~ann.config.TRAINER_VERSION`), which a rerun must match, and its
+provenance (toolkit commit, torch/brian2/numpy versions, hardware: recorded, not
+checked).  A directory holding a different sweep, runs of another engine or trainer
+version, or runs of the earlier layout (no trainer version) is refused in one line
+rather than mixed; the earlier layout can still be read with ``--report-only``
+(:meth:`RunStore.open`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from common.checks import is_real
+from common.cli import UserError
+from common.files import atomic_write_json, read_json
+
+__all__ = ["SweepMismatch", "StoreError", "RunStore", "RUN_FIELDS"]
+
+#: Keys every stored run has (the published fields of a run record).
+RUN_FIELDS = ("neg_percent", "backward", "seed", "status", "train_error", "test_error",
+              "epochs")
+
+
+class SweepMismatch(UserError):
+    """An output directory that holds the runs of a different sweep (or engine, or
+    trainer version, or layout)."""
+
+
+class StoreError(UserError):
+    """A stored file that cannot be read (corrupt, foreign), or a directory that another
+    process is writing."""
+
+
+def _number(value: Any) -> bool:
+    return is_real(value)
+
+
+def _run_problem(result: dict[str, Any]) -> str:
+    """What makes ``result`` (with every field of :data:`RUN_FIELDS`) not a run record,
+    or ``""``: the published fields' types, the epoch records, the activation spec."""
+    for name in ("neg_percent", "train_error", "test_error"):
+        if not _number(result[name]):
+            return f"{name} is {result[name]!r}, not a number"
+    if not isinstance(result["seed"], int) or isinstance(result["seed"], bool) \
+            or result["seed"] < 0:
+        return f"seed is {result['seed']!r}, not a non-negative integer"
+    if result["backward"] is not None and not isinstance(result["backward"], str):
+        return f"backward is {result['backward']!r}, not a name"
+    if result["status"] not in ("ok", "diverged"):
+        return f"status is {result['status']!r}, not 'ok' or 'diverged'"
+    epochs = result["epochs"]
+    if not isinstance(epochs, list):
+        return "epochs is not a list"
+    for e in epochs:
+        if not isinstance(e, dict) or not all(
+                _number(e.get(k)) for k in ("epoch", "train_error", "test_error", "loss")):
+            return f"epoch record {str(e)[:60]!r} lacks numeric epoch, errors or loss"
+    spec = result.get("activation_spec")
+    if spec is not None:
+        from ann.specs import ActivationSpec
+
+        try:
+            if not isinstance(spec, dict):
+                raise ValueError("not an object")
+            ActivationSpec.from_dict(spec)
+        except (ValueError, KeyError, TypeError) as exc:
+            return f"activation_spec {str(spec)[:60]!r} is not a spec ({exc})"
+    return ""
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class RunStore:
+    """Finished runs of one sweep, one JSON file per run, for resuming.
+
+    Args:
+        directory: output directory (created).
+        meta: JSON-ready identity of the sweep (configuration, dataset and its
+            fingerprint, model, engine, trainer version).  Written to ``sweep.json``
+            on first use; later uses must pass an equal ``meta``.
+        provenance: JSON-ready record of what ran it (commit, versions, hardware),
+            written with a new ``sweep.json`` and never checked.
+
+    Raises:
+        SweepMismatch: ``directory`` holds a different sweep (the message names the
+            keys that differ and what to do).
+        StoreError: ``sweep.json`` is corrupt.
+    """
+
+    def __init__(self, directory: str | Path, meta: dict[str, Any],
+                 provenance: dict[str, Any] | None = None, *, _check: bool = True):
+        self.directory = Path(directory)
+        self.runs_dir = self.directory / "runs"
+        self.meta = json.loads(json.dumps(meta))  # normalise (tuples -> lists, ...)
+        self.meta_path = self.directory / "sweep.json"
+        self._lock_path: Path | None = None
+        self._owns_lock = False
+        if not _check:
+            return
+        if self.meta_path.exists():
+            stored = self._read(self.meta_path, "sweep.json")
+            stored.pop("provenance", None)
+            if stored != self.meta:
+                raise SweepMismatch(self._mismatch(stored))
+        else:
+            document = dict(self.meta)
+            if provenance is not None:
+                document["provenance"] = provenance
+            atomic_write_json(self.meta_path, document)
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+
+    @classmethod
+    def open(cls, directory: str | Path) -> RunStore:
+        """A store read as it is (``--report-only``): any sweep, any layout.
+
+        Raises:
+            StoreError: no ``sweep.json`` in ``directory``, or a corrupt one.
+        """
+        directory = Path(directory)
+        path = directory / "sweep.json"
+        if not path.is_file():
+            raise StoreError(f"{path} not found: {str(directory)!r} holds no stored sweep")
+        store = cls(directory, {}, _check=False)
+        store.meta = store._read(path, "sweep.json")
+        return store
+
+    def _mismatch(self, stored: dict[str, Any]) -> str:
+        where = f"--out {str(self.directory)!r}"
+        if "trainer_version" not in stored:
+            return (f"{where} holds runs of an earlier layout of the toolkit (no trainer "
+                    f"version); read them with --report-only, or choose a new --out")
+        for key, what in (("engine", "engine"), ("trainer_version", "trainer version")):
+            if stored.get(key) != self.meta.get(key):
+                return (f"{where} holds runs of {what} {stored.get(key)!r}, not "
+                        f"{self.meta.get(key)!r}; choose a new --out (or rerun with "
+                        f"that {what})")
+        diff = sorted(k for k in set(stored) | set(self.meta)
+                      if stored.get(k) != self.meta.get(k))
+        return (f"{where} holds runs of a different sweep (differs in: {', '.join(diff)}); "
+                f"use another --out or delete it")
+
+    def _read(self, path: Path, what: str) -> dict[str, Any]:
+        try:
+            value = read_json(path)
+        except (ValueError, OSError) as exc:
+            raise StoreError(f"{path} is not a readable {what} ({exc}); move it aside "
+                             f"(e.g. mv {path} {path}.bad) and rerun") from None
+        if not isinstance(value, dict):
+            raise StoreError(f"{path} is not a {what} (a JSON {type(value).__name__}, not an "
+                             f"object); move it aside (e.g. mv {path} {path}.bad) and rerun")
+        return value
+
+    @property
+    def stored_meta(self) -> dict[str, Any]:
+        """The identity in ``sweep.json`` (``provenance`` left out)."""
+        meta = dict(self.meta)
+        meta.pop("provenance", None)
+        return meta
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        """Where the epoch checkpoints of this sweep's unfinished runs go."""
+        return self.directory / "checkpoints"
+
+    def path(self, key: str) -> Path:
+        """File of the run with ``key``."""
+        return self.runs_dir / f"{key}.json"
+
+    def load(self, key: str) -> dict[str, Any] | None:
+        """The stored result of ``key``, or ``None`` if that run has not finished.
+
+        Raises:
+            StoreError: the file is corrupt or not a run record (one line naming it).
+        """
+        path = self.path(key)
+        if not path.exists():
+            return None
+        result = self._read(path, "stored run")
+        missing = [f for f in RUN_FIELDS if f not in result]
+        problem = (f"missing {', '.join(missing)}" if missing else _run_problem(result))
+        if problem:
+            raise StoreError(f"{path} is not a stored run ({problem}); move it aside (e.g. "
+                             f"mv {path} {path}.bad) and rerun to train that run again")
+        return result
+
+    def save(self, key: str, result: dict[str, Any]) -> Path:
+        """Store a finished run atomically."""
+        return atomic_write_json(self.path(key), result)
+
+    def keys(self) -> list[str]:
+        """Keys of all stored runs, sorted."""
+        return sorted(p.stem for p in self.runs_dir.glob("*.json"))
+
+    # -- one writer at a time -------------------------------------------------
+
+    def lock(self) -> None:
+        """Claim the directory for this process (``DIR/.lock`` holds its PID).
+
+        A lock whose process no longer runs (killed) is taken over.
+
+        Raises:
+            StoreError: another live process holds the lock (its PID named).
+        """
+        path = self.directory / ".lock"
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for _ in range(3):
+            if path.is_dir():
+                raise StoreError(f"{path} is a directory where the lock file goes; move it "
+                                 f"aside and rerun")
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                try:
+                    pid = int(path.read_text().strip() or "0")
+                except (OSError, ValueError):
+                    pid = 0
+                if pid == os.getpid():  # this process holds it already (RunStore.claim)
+                    self._lock_path, self._owns_lock = path, False
+                    return
+                if pid > 0 and _pid_alive(pid):
+                    raise StoreError(
+                        f"another process (PID {pid}) is writing to {str(self.directory)!r}; "
+                        f"wait for it to finish, or use another --out") from None
+                path.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            with os.fdopen(fd, "w") as fh:
+                fh.write(f"{os.getpid()}\n")
+            self._lock_path, self._owns_lock = path, True
+            return
+        raise StoreError(f"could not lock {str(self.directory)!r}; remove {path} and rerun")
+
+    def unlock(self) -> None:
+        """Release :meth:`lock` (if this object took it; a lock this process already held
+        stays with its first holder)."""
+        if self._lock_path is not None and self._owns_lock:
+            self._lock_path.unlink(missing_ok=True)
+        self._lock_path, self._owns_lock = None, False
+
+    @classmethod
+    @contextlib.contextmanager
+    def claim(cls, directory: str | Path) -> Iterator[RunStore]:
+        """Lock ``directory`` for this process and check every stored run file, before
+        anything is loaded or computed; released on leaving the block.  A
+        :class:`RunStore` of the same directory opened inside the block shares the lock.
+
+        Raises:
+            StoreError: another live process writes there, or a stored run is corrupt.
+        """
+        holder = cls(directory, {}, _check=False)
+        holder.lock()
+        try:
+            for key in holder.keys():
+                holder.load(key)
+            yield holder
+        finally:
+            holder.unlock()
+
+    def __enter__(self) -> RunStore:
+        self.lock()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.unlock()
