@@ -7,6 +7,17 @@ No torch import at module level: the stdp_sim tests must run without PyTorch ins
 import pytest
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Every case of the hostile suite (tests/hostile, marker ``hostile``) is also
+    ``slow``, so that ``-m "not slow"`` leaves the whole suite out (``tryfirst``: before
+    ``-m`` deselects), and runs last, after the quicker tests."""
+    for item in items:
+        if item.get_closest_marker("hostile") is not None:
+            item.add_marker(pytest.mark.slow)
+    items.sort(key=lambda item: item.get_closest_marker("hostile") is not None)
+
+
 @pytest.fixture
 def one_thread():
     """Small tensors: one thread avoids OpenMP contention with other processes.

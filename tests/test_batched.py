@@ -19,9 +19,9 @@ from ann.batched import (
     stack_models,
     train_batched,
 )
+from ann.config import MNIST_LENET
 from ann.epoch import CHANCE_ERROR
 from ann.models import LeNet, build_model
-from ann.protocols import MNIST_LENET
 from ann.specs import RunSpec
 from ann.train import TrainConfig, train_one
 
@@ -81,6 +81,7 @@ def test_stacked_activation_matches_members_forward_and_every_backward():
     assert not torch.equal(grads[0], grads[1]) and not torch.equal(grads[1], grads[2])
 
 
+@pytest.mark.slow
 def test_lenet_members_match_their_solo_runs():
     # 2 epochs x 50 steps of batch 10 = 100 SGD steps per member, 4 members that differ
     # in NegLU share, backward mode and seed.
@@ -183,6 +184,7 @@ def test_lenet5_with_flip_schedule_and_lr_multipliers_matches_solo_runs():
         assert_same_run(batched[s], alone[s], 60, 40)
 
 
+@pytest.mark.slow
 def test_resampled_masks_are_stacked_and_draw_the_loops_masks():
     # LeNet5 as mixlu_cifar.py runs it by default (mask="resample", flips), one member
     # with fixed masks beside them; 1005 test images: two test chunks (1000 + 5) per
@@ -248,6 +250,7 @@ def test_bad_arguments_raise_value_errors():
         train_batched(specs, data, MNIST_LENET.replace(), build_model, device="nonsense")
 
 
+@pytest.mark.slow
 def test_bench_sweep_runs_both_engines_and_reports_the_ratio(capsys):
     bench_sweep = load_script(ROOT / "benchmarks" / "bench_sweep.py")
     out = bench_sweep.run(bench_sweep.parse_args([
@@ -407,7 +410,7 @@ def test_step_graph_copies_full_batches_into_its_buffers_and_runs_partial_ones_a
 def test_cuda_graph_refuses_observers_and_resampled_masks():
     data = synthetic(40, 20)
     config = MNIST_LENET.replace(epochs=1, batch_size=20)
-    from ann.observe import Observer
+    from ann.step_observer import Observer
 
     fixed = [RunSpec.mixlu(5, "reference", 0)]
     with pytest.raises(ValueError, match="cuda_graph=True needs"):

@@ -8,7 +8,7 @@ import torch
 
 from ann.activations import MixLU, NegLU
 from bridge.derivative import effective_derivative, probe_derivative
-from bridge.mapping import map_event, timing_from_descent
+from bridge.sign_mapping import map_event, timing_from_descent
 from stdp_sim.regime import Regime
 
 SIGNS = (-1.0, 0.0, 1.0)
@@ -138,7 +138,7 @@ def _rows(preset, up, flat, down, sem=0.01):
 
 
 def test_convention_verdict():
-    from bridge.convention import convention_verdict
+    from bridge.convention_verdict import convention_verdict
 
     # a Hebbian rule (pre-post +, post-pre -) potentiating under a rising rate: "rate"
     assert convention_verdict(_rows("h", 0.5, 0.0, -0.5), 1, -1, "h")["supports"] == "rate"

@@ -8,8 +8,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ann.activations import MixLU, NegLU
-from bridge.mapping import map_event
 from bridge.monitor import UpdateSignMonitor
+from bridge.sign_mapping import map_event
 
 
 def brute_force(pre, z_grad, a_grad, w_before, w_after, neg, convention):

@@ -16,12 +16,13 @@ import torch
 from ann.activations import MixLU
 from ann.batched.layers import StackedActivation
 from ann.checkpoint import Checkpoints, checkpoint_identity
-from ann.results import RunStore
+from ann.run_store import RunStore
 from ann.specs import mixlu_grid
 from ann.sweep import make_specs, run_sweep, sweep_meta
 from ann.train import TrainConfig
 
 from helpers import synthetic
+from writers import write_tiny_mnist
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -92,7 +93,7 @@ DRIVER = textwrap.dedent('''
     import torch
     torch.set_num_threads(1)
     from helpers import synthetic
-    from ann.results import RunStore
+    from ann.run_store import RunStore
     from ann.specs import mixlu_grid
     from ann.sweep import make_specs, run_sweep, sweep_meta
     from ann.train import TrainConfig
@@ -122,6 +123,7 @@ DRIVER = textwrap.dedent('''
     # loop: 6 runs x 3 epochs x 6 steps; the third run, in the middle of epoch 2
     ("loop", 2 * 3 * STEPS_PER_EPOCH + STEPS_PER_EPOCH + 3),
 ])
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_rerun_gives_the_uninterrupted_numbers(tmp_path, engine,
                                                                        kill_at):
     driver = tmp_path / "driver.py"
@@ -149,6 +151,7 @@ def test_sigkill_mid_epoch_then_rerun_gives_the_uninterrupted_numbers(tmp_path, 
     assert not (out / ".lock").exists()
 
 
+@pytest.mark.slow
 def test_restored_stack_keeps_members_already_stored(tmp_path, monkeypatch):
     """A member stored after the last checkpoint (e.g. it diverged) keeps its stored
     file; the stack goes on from the checkpoint with every member (so that the others'
@@ -169,6 +172,7 @@ def test_restored_stack_keeps_members_already_stored(tmp_path, monkeypatch):
         s.canonical().activation.key + f"-seed{s.seed}" for s in specs if s != done]
 
 
+@pytest.mark.slow
 def test_a_narrower_rerun_keeps_the_checkpoints_of_runs_it_does_not_ask_for(tmp_path,
                                                                              monkeypatch):
     """Killed in epoch 2, then rerun with other activations only: the killed stack's
@@ -190,6 +194,7 @@ def test_a_narrower_rerun_keeps_the_checkpoints_of_runs_it_does_not_ask_for(tmp_
 
 
 @pytest.mark.parametrize("content", [b"", b"not a torch file", None])
+@pytest.mark.slow
 def test_unreadable_or_foreign_checkpoint_is_ignored_in_one_warning(tmp_path, monkeypatch,
                                                                     content):
     data, specs, meta = killed_sweep(tmp_path, monkeypatch, STEPS_PER_EPOCH + 2)
@@ -286,12 +291,10 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
         assert ck.load("batched-x", "loop") is None
 
 
+@pytest.mark.slow
 def test_cli_ctrl_c_is_one_line_and_sigkill_at_any_moment_resumes(tmp_path):
     """The user's view: Ctrl-C says what is kept and exits 130; a kill -9 while a stack
     trains, then the same command again, gives the uninterrupted sweep's numbers."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    from test_mixlu_mnist_cli import write_tiny_mnist
-
     data_dir = write_tiny_mnist(tmp_path / "data", n_train=400, n_test=50)
     env = dict(os.environ, OMP_NUM_THREADS="1", NEGLU_STDP_CACHE=str(tmp_path / "cache"))
     script = str(ROOT / "experiments" / "mixlu_mnist.py")

@@ -25,9 +25,11 @@ from ann.data.cifar import (
     write_batch,
     write_meta,
 )
+from ann.data.safe_pickle import PickleRefused, check_structure
 
-CLASSES = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse",
-           b"ship", b"truck"]
+from writers import CIFAR_CLASSES, official_pickle, write_random_cifar
+
+CLASSES = [name.encode() for name in CIFAR_CLASSES]
 
 
 @pytest.fixture(autouse=True)
@@ -44,35 +46,12 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setattr(urllib.request, "urlopen", local_only)
 
 
-def official_pickle(obj) -> bytes:
-    """Written by hand, as the official Python 2 files: protocol 2, byte-string keys."""
-    return pickle.dumps(obj, protocol=2)
-
-
-def write_official(directory: Path, n=20, n_test=10, seed=0) -> dict:
-    """The seven files by hand (not via write_batch); returns the raw arrays."""
-    rng = np.random.default_rng(seed)
-    directory.mkdir(parents=True, exist_ok=True)
-    raw = {}
-    for name in FILES[:-1]:
-        count = n_test if name == "test_batch" else n
-        data = rng.integers(0, 256, size=(count, 3072), dtype=np.uint8)
-        labels = [int(v) for v in rng.integers(0, 10, size=count)]
-        obj = {b"batch_label": f"{name} of 6".encode(), b"labels": labels, b"data": data,
-               b"filenames": [f"f{i}.png".encode() for i in range(count)]}
-        (directory / name).write_bytes(official_pickle(obj))
-        raw[name] = (data, labels)
-    (directory / "batches.meta").write_bytes(official_pickle(
-        {b"num_cases_per_batch": n, b"label_names": CLASSES, b"num_vis": 3072}))
-    return raw
-
-
 def test_registered():
     assert "cifar10" in dataset_names()
 
 
 def test_loads_official_format_with_channel_row_layout(tmp_path):
-    raw = write_official(tmp_path / "d")
+    raw = write_random_cifar(tmp_path / "d")
     data = load_dataset("cifar10", tmp_path / "d", log=lambda s: None)
     assert data.name == "cifar10" and data.train_size == 100 and data.test_size == 10
     assert data.train_x.shape == (100, 3, 32, 32) and data.train_x.dtype == torch.float32
@@ -114,7 +93,7 @@ def test_write_batch_round_trip(tmp_path):
 
 
 def test_missing_files_are_all_named(tmp_path):
-    write_official(tmp_path / "d")
+    write_random_cifar(tmp_path / "d")
     (tmp_path / "d" / "data_batch_3").unlink()
     (tmp_path / "d" / "batches.meta").unlink()
     with pytest.raises(DataError) as exc:
@@ -125,7 +104,7 @@ def test_missing_files_are_all_named(tmp_path):
 
 def test_malformed_files_are_all_named_in_one_error(tmp_path):
     d = tmp_path / "d"
-    write_official(d)
+    write_random_cifar(d)
     (d / "data_batch_2").write_bytes(b"not a pickle at all")
     (d / "test_batch").write_bytes(official_pickle(
         {b"data": np.zeros((3, 100), np.uint8), b"labels": [0, 1, 2]}))
@@ -147,7 +126,7 @@ def test_malformed_files_are_all_named_in_one_error(tmp_path):
 
 def test_pickle_with_foreign_global_is_refused_without_running_it(tmp_path):
     d = tmp_path / "d"
-    write_official(d)
+    write_random_cifar(d)
     marker = tmp_path / "pwned"
 
     class Evil:
@@ -188,7 +167,7 @@ def make_archive(path: Path, src: Path, extra: dict[str, bytes] | None = None) -
 
 
 def test_download_checks_md5_then_extracts(tmp_path, monkeypatch):
-    write_official(tmp_path / "src")
+    write_random_cifar(tmp_path / "src")
     archive = tmp_path / "mirror" / "cifar-10-python.tar.gz"
     archive.parent.mkdir()
     md5 = make_archive(archive, tmp_path / "src", extra={"../escape": b"x"})
@@ -215,7 +194,7 @@ def test_download_checks_md5_then_extracts(tmp_path, monkeypatch):
 
 
 def test_archive_in_data_dir_is_verified(tmp_path, monkeypatch):
-    write_official(tmp_path / "src")
+    write_random_cifar(tmp_path / "src")
     d = tmp_path / "d"
     d.mkdir()
     md5 = make_archive(d / "cifar-10-python.tar.gz", tmp_path / "src")
@@ -227,7 +206,7 @@ def test_archive_in_data_dir_is_verified(tmp_path, monkeypatch):
 
 
 def test_truncated_archive_is_named(tmp_path, monkeypatch):
-    write_official(tmp_path / "src")
+    write_random_cifar(tmp_path / "src")
     d = tmp_path / "d"
     d.mkdir()
     path = d / "cifar-10-python.tar.gz"
@@ -272,7 +251,7 @@ def memo_tuple_chain(depth: int = DEPTH) -> bytes:
 @pytest.mark.parametrize("key", ["label_names", "labels", "data"])
 def test_deeply_nested_pickle_is_a_one_line_error(tmp_path, target, key):
     d = tmp_path / "d"
-    write_official(d)
+    write_random_cifar(d)
     (d / target).write_bytes(deep_list_value(key))
     with pytest.raises(DataError) as exc:
         load_dataset("cifar10", d, log=lambda s: None)
@@ -285,10 +264,10 @@ def test_deeply_nested_pickle_is_a_one_line_error(tmp_path, target, key):
 @pytest.mark.parametrize("make", [deep_tuple_key, memo_tuple_chain, deep_list_value])
 def test_nesting_is_refused_before_anything_is_built(make):
     raw = make("labels") if make is deep_list_value else make()
-    with pytest.raises(cifar_module._Refused, match="nested more than 100 deep"):
-        cifar_module._check_structure(raw)
+    with pytest.raises(PickleRefused, match="nested more than 100 deep"):
+        check_structure(raw)
     # an official batch is far below the limit
-    cifar_module._check_structure(official_pickle({b"data": np.zeros((2, 3072), np.uint8),
+    check_structure(official_pickle({b"data": np.zeros((2, 3072), np.uint8),
                                                    b"labels": [1, 2]}), max_depth=8)
 
 
@@ -402,7 +381,7 @@ def test_persistent_ids_are_refused(tmp_path):
 
 def test_corrupt_cached_batch_says_to_delete_the_cache(tmp_path, monkeypatch):
     folder = tmp_path / "cache" / "cifar10" / CIFAR10_FOLDER
-    write_official(folder)
+    write_random_cifar(folder)
     (folder / "data_batch_3").write_bytes(deep_list_value("labels"))
     with pytest.raises(DataError) as exc:
         load_dataset("cifar10", log=lambda s: None)
@@ -415,7 +394,7 @@ def test_corrupt_cached_batch_says_to_delete_the_cache(tmp_path, monkeypatch):
 @pytest.mark.parametrize("kind", ["directory", "broken-link"])
 def test_non_file_under_a_batch_name_in_data_dir_is_named(tmp_path, kind):
     d = tmp_path / "d"
-    write_official(d)
+    write_random_cifar(d)
     (d / "data_batch_4").unlink()
     if kind == "directory":
         (d / "data_batch_4").mkdir()

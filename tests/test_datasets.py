@@ -1,5 +1,6 @@
 """Dataset loading from files the tests write: sources, checks, downloads, fallbacks."""
 
+import functools
 import hashlib
 import os
 from pathlib import Path
@@ -25,26 +26,14 @@ from ann.data.download import DownloadError, download, download_first
 from ann.data.idx import write_idx
 from ann.data.mnist import MNIST, IdxDataset, load_idx_dataset
 
+from writers import tiny_mnist_arrays, write_tiny_mnist
+
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
-
-def write_tiny_mnist(directory: Path, n_train=60, n_test=20, gz=True, seed=0):
-    """MNIST-format files with class-dependent bright squares; returns the arrays."""
-    rng = np.random.default_rng(seed)
-    directory.mkdir(parents=True, exist_ok=True)
-    out = {}
-    for split, n in (("train", n_train), ("t10k", n_test)):
-        labels = (np.arange(n) % 10).astype(np.uint8)
-        images = rng.integers(0, 40, size=(n, 28, 28)).astype(np.uint8)
-        for i, c in enumerate(labels):
-            images[i, 2 * c : 2 * c + 6, 4:10] = 250
-        suffix = ".gz" if gz else ""
-        write_idx(directory / f"{split}-images-idx3-ubyte{suffix}", images)
-        write_idx(directory / f"{split}-labels-idx1-ubyte{suffix}", labels)
-        out[split] = (images, labels)
-    return out
+#: This module's MNIST files: 60 training and 20 test images unless a test says otherwise.
+write_small_mnist = functools.partial(write_tiny_mnist, n_train=60, n_test=20)
 
 
 @pytest.fixture(autouse=True)
@@ -74,7 +63,8 @@ def test_default_cache_dir_honours_environment(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("gz", [True, False])
 def test_mnist_from_data_dir_raw_or_gzip(tmp_path, gz):
-    arrays = write_tiny_mnist(tmp_path / "d", gz=gz)
+    write_small_mnist(tmp_path / "d", gz=gz)
+    arrays = tiny_mnist_arrays(60, 20)
     lines = []
     data = load_dataset("mnist", tmp_path / "d", log=lines.append)
     assert isinstance(data, TensorData) and data.name == "mnist"
@@ -87,7 +77,7 @@ def test_mnist_from_data_dir_raw_or_gzip(tmp_path, gz):
 
 
 def test_image_label_count_mismatch_names_both_files(tmp_path):
-    write_tiny_mnist(tmp_path / "d")
+    write_small_mnist(tmp_path / "d")
     write_idx(tmp_path / "d" / "train-labels-idx1-ubyte.gz", np.zeros(59, dtype=np.uint8))
     with pytest.raises(DataError, match=r"train-images-idx3-ubyte\.gz has 60 images but "
                                         r".*train-labels-idx1-ubyte\.gz has 59 labels"):
@@ -95,7 +85,7 @@ def test_image_label_count_mismatch_names_both_files(tmp_path):
 
 
 def test_malformed_file_in_data_dir_is_an_error_naming_it(tmp_path):
-    write_tiny_mnist(tmp_path / "d")
+    write_small_mnist(tmp_path / "d")
     path = tmp_path / "d" / "t10k-images-idx3-ubyte.gz"
     data = bytearray(path.read_bytes())
     data[len(data) // 2 : len(data) // 2 + 8] = b"\xff" * 8  # damage the deflate stream
@@ -105,7 +95,7 @@ def test_malformed_file_in_data_dir_is_an_error_naming_it(tmp_path):
 
 
 def test_wrong_image_size_is_an_error(tmp_path):
-    write_tiny_mnist(tmp_path / "d")
+    write_small_mnist(tmp_path / "d")
     write_idx(tmp_path / "d" / "t10k-images-idx3-ubyte.gz", np.zeros((20, 32, 32), np.uint8))
     with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte\.gz: expected items of shape"):
         load_dataset("mnist", tmp_path / "d")
@@ -151,7 +141,7 @@ def _file_mirror(tmp_path, arrays_dir: Path) -> IdxDataset:
 
 
 def test_download_into_cache_then_reuse(tmp_path, monkeypatch):
-    write_tiny_mnist(tmp_path / "mirror")
+    write_small_mnist(tmp_path / "mirror")
     spec = _file_mirror(tmp_path, tmp_path / "mirror")
     monkeypatch.setattr(mnist_module, "download_first", download_first)  # real one, file://
     cache = tmp_path / "c"
@@ -171,9 +161,9 @@ def test_download_into_cache_then_reuse(tmp_path, monkeypatch):
 
 
 def test_corrupt_cached_file_is_an_error(tmp_path, monkeypatch):
-    write_tiny_mnist(tmp_path / "mirror")
+    write_small_mnist(tmp_path / "mirror")
     spec = _file_mirror(tmp_path, tmp_path / "mirror")
-    write_tiny_mnist(tmp_path / "c" / "tiny", seed=1)  # same shapes, other pixels
+    write_small_mnist(tmp_path / "c" / "tiny", seed=1)  # same shapes, other pixels
     with pytest.raises(DataError, match=r"sha256 .* differs from the official .* delete"):
         load_idx_dataset(spec, data_dir=None, cache_dir=tmp_path / "c", download=False,
                          timeout=5, log=lambda s: None)
@@ -225,7 +215,7 @@ def test_mnist_5k_without_test_set_uses_stratified_split(tmp_path):
 
 
 def test_mnist_5k_uses_test_set_found_in_data_dir(tmp_path):
-    write_tiny_mnist(tmp_path / "d", n_test=30)
+    write_small_mnist(tmp_path / "d", n_test=30)
     data = load_dataset("mnist-5k", tmp_path / "d", log=lambda s: None)
     assert data.train_size == 5000 and data.test_size == 30
     assert "NOT the official" in data.info["test_source"]
@@ -300,7 +290,7 @@ def test_data_errors_are_user_errors(tmp_path):
 
 def _cache_copy(cache: Path, name: str = "mnist") -> None:
     """A complete set of files in the cache: what a silent fallback would find."""
-    write_tiny_mnist(cache / name, seed=3)
+    write_small_mnist(cache / name, seed=3)
 
 
 @pytest.mark.parametrize("gz", [True, False])
@@ -309,7 +299,7 @@ def test_test_images_without_labels_in_data_dir_is_an_error(tmp_path, isolated_c
                                                            dataset):
     _cache_copy(isolated_cache, "fashion-mnist" if dataset == "fashion-mnist" else "mnist")
     d = tmp_path / "d"
-    write_tiny_mnist(d, gz=gz)
+    write_small_mnist(d, gz=gz)
     suffix = ".gz" if gz else ""
     (d / f"t10k-labels-idx1-ubyte{suffix}").unlink()
     with pytest.raises(DataError) as exc:
@@ -324,7 +314,7 @@ def test_test_images_without_labels_in_data_dir_is_an_error(tmp_path, isolated_c
 def test_labels_without_images_in_data_dir_is_an_error(tmp_path, isolated_cache):
     _cache_copy(isolated_cache)
     d = tmp_path / "d"
-    write_tiny_mnist(d)
+    write_small_mnist(d)
     (d / "train-images-idx3-ubyte.gz").unlink()
     with pytest.raises(DataError, match=r"train-labels-idx1-ubyte\.gz is there but "
                                         r"train-images-idx3-ubyte\[\.gz\] is missing beside "
@@ -334,7 +324,7 @@ def test_labels_without_images_in_data_dir_is_an_error(tmp_path, isolated_cache)
 
 def test_only_the_test_split_matters_for_mnist_5k(tmp_path):
     d = tmp_path / "d"
-    write_tiny_mnist(d, n_test=30)
+    write_small_mnist(d, n_test=30)
     (d / "train-labels-idx1-ubyte.gz").unlink()  # not read by mnist-5k
     data = load_dataset("mnist-5k", d, log=lambda s: None)
     assert data.test_size == 30
@@ -346,7 +336,7 @@ def test_non_file_under_a_data_file_name_is_an_error(tmp_path, isolated_cache, k
                                                      dataset):
     _cache_copy(isolated_cache)
     d = tmp_path / "d"
-    write_tiny_mnist(d)
+    write_small_mnist(d)
     (d / "t10k-images-idx3-ubyte.gz").unlink()
     odd = d / "t10k-images-idx3-ubyte"
     if kind == "directory":
@@ -361,7 +351,7 @@ def test_non_file_under_a_data_file_name_is_an_error(tmp_path, isolated_cache, k
 
 
 def test_half_a_split_in_the_cache_still_falls_through(tmp_path, isolated_cache):
-    write_tiny_mnist(isolated_cache / "mnist")
+    write_small_mnist(isolated_cache / "mnist")
     (isolated_cache / "mnist" / "t10k-labels-idx1-ubyte.gz").unlink()
     with pytest.raises(DataNotFound, match="not all found"):
         load_dataset("mnist", download=False, log=lambda s: None)
@@ -384,7 +374,7 @@ def _damage(path: Path, how: str) -> None:
 @pytest.mark.parametrize("how", ["truncated-gzip", "garbage-gzip", "bad-crc", "garbage"])
 @pytest.mark.parametrize(("dataset", "split"), [("mnist", "train"), ("mnist-5k", "t10k")])
 def test_corrupt_cached_file_is_one_line_naming_it(isolated_cache, how, dataset, split):
-    write_tiny_mnist(isolated_cache / "mnist")
+    write_small_mnist(isolated_cache / "mnist")
     path = isolated_cache / "mnist" / f"{split}-images-idx3-ubyte.gz"  # the first one read
     _damage(path, how)
     with pytest.raises(DataError) as exc:
@@ -397,7 +387,7 @@ def test_corrupt_cached_file_is_one_line_naming_it(isolated_cache, how, dataset,
 
 @pytest.mark.parametrize("how", ["truncated-gzip", "bad-crc"])
 def test_corrupt_file_in_data_dir_is_one_line_naming_it(tmp_path, how):
-    write_tiny_mnist(tmp_path / "d")
+    write_small_mnist(tmp_path / "d")
     path = tmp_path / "d" / "train-labels-idx1-ubyte.gz"
     _damage(path, how)
     with pytest.raises(DataError, match=rf"^{path}: (truncated|corrupt) gzip stream") as exc:

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from ann.activations import MixLU
-from ann.batched.surgery import stack_models
+from ann.batched.stacking import stack_models
 from ann.diagnostics import LARGE_NEGATIVE_SD, unit_diagnostics
 from ann.models import build_model
 from ann.report import diagnostics_table, dynamics

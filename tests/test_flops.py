@@ -1,8 +1,13 @@
 """ann/flops.py: FLOPs counted from layer shapes, and the sgemm measurement."""
 
-import pytest
-from torch import nn
+import types
 
+import pytest
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+import ann.flops as flops_module
 from ann.flops import count_flops, sgemm_gflops
 from ann.models import build_model
 from ann.specs import RunSpec
@@ -27,6 +32,23 @@ def test_groups_linear_and_mode_restored():
     assert model.training
 
 
-def test_sgemm_is_a_positive_rate():
-    rate = sgemm_gflops("cpu", n=128, repeats=2)
-    assert 0.01 < rate < 1e5
+def test_counts_agree_with_torchs_flop_counter():
+    # an independent measurement: torch counts the FLOPs the operators actually ran
+    model = build_model(RunSpec.mixlu(5.0)).eval()
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.zeros(1, 1, 28, 28))
+    assert count_flops(model, (1, 28, 28)).forward == counter.get_total_flops()
+
+
+def test_sgemm_rate_is_the_products_flops_over_the_fastest_timed_product(monkeypatch):
+    """An n x n product is 2 n^3 FLOPs (n multiply-adds per output element); the rate
+    divides them by the fastest of ``repeats`` timed products, the warm-up untimed."""
+    n, repeats = 16, 3
+    ticks = iter([0.0, 0.5, 1.0, 1.2, 2.0, 2.3])  # timed products: 0.5 s, 0.2 s, 0.3 s
+    clock = types.SimpleNamespace(perf_counter=lambda: next(ticks))
+    monkeypatch.setattr(flops_module, "time", clock)
+    with FlopCounterMode(display=False) as counter:
+        rate = sgemm_gflops("cpu", n=n, repeats=repeats)
+    assert counter.get_total_flops() == (1 + repeats) * 2 * n**3 == 32_768  # warm-up + timed
+    assert rate == pytest.approx(2 * n**3 / 0.2 / 1e9)
+    assert next(ticks, None) is None  # two clock readings per timed product, none more

@@ -8,6 +8,8 @@ import pytest
 
 from ann.data.idx import IdxError, parse_idx, read_idx, write_idx
 
+from writers import idx_bytes
+
 
 @pytest.fixture
 def images():
@@ -131,8 +133,7 @@ def _gzip_of(tmp_path, images):
 @pytest.mark.parametrize("case", ["magic-only", "header-cut", "half", "one-byte-short",
                                   "trailing-garbage", "garbage-after-magic", "bad-crc"])
 def test_damaged_gzip_is_one_idx_error_naming_the_file(tmp_path, images, case):
-    good = gzip.compress(bytes([0, 0, 8, 3]) + b"".join(
-        n.to_bytes(4, "big") for n in (3, 4, 5)) + images.tobytes(), mtime=0)
+    good = gzip.compress(idx_bytes(images), mtime=0)
     damaged = {
         "magic-only": good[:2],                              # EOFError in the header
         "header-cut": good[:7],

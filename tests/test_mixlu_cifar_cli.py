@@ -12,33 +12,20 @@ import numpy as np
 import pytest
 import torch
 
-from ann.data.cifar import write_batch, write_meta
 from ann.data.datasets import TensorData
 from ann.data.idx import write_idx
+from ann.experiments.cifar import make_config, neg_counts
 from ann.models import build_model
 from ann.specs import RunSpec
 from ann.train import train_one
 
 from helpers import call_main, load_script
+from writers import write_tiny_cifar
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "experiments" / "mixlu_cifar.py"
-
-
-def write_tiny_cifar(directory: Path, per_batch=40, n_test=40, seed=0) -> Path:
-    """CIFAR-format batches with class-dependent coloured blocks (learnable)."""
-    rng = np.random.default_rng(seed)
-    for i, name in enumerate([f"data_batch_{k}" for k in range(1, 6)] + ["test_batch"]):
-        n = n_test if name == "test_batch" else per_batch
-        labels = (np.arange(n) + i) % 10
-        images = rng.integers(0, 60, size=(n, 3, 32, 32)).astype(np.uint8)
-        for j, c in enumerate(labels):
-            images[j, c % 3, 3 * c : 3 * c + 6, 4:20] = 250
-        write_batch(directory / name, images, labels)
-    write_meta(directory / "batches.meta")
-    return directory
 
 
 @pytest.fixture(autouse=True)
@@ -53,20 +40,18 @@ def isolated(tmp_path, monkeypatch):
 
 
 def test_config_is_the_reference_protocol():
-    script = load_script(SCRIPT)
-    c = script.make_config()
+    c = make_config()
     assert c.epochs == 30 and c.lr_schedule == (0.05,) * 15 + (0.005,) * 10 + (0.0005,) * 5
     assert (c.momentum, c.weight_decay, c.batch_size, c.flip) == (0.9, 1e-4, 100, True)
     assert c.lr_mults() == {"weight": 0.1, "bias": 2.0, "last_weight": 0.01, "last_bias": 0.2}
-    assert script.make_config(16).to_dict()["lr_schedule"] == [0.05] * 15 + [0.005]
+    assert make_config(16).to_dict()["lr_schedule"] == [0.05] * 15 + [0.005]
     with pytest.raises(ValueError, match="epochs must be an integer in 1..30, got 31"):
-        script.make_config(31)
+        make_config(31)
 
 
 def test_schedule_and_multipliers_reach_the_optimizer(monkeypatch):
     """All 30 epochs, one SGD step each: record every group's lr at every step."""
-    script = load_script(SCRIPT)
-    config = script.make_config(30)
+    config = make_config(30)
     g = torch.Generator().manual_seed(0)
     data = TensorData(torch.randn(8, 3, 32, 32, generator=g), torch.arange(8) % 10,
                       torch.randn(4, 3, 32, 32, generator=g), torch.arange(4),
@@ -188,10 +173,9 @@ def test_mixlu_positions_and_baselines_reach_the_runs(tmp_path, capsys):
 
 
 def test_neg_counts_per_mask_mode():
-    script = load_script(SCRIPT)
-    assert script.neg_counts([0.25, 1, 3], "fixed") == {0.25: "0+0+0+0", 1: "0+0+1+1",
-                                                         3: "1+1+2+2"}
-    assert script.neg_counts([1], "resample") == {1: "205/img"}  # 1 % of 20544
+    assert neg_counts([0.25, 1, 3], "fixed") == {0.25: "0+0+0+0", 1: "0+0+1+1",
+                                                  3: "1+1+2+2"}
+    assert neg_counts([1], "resample") == {1: "205/img"}  # 1 % of 20544
 
 
 @pytest.mark.parametrize(("argv", "message"), [

@@ -6,33 +6,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from ann.data import mnist as mnist_module
 from ann.data.download import DownloadError
-from ann.data.idx import write_idx
 
 from helpers import call_main, load_script
+from writers import write_tiny_mnist
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "experiments" / "mixlu_mnist.py"
-
-
-def write_tiny_mnist(directory: Path, n_train=200, n_test=50, seed=0):
-    """MNIST-format files with class-dependent bright blocks."""
-    rng = np.random.default_rng(seed)
-    directory.mkdir(parents=True, exist_ok=True)
-    for split, n in (("train", n_train), ("t10k", n_test)):
-        labels = (np.arange(n) % 10).astype(np.uint8)
-        images = rng.integers(0, 40, size=(n, 28, 28)).astype(np.uint8)
-        for i, c in enumerate(labels):
-            images[i, 2 * c : 2 * c + 6, 4:10] = 250
-        write_idx(directory / f"{split}-images-idx3-ubyte.gz", images)
-        write_idx(directory / f"{split}-labels-idx1-ubyte.gz", labels)
-    return directory
 
 
 @pytest.fixture(autouse=True)
@@ -132,16 +117,6 @@ def test_fallback_from_mnist_to_mnist_5k_in_one_line(tmp_path, capsys):
     assert len(fallback) == 1 and "network disabled in tests" in fallback[0]
     assert any("stratified split" in line for line in lines)
     assert any("MixLU-LeNet on mnist-5k" in line for line in lines)
-
-
-def test_deterministic_across_invocations(tmp_path):
-    script = load_script(SCRIPT)
-    data_dir = write_tiny_mnist(tmp_path / "data")
-    args = ["--quick", "--percents", "5", "--data-dir", str(data_dir), "--no-progress"]
-    a = script.run(script.build_parser().parse_args(args))
-    b = script.run(script.build_parser().parse_args(args))
-    strip = lambda d: [{k: v for k, v in r.items() if k != "seconds"} for r in d["runs"]]  # noqa: E731
-    assert strip(a) == strip(b)
 
 
 def test_help_documents_every_option(capsys):
@@ -319,6 +294,7 @@ def test_a_second_writer_is_refused_while_the_first_runs(tmp_path, capsys):
     assert not (out / ".lock").exists()
 
 
+@pytest.mark.slow
 def test_script_runs_as_a_program(tmp_path):
     data_dir = write_tiny_mnist(tmp_path / "data", n_train=100, n_test=20)
     result = run_cli("--quick", "--percents", "1", "--epochs", "1", "--data-dir", str(data_dir),
@@ -330,6 +306,7 @@ def test_script_runs_as_a_program(tmp_path):
     assert bad.stderr == "error: --percents: 'abc' is not a number (in '5,abc')\n"
 
 
+@pytest.mark.slow
 def test_signs_in_both_engines_print_the_table_and_overhead_and_store_per_run(tmp_path,
                                                                              capsys):
     """--signs: a stacked MixLU run and a loop-trained Min-Maxout run (not stackable) both

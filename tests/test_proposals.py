@@ -1,4 +1,7 @@
-"""Min-Maxout and ConvAct units (the thesis's proposals): maths, gradients, specs, models."""
+"""Min-Maxout and ConvAct units (the thesis's proposals): maths, gradients, specs, models.
+
+That the batched engine trains them by the loop, in one warning, is in test_baselines.py
+with the other kinds that cannot be stacked."""
 
 import itertools
 
@@ -176,31 +179,3 @@ def test_convact_per_unit_is_the_piecewise_linear_op():
     act = ConvAct(3, 0, init=(0.5, -2.0))
     x = torch.randn(4, 3)
     assert torch.equal(act(x), piecewise_linear(x, act.pos.view(1, -1), act.neg.view(1, -1)))
-
-
-def test_batched_engine_falls_back_to_the_loop_with_one_line_and_equal_numbers():
-    import warnings
-
-    from ann.batched import train_batched
-    from ann.protocols import MNIST_LENET
-    from ann.train import train_one
-
-    from helpers import synthetic
-
-    data = synthetic(60, 20)
-    config = MNIST_LENET.replace(epochs=1, batch_size=20)
-    specs = [RunSpec(parse_activation("minmaxout:50:2"), 0),
-             RunSpec(parse_activation("convact:3"), 1)]
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        batched = dict(train_batched(specs, data, config, progress=False))
-    (note,) = [str(w.message) for w in caught]
-    assert note.startswith("2 run(s) cannot be stacked") and "\n" not in note
-    for spec in specs:
-        alone = train_one(spec, data, config)
-        got = batched[spec]
-        assert got["engine"] == "loop"
-        assert got["epochs"][0]["loss"] == alone["epochs"][0]["loss"]
-        assert got["test_error"] == alone["test_error"]
-    assert batched[specs[0]]["parameters"] == sum(
-        p.numel() for p in build_model(specs[0]).parameters())

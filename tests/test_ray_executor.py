@@ -28,9 +28,9 @@ ray = pytest.importorskip("ray", reason="the [ray] extra is not installed")
 psutil = pytest.importorskip("psutil")
 
 
+from ann.config import MNIST_LENET  # noqa: E402
 from ann.executors import RayExecutor  # noqa: E402
-from ann.protocols import MNIST_LENET  # noqa: E402
-from ann.results import RunStore  # noqa: E402
+from ann.run_store import RunStore  # noqa: E402
 from ann.specs import ActivationSpec, RunSpec  # noqa: E402
 from ann.sweep import run_sweep, sweep_meta  # noqa: E402
 
@@ -71,6 +71,7 @@ def _listening_off_loopback():
     return bad
 
 
+@pytest.mark.slow
 def test_private_instance_gives_the_local_numbers_and_binds_loopback_only(tmp_path):
     data = synthetic(200, 40)
     config = MNIST_LENET.replace(epochs=2)
@@ -94,6 +95,7 @@ def _cluster(workers=2):
     return cluster
 
 
+@pytest.mark.slow
 def test_tasks_land_on_more_than_one_node(tmp_path):
     data = synthetic(200, 40)
     config = MNIST_LENET.replace(epochs=1)
@@ -111,6 +113,7 @@ def test_tasks_land_on_more_than_one_node(tmp_path):
                                     log=lambda s: None))
 
 
+@pytest.mark.slow
 def test_a_lost_node_is_retried_from_its_checkpoint_and_every_run_stored_once(tmp_path):
     data = synthetic(1500, 40)
     config = MNIST_LENET.replace(epochs=6)
@@ -149,11 +152,12 @@ def test_a_lost_node_is_retried_from_its_checkpoint_and_every_run_stored_once(tm
 
 
 def _tiny_mnist(directory):
-    from test_mixlu_mnist_cli import write_tiny_mnist
+    from writers import write_tiny_mnist
 
     return write_tiny_mnist(directory, n_train=400, n_test=50)
 
 
+@pytest.mark.slow
 def test_a_killed_driver_is_resumed_without_recomputing_finished_runs(tmp_path):
     data_dir = _tiny_mnist(tmp_path / "data")
     out = tmp_path / "out"

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from ann.batched import train_batched
-from ann.protocols import MNIST_LENET
+from ann.config import MNIST_LENET
 from ann.specs import ActivationSpec, RunSpec, parse_activation
 from ann.train import train_one
-from bridge.observer import SignObserver
+from bridge.sign_observer import SignObserver
 
 from helpers import synthetic
 
@@ -28,6 +28,7 @@ SPECS = [RunSpec(ActivationSpec.make("relu"), 0),
          RunSpec(parse_activation("leaky:0.1"), 3)]
 
 
+@pytest.mark.slow
 def test_stacked_members_count_what_each_counts_alone():
     data = synthetic(120, 20)
     config = MNIST_LENET.replace(epochs=2, batch_size=40)
@@ -51,6 +52,7 @@ def test_stacked_members_count_what_each_counts_alone():
     assert stacked[SPECS[2]]["signs"]["by_unit_type"]["neglu"]["inverted_fraction"] == 0.0
 
 
+@pytest.mark.slow
 def test_sampled_shares_equal_every_step_shares_within_tolerance():
     data = synthetic(400, 20)
     config = MNIST_LENET.replace(epochs=2, batch_size=20)  # 40 steps
@@ -67,6 +69,7 @@ def test_sampled_shares_equal_every_step_shares_within_tolerance():
             assert other[key] == pytest.approx(row[key], abs=0.03), (unit, key)
 
 
+@pytest.mark.slow
 def test_observer_survives_divergence_and_reports_overhead():
     data = synthetic(100, 20)
     config = MNIST_LENET.replace(lr=1e6, epochs=2, batch_size=20)
@@ -78,6 +81,7 @@ def test_observer_survives_divergence_and_reports_overhead():
     assert line.startswith("signs: one step in 2 watched")
 
 
+@pytest.mark.slow
 def test_watching_leaves_the_training_numbers_unchanged():
     data = synthetic(200, 20)
     config = MNIST_LENET.replace(epochs=2, batch_size=20)
@@ -87,8 +91,10 @@ def test_watching_leaves_the_training_numbers_unchanged():
     assert watched["epochs"] == plain["epochs"] and "signs" not in plain
 
 
+@pytest.mark.slow
 def test_ann_does_not_import_bridge():
-    code = ("import sys, ann, ann.train, ann.batched, ann.sweep, ann.experiment, ann.observe; "
+    code = ("import sys, ann, ann.train, ann.batched, ann.sweep, ann.experiments.runner, "
+            "ann.step_observer; "
             "bad = [m for m in sys.modules if m == 'bridge' or m.startswith('bridge.')]; "
             "print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
@@ -101,6 +107,7 @@ def test_every_must_be_positive():
         SignObserver(every=0)
 
 
+@pytest.mark.slow
 def test_a_resumed_run_counts_what_an_uninterrupted_one_counts(tmp_path):
     from ann.checkpoint import Checkpoints, checkpoint_identity
 

@@ -1,4 +1,5 @@
-"""Activation specs and run specs: text form, keys, canonical forms, registry, errors."""
+"""Activation specs (every registered kind) and run specs: text form, keys, canonical
+forms, registry, errors."""
 
 import pytest
 from torch import nn
@@ -37,6 +38,36 @@ def test_keys_are_stable_and_distinct():
     assert RunSpec.mixlu(1, seed=3, model="lenet5").key == "lenet5-mixlu1-reference-fixed-seed3"
 
 
+#: (text, key, key of the canonical form) for every registered kind.
+ROUND_TRIPS = [
+    ("relu", "relu", "relu"),
+    ("mixlu:5", "mixlu5-reference-fixed", "mixlu5-reference-fixed"),
+    ("mixlu:0:exact:resample", "mixlu0-exact-resample", "relu"),
+    ("leaky:0.05", "leaky0.05", "leaky0.05"),
+    ("leaky:0", "leaky0", "relu"),
+    ("prelu", "prelu0.25", "prelu0.25"),
+    ("bipolar", "bipolar", "bipolar"),
+    ("noisy:0.5:nair-hinton", "noisy0.5-nair-hinton", "noisy0.5-nair-hinton"),
+    ("noisy:0", "noisy0-fixed", "relu"),
+    ("relu:dropout=0.5", "relu-dropout0.5", "relu-dropout0.5"),
+    ("mixlu:0:dropout=0.5", "mixlu0-reference-fixed-dropout0.5", "relu-dropout0.5"),
+    ("minmaxout:50:3", "minmaxout50-3", "minmaxout50-3"),
+    ("convact:3", "convact3-1-0", "convact3-1-0"),
+]
+
+
+def test_the_round_trips_cover_every_registered_kind():
+    assert {parse_activation(text).kind for text, _, _ in ROUND_TRIPS} == set(KINDS)
+
+
+@pytest.mark.parametrize(("text", "key", "canonical"), ROUND_TRIPS)
+def test_every_kind_round_trips_through_text_and_dict(text, key, canonical):
+    spec = parse_activation(text)
+    assert spec.key == key and spec.canonical().key == canonical
+    assert parse_activation(spec.text) == spec
+    assert type(spec).from_dict(spec.to_dict()) == spec
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("", "needs at least one"),
     ("tanh", "unknown activation kind 'tanh'"),
@@ -52,6 +83,11 @@ def test_keys_are_stable_and_distinct():
     ("relu:1", "takes at most 0 values"),
     ("relu, relu", "'relu' is the same activation as 'relu'"),
     ("mixlu:5, mixlu:5.0:reference:fixed", "same activation"),
+    ("relu:dropout=1", r"dropout must be a number in \[0, 1\)"),
+    ("leaky:2", r"slope must be a number in \[0, 1\]"),
+    ("noisy:1:loud", "variance must be one of fixed, nair-hinton"),
+    ("bipolar:3", "takes at most 0 values"),
+    ("relu:depth=3", "has no parameter 'depth'"),
 ])
 def test_bad_specs_name_the_item_and_the_problem(text, message):
     with pytest.raises(ValueError, match=message):

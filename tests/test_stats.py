@@ -27,8 +27,11 @@ def test_seed_stat_t_interval_by_hand():
     assert (s.n, s.mean, s.sd) == (3, 2.0, 1.0)
     half = 4.302652729911275 / math.sqrt(3)  # t_{0.975, 2}
     assert s.lo == pytest.approx(2.0 - half) and s.hi == pytest.approx(2.0 + half)
+    assert s.format() == f"2.00 ± 1.00 [{2.0 - half:.2f}, {2.0 + half:.2f}]"
+    assert s.format(digits=1) == "2.0 ± 1.0 [-0.5, 4.5]"
     one = seed_stat([0.5])
     assert one.n == 1 and math.isnan(one.sd) and math.isnan(one.lo)
+    assert one.format() == "0.50"  # the mean alone: no spread from one value
     with pytest.raises(ValueError, match="empty"):
         seed_stat([])
     with pytest.raises(ValueError, match="finite"):

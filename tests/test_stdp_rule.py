@@ -88,19 +88,6 @@ def test_pairing_dw_closed_forms():
     assert float(pairing_dw(mult, 0 * ms, 30)) == pytest.approx(w - mult.w_init)
 
 
-def test_equations_strings():
-    eqs = preset("hebbian").equations()
-    assert "(event-driven)" in eqs["model"]
-    assert "apre += 1" in eqs["on_pre"] and "A_postpre*apost" in eqs["on_pre"]
-    assert "apost += 1" in eqs["on_post"] and "A_prepost*apre" in eqs["on_post"]
-    explicit = preset("hebbian").equations("explicit")
-    assert "event-driven" not in explicit["model"] and "t_last" in explicit["on_pre"]
-    nearest = preset("hebbian").replace(pairing="nearest").equations()
-    assert "apre = 1" in nearest["on_pre"]
-    mult = preset("hebbian_multiplicative").equations()
-    assert "(w_max - w)" in mult["on_post"] and "(w - w_min)" in mult["on_pre"]
-
-
 def test_rule_is_immutable_and_replace_validates():
     rule = preset("hebbian")
     with pytest.raises(AttributeError):

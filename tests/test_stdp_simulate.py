@@ -171,6 +171,7 @@ def _generator_arrays(trains, dt=1e-4):
     return np.concatenate(idx), np.concatenate(times)
 
 
+@pytest.mark.slow
 def test_event_driven_and_explicit_formulations_agree(numpy_target):
     """The rule's own Brian2 strings, both formulations, in user networks."""
     n = 6

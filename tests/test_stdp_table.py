@@ -16,7 +16,7 @@ import pytest
 import stdp_sim
 import stdp_sim.tables as tables_module
 from stdp_sim import Regime, preset_names
-from stdp_sim.tables import TABLES, TableConfig, run_tables
+from stdp_sim.tables import TableConfig, run_tables
 
 from helpers import call_main, load_script
 
@@ -117,7 +117,7 @@ def test_json_and_png_written(small_run):
         assert w["delta_t_ms"] == [-20.0, 0.0, 20.0]
         assert len(w["dw"]) == len(w["dw_analytic"]) == 3
         assert w["max_rel_error"] < 0.01
-    # the artificial side: one entry per regime, computed from bridge.mapping
+    # the artificial side: one entry per regime, computed from bridge.sign_mapping
     assert data["bridge"]["convention"] == "rate"
     bridge = {r["regime"]: r["patterns"] for r in data["bridge"]["regimes"]}
     assert set(bridge) == {r.label for r in Regime}
@@ -267,6 +267,7 @@ def test_help_documents_units_and_the_dt_bound(capsys):
 
 
 # ---------------------------------------------------------------- stdp_bench
+@pytest.mark.slow
 def test_bench_one_network_equals_separate_runs():
     cfg = TableConfig(
         rules=["hebbian"], trials=1, n_pairings=2, pairing_rate_hz=4.0, poisson_duration_s=0.5,
@@ -278,8 +279,43 @@ def test_bench_one_network_equals_separate_runs():
     assert result["time_a_s"] > 0 and result["time_b_s"] > 0
 
 
-def test_bench_uses_the_tables_of_the_library():
-    assert load_script(BENCH).TABLES is TABLES
+def _condition_key(c):
+    t = c.trains
+    tags = json.dumps(c.tags, sort_keys=True, default=str)
+    return c.rule, c.w_init, tags, t.protocol, t.delta_t, t.duration, tuple(t.pre), tuple(t.post)
+
+
+def test_bench_times_exactly_the_conditions_of_the_table_run(monkeypatch):
+    """What stdp_bench.py times is what stdp_table.py simulates for the same config: the
+    same conditions (rules, spike trains, start weights, tags), in the same order, with
+    the same dt and ∫Δt window.  Nothing is simulated: both stop at run_conditions."""
+    cfg = TableConfig(
+        rules=["hebbian", "song2000"], trials=2, n_pairings=2, pairing_rate_hz=4.0,
+        poisson_duration_s=0.5, window_presets=["anti_hebbian"],
+        window_grid_ms=[-10.0, 0.0, 10.0], idt_window_ms=20.0, dt_ms=0.05, target="numpy",
+    ).validate()  # fmt: skip
+    calls = []
+
+    class Stop(Exception):
+        pass
+
+    def record(conditions, **kwargs):
+        options = (float(kwargs["dt"]), float(kwargs["idt_window"]))
+        calls.append(([_condition_key(c) for c in conditions], options))
+        raise Stop
+
+    monkeypatch.setattr(tables_module, "run_conditions", record)
+    with pytest.raises(Stop):
+        run_tables(cfg, progress=False)
+    bench = load_script(BENCH)
+    monkeypatch.setattr(bench, "run_conditions", record)
+    with pytest.raises(Stop):
+        bench.bench(cfg, "numpy", repeats=1)
+    (table_run, table_options), (bench_run, bench_options) = calls
+    # Tables 1 and 2: 2 rules x 2 timings x 2 trials each; Table 3: 1 preset x 3 Δt
+    assert len(table_run) == 8 + 8 + 3
+    assert bench_run == table_run
+    assert table_options == bench_options == (pytest.approx(5e-5), pytest.approx(0.02))
 
 
 @pytest.mark.parametrize(
@@ -325,6 +361,7 @@ def test_bench_ctrl_c_is_one_line_and_exit_130(capsys, monkeypatch):
     assert code == 130 and err.strip() == "interrupted"
 
 
+@pytest.mark.slow
 def test_stdp_startup_times_a_cold_and_a_warm_run(capsys):
     startup = load_script(ROOT / "benchmarks" / "stdp_startup.py")
     tiny = " ".join(TINY[:-3])  # without --no-progress (the benchmark adds it) and target

@@ -4,12 +4,15 @@ import json
 import os
 import subprocess
 import sys
-import types
 
 import pytest
 import torch
 
-from ann.experiment import parse_percents, run_csv, stored_results
+import ann.sweep
+from ann.config import TRAINER_VERSION, TrainConfig
+from ann.experiments.options import parse_percents
+from ann.experiments.outputs import run_csv
+from ann.experiments.runner import stored_results
 from ann.report import (
     THESIS_MNIST,
     THESIS_MNIST_EPOCHS,
@@ -17,13 +20,12 @@ from ann.report import (
     final_table,
     gap_table,
     noise_lines,
-    seed_stat,
     summarize,
 )
-from ann.results import RunStore, StoreError, SweepMismatch
+from ann.run_store import RunStore, StoreError, SweepMismatch
 from ann.specs import ActivationSpec, RunSpec, mixlu_grid
 from ann.sweep import make_specs, run_sweep, sweep_meta
-from ann.train import TRAINER_VERSION, TrainConfig, train_one
+from ann.train import train_one
 from common.cli import Interrupted, UserError
 from common.files import atomic_write_json
 
@@ -240,9 +242,7 @@ def test_batched_engine_plugs_in(monkeypatch, tmp_path, data):
         for spec in reversed(specs):  # finish in any order
             yield spec, train_one(spec, data, config, build_model, device)
 
-    fake = types.ModuleType("ann.batched")
-    fake.train_batched = train_batched
-    monkeypatch.setitem(sys.modules, "ann.batched", fake)
+    monkeypatch.setattr(ann.sweep, "train_batched", train_batched)
     specs = make_specs(grid([0, 10], ["reference"]), 1)
     store = RunStore(tmp_path, meta_of(data, engine="batched"))
     relu = RunSpec(ActivationSpec.make("relu"), 0)
@@ -275,15 +275,6 @@ def fake_result(p, seed, test, train, backward="reference", status="ok", epochs=
             "epochs": [{"epoch": e + 1, "train_error": train + 0.01 * (epochs - e),
                         "test_error": test + 0.01 * (epochs - e), "loss": 1.0}
                        for e in range(epochs)]}
-
-
-def test_seed_stat_against_hand_computed_values():
-    s = seed_stat([1.0, 2.0, 3.0])
-    assert (s.n, s.mean, s.sd) == (3, 2.0, 1.0)
-    half = 4.302652729911275 / 3 ** 0.5  # t(0.975, 2) * sd / sqrt(n)
-    assert s.lo == pytest.approx(2 - half) and s.hi == pytest.approx(2 + half)
-    assert seed_stat([0.5]).format() == "0.50"
-    assert s.format() == f"2.00 ± 1.00 [{2 - half:.2f}, {2 + half:.2f}]"
 
 
 def row_cells(table, first):
@@ -337,14 +328,54 @@ def test_run_csv_rows(tmp_path):
     assert len(rows) == 3 and rows[1].startswith("mnist-5k,0,reference,0,ok,1,")
 
 
-def test_plot_writes_png(tmp_path):
+def test_plot_draws_every_mode_and_percent_with_both_curves(tmp_path, monkeypatch):
+    """The figure, caught as it is saved: one panel per (backward mode, percent) with the
+    seeds' mean train (solid) and test (dotted) error per epoch; the PNG is that figure."""
+    from matplotlib.figure import Figure
+    from matplotlib.image import imread
+
     from ann.plots import plot_curves
 
+    saved, savefig = [], Figure.savefig
+
+    def keep(fig, *args, **kwargs):
+        saved.append(fig)
+        return savefig(fig, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", keep)
     results = [fake_result(p, 0, 0.03, 0.01, backward=b) for p in (0, 1, 5)
                for b in ("exact", "reference")]
+    results.append(fake_result(5, 1, 0.05, 0.03))  # a second seed of reference 5 %
     path = plot_curves(results, tmp_path / "fig.png", title="t")
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+    (fig,) = saved
+    assert fig.get_suptitle() == "t"
+    axes = fig.axes
+    assert [ax.get_title() for ax in axes] == ["0 %", "1 %", "5 %"] * 2  # rows: modes
+    assert [ax.get_ylabel() for ax in axes] == ["exact\nerror %", "", "", "reference\nerror %",
+                                                "", ""]  # fmt: skip
+    assert [ax.get_xlabel() for ax in axes] == [""] * 3 + ["epoch"] * 3
+    # fake_result: train error 1 % + 1 point per epoch left, test 3 % + the same
+    one_seed = ([4.0, 3.0, 2.0], [6.0, 5.0, 4.0])
+    two_seeds = ([5.0, 4.0, 3.0], [7.0, 6.0, 5.0])  # means with (6, 5, 4) and (8, 7, 6)
+    for k, ax in enumerate(axes):
+        train, test = ax.get_lines()
+        assert (train.get_linestyle(), test.get_linestyle()) == ("-", ":")
+        assert list(train.get_xdata()) == list(test.get_xdata()) == [1, 2, 3]
+        expected = two_seeds if k == 5 else one_seed
+        assert list(train.get_ydata()) == pytest.approx(expected[0])
+        assert list(test.get_ydata()) == pytest.approx(expected[1])
+        # y from 0 to 1.15 x the largest value of epochs 2..3
+        assert ax.get_ylim() == pytest.approx((0.0, 1.15 * expected[1][1]))
+    assert [t.get_text() for t in axes[0].get_legend().get_texts()] == ["train", "test"]
+    # 6.3 x 4.8 inches (3 panels of 2.1 in, 2 rows of 2 in + 0.8) at 90 dpi, not blank:
+    # the train curves' blue (C0) and the test curves' red (C3) are drawn in it
+    image = imread(path)
+    assert image.shape == (432, 567, 4)
+
+    def pixels(rgb):
+        return int((abs(image[..., :3] - [c / 255 for c in rgb]) < 0.05).all(axis=-1).sum())
+
+    assert pixels((0x1F, 0x77, 0xB4)) > 300 and pixels((0xD6, 0x27, 0x28)) > 100
     with pytest.raises(ValueError, match="metric"):
         plot_curves(results, tmp_path / "x.png", metric="loss")
 

@@ -261,8 +261,9 @@ def isolated(tmp_path, monkeypatch):
 
 
 @pytest.mark.usefixtures("isolated", "one_thread")
+@pytest.mark.slow
 def test_smoke_scale_end_to_end_resumes_and_reports(tmp_path, capsys):
-    from test_mixlu_mnist_cli import write_tiny_mnist
+    from writers import write_tiny_mnist
 
     script = load_script(SCRIPT)
     # learnable in a few steps (class = position of a bright block), in the IDX format of
@@ -322,6 +323,7 @@ def test_user_errors_are_one_line(tmp_path, capsys):
 
 
 @pytest.mark.usefixtures("isolated")
+@pytest.mark.slow
 def test_sigterm_stops_the_study_and_keeps_its_wall_time(tmp_path):
     import os
     import signal
@@ -329,7 +331,7 @@ def test_sigterm_stops_the_study_and_keeps_its_wall_time(tmp_path):
     import sys
     import time
 
-    from test_mixlu_mnist_cli import write_tiny_mnist
+    from writers import write_tiny_mnist
 
     mnist = write_tiny_mnist(tmp_path / "mnist", n_train=800, n_test=500)
     out = tmp_path / "claims"

@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ann.config import CIFAR_LENET5, MNIST_LENET
 from ann.epoch import CHANCE_ERROR
 from ann.models import LeNet5, build_model
-from ann.protocols import CIFAR_LENET5, MNIST_LENET
 from ann.specs import RunSpec
 from ann.train import (
     TRAINER_VERSION,

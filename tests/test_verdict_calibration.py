@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 REPS = 60
 
 
+@pytest.mark.slow
 def test_false_verdict_rates_stay_within_their_targets():
     rates = calibrate(REPS)
     bounded = [r for r in rates if r.target is not None]
