@@ -113,10 +113,9 @@ def bench(cfg: TableConfig, target: str, repeats: int = 3) -> dict:
         times_a.append(time.perf_counter() - start)
 
     start = time.perf_counter()
-    separate = [
-        run_conditions([c], progress=False, **kwargs)[0]
-        for c in tqdm(conditions, desc="(b) one run per condition", leave=False)
-    ]
+    # closed (its line cleared) also on Ctrl-C, before cli_main prints "interrupted"
+    with tqdm(conditions, desc="(b) one run per condition", leave=False) as bar:
+        separate = [run_conditions([c], progress=False, **kwargs)[0] for c in bar]
     time_b = time.perf_counter() - start
 
     dw_a = np.array([r.dw for r in one])

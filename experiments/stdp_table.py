@@ -40,13 +40,20 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bridge.regime_table import start_background_patterns  # noqa: E402
+from common.cli import EXIT_INTERRUPTED  # noqa: E402
 from stdp_sim.brian_import import import_brian2_without_pylab  # noqa: E402
 
 #: Table 4's child process, started before Brian2 is imported (run as a script only)
 BACKGROUND = None
 if __name__ == "__main__":  # this process only: see stdp_sim.brian_import
-    BACKGROUND = start_background_patterns()
-    import_brian2_without_pylab()
+    try:
+        BACKGROUND = start_background_patterns()
+        # most of the start (~2 s): a Ctrl-C here, before cli_main, is the same one line
+        # (Brian2's excepthook would end the process silently by SIGINT, status -2)
+        import_brian2_without_pylab()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
 
 from bridge.regime_table import KEY as BRIDGE_KEY  # noqa: E402
 from bridge.regime_table import load_bridge_table, skipped_line  # noqa: E402

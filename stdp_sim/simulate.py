@@ -14,7 +14,10 @@ is the same from one run to the next.
 
 from __future__ import annotations
 
+import errno
+import re
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +35,7 @@ from brian2 import (
 )
 
 from stdp_sim import _checks, backend
+from stdp_sim._interrupt import interrupts_raise
 from stdp_sim.backend import resolve_target, runtime_target
 from stdp_sim.protocols import DEFAULT_IDT_WINDOW, SpikeTrains, integral_delta_t
 from stdp_sim.rule import STDPRule, generic_equations
@@ -247,6 +251,13 @@ def run_conditions(
     ValueError
         For bad input, including a ``dt`` too coarse for the protocol
         (:func:`check_time_step`), before anything is simulated.
+    KeyboardInterrupt
+        On Ctrl-C during the simulation (build, compilation or run), in place of
+        Brian2's default of stopping the run early and returning its partial
+        results; nothing else is printed (:mod:`stdp_sim._interrupt`).
+    OSError
+        When a file of the ``cpp_standalone`` build cannot be written (a full disk,
+        a file-size limit): ``filename`` names the file (or the build folder).
     """
     conditions = list(conditions)
     if not conditions:
@@ -278,6 +289,7 @@ def run_conditions(
     )
     params = _parameters([c.rule for c in conditions])
     w_start = np.array([c.w_init for c in conditions], dtype=float)
+    ctrl_c = interrupts_raise()
 
     def build_and_run():
         # one explicitly named clock: an auto-named one becomes "..._clock_1" while an
@@ -307,17 +319,21 @@ def run_conditions(
         if target == "cpp_standalone":
             net.run(duration, namespace={})
         else:
-            with runtime_target(target), _progress_bar(progress, duration) as report:
+            with (runtime_target(target),
+                  _progress_bar(progress, duration, ctrl_c.stderr) as report):
                 net.run(duration, namespace={}, report=report, report_period=1 * second)
         order = np.asarray(syn.i[:])
         w_end = np.empty(n)
         w_end[order] = np.asarray(syn.w[:], dtype=float)
         return w_end, np.asarray(monitor.i[:]), np.asarray(monitor.t[:], dtype=float)
 
-    if target == "cpp_standalone":
-        w_end, spike_i, spike_t = _run_standalone(build_and_run, standalone_dir, progress)
-    else:
-        w_end, spike_i, spike_t = build_and_run()
+    with ctrl_c:
+        if target == "cpp_standalone":
+            w_end, spike_i, spike_t = _run_standalone(
+                build_and_run, standalone_dir, progress, ctrl_c.stderr
+            )
+        else:
+            w_end, spike_i, spike_t = build_and_run()
 
     sort = np.argsort(spike_i, kind="stable")
     spike_i, spike_t = spike_i[sort], spike_t[sort]
@@ -358,9 +374,10 @@ def _parameters(rules: list[STDPRule]) -> dict[str, np.ndarray]:
 class _progress_bar:
     """Context manager giving a Brian2 ``report`` callback that drives a tqdm bar."""
 
-    def __init__(self, enabled: bool, duration):
+    def __init__(self, enabled: bool, duration, file=None):
         self.enabled = enabled
         self.total = float(duration)
+        self.file = file
         self.bar = None
 
     def __enter__(self):
@@ -368,7 +385,8 @@ class _progress_bar:
             return None
         from tqdm.auto import tqdm
 
-        self.bar = tqdm(total=round(self.total, 3), unit="s sim", desc="Brian2 run", leave=False)
+        self.bar = tqdm(total=round(self.total, 3), unit="s sim", desc="Brian2 run", leave=False,
+                        file=self.file)
 
         def report(elapsed, completed, start, duration):
             self.bar.n = round(float(completed) * self.total, 3)
@@ -382,27 +400,66 @@ class _progress_bar:
         return False
 
 
-def _run_standalone(build_and_run, directory, progress):
+def _run_standalone(build_and_run, directory, progress, file=None):
     from brian2 import device, set_device
     from brian2.utils.filelock import FileLock
 
     directory = Path(directory) if directory is not None else backend.standalone_dir()
     directory.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(directory) + ".lock"), _elapsed_bar(progress, "C++ standalone build+run"):
+    bar = _elapsed_bar(progress, "C++ standalone build+run", file)
+    with FileLock(str(directory) + ".lock"), bar:
         set_device("cpp_standalone", directory=str(directory), build_on_run=True, with_output=False)
+        start = time.time()
         try:
             return build_and_run()
+        except OSError as exc:
+            if exc.filename is not None:
+                raise
+            # Brian2 writes the project's files without naming them in its errors (a
+            # short numpy write says "N requested and M written", without errno): name
+            # the file last written, as common.files does for the outputs
+            written = _newest_file(directory, since=start) or directory
+            if exc.errno is None:
+                number, reason = _short_write_reason(exc)
+                raise OSError(number, reason, str(written)) from exc
+            raise OSError(exc.errno, exc.strerror, str(written)) from exc
         finally:
             device.reinit()
             device.activate()
             set_device("runtime")
 
 
+def _short_write_reason(exc: OSError) -> tuple[int, str]:
+    """``(errno, strerror)`` of a short write without errno (numpy's ``tofile``: "N
+    requested and M written"): ``EFBIG`` when N bytes exceed the file-size limit
+    (``ulimit -f``), else ``EIO`` (a full disk, as :mod:`common.files` says)."""
+    import resource
+
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    requested = re.match(r"(\d+) requested", str(exc))
+    if limit != resource.RLIM_INFINITY and requested and int(requested.group(1)) > limit:
+        return errno.EFBIG, f"File too large ({exc}; the file-size limit is {limit} bytes)"
+    return errno.EIO, f"Input/output error ({exc})"
+
+
+def _newest_file(directory: Path, since: float) -> Path | None:
+    """The file under ``directory`` modified last, if at or after ``since`` (epoch s)."""
+    newest, newest_mtime = None, since - 1.0  # coarse file-system timestamps
+    for path in directory.rglob("*"):
+        try:
+            mtime = path.stat().st_mtime
+            if path.is_file() and mtime >= newest_mtime:
+                newest, newest_mtime = path, mtime
+        except OSError:
+            continue
+    return newest
+
+
 class _elapsed_bar:
     """A tqdm bar that only counts elapsed seconds (no progress information available)."""
 
-    def __init__(self, enabled: bool, desc: str):
-        self.enabled, self.desc = enabled, desc
+    def __init__(self, enabled: bool, desc: str, file=None):
+        self.enabled, self.desc, self.file = enabled, desc, file
         self.bar = self.thread = None
         self.stop = threading.Event()
 
@@ -410,7 +467,8 @@ class _elapsed_bar:
         if self.enabled:
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(desc=self.desc, unit="s", bar_format="{desc}: {elapsed}", leave=False)
+            self.bar = tqdm(desc=self.desc, unit="s", bar_format="{desc}: {elapsed}", leave=False,
+                            file=self.file)
             self.thread = threading.Thread(target=self._tick, daemon=True)
             self.thread.start()
         return self

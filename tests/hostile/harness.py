@@ -59,6 +59,10 @@ SCRIPTS = {
 }
 TRACEBACK = "Traceback (most recent call last)"
 PROGRESS = re.compile(r"\d+%\||\|\s*[\d.]+/[\d.]+ \[|it/s\]|s/it\]|sim/s\]")
+#: ANSI/VT100 control sequences (CSI ``ESC [ ... final``, two-character ``ESC x``): a
+#: stderr line made of nothing else (and blanks) is a progress bar's redraw, e.g. the
+#: ``ESC [A`` (cursor up) that tqdm writes when it clears a closed nested bar.
+ANSI_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 HUGE = str(10**12)
 
 #: Sizes of the data sets every session writes (tiny: the input cases; med: long
@@ -112,9 +116,10 @@ class Result:
     @property
     def stderr_lines(self) -> list[str]:
         """Non-empty stderr lines, tqdm progress bars left out (they are the run's output,
-        not its error message)."""
+        not its error message), as are lines of only blanks and terminal control
+        sequences (a bar's redraw or clean-up, e.g. tqdm's cursor-up after a nested bar)."""
         return [line for line in self.stderr.replace("\r", "\n").splitlines()
-                if line.strip() and not PROGRESS.search(line)]
+                if ANSI_CONTROL.sub("", line).strip() and not PROGRESS.search(line)]
 
     def shell(self) -> str:
         """The command as one would type it (script path relative to the repository)."""

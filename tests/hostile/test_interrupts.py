@@ -136,7 +136,9 @@ def test_damaged_checkpoint_is_not_used(cli, name, damage, description):
 
 SIGINT = [  # script, arguments, stdout text to wait for, then seconds, description, env
     # stdp_table, stdp_bench: the delay counts from the start and adds the script's startup
-    ("stdp", ["--no-progress"], None, 1.5,
+    # 10x the default simulated time, so that a built and cached network is still running
+    # when the signal comes (the default run can end before it)
+    ("stdp", ["--no-progress", "--n-pairings", "600"], None, 1.5,
      "Ctrl-C (SIGINT to the process group) during the Brian2 run", None),
     ("signs", BASE_SIGNS, "Brian2: pairing", 1.0,
      "Ctrl-C during the Brian2 pairing simulation", None),
