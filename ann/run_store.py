@@ -23,6 +23,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -93,6 +98,68 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+#: Lock files this process holds -> their open descriptors (the ``flock`` lives as
+#: long as the descriptor).
+_HELD: dict[str, int] = {}
+
+
+def _busy(path: Path, pid: int) -> StoreError:
+    holder = f"another process (PID {pid})" if pid > 0 else "another process"
+    return StoreError(f"{holder} is writing to {str(path.parent)!r}; wait for it to finish, "
+                      f"or use another --out")
+
+
+def _read_pid(path: Path) -> int:
+    try:
+        return int(path.read_text().strip() or "0")
+    except (OSError, ValueError):
+        return 0
+
+
+def _flock(path: Path) -> int | None:
+    """An open descriptor of ``path`` holding its exclusive ``flock``, with this
+    process's PID written in it; ``None`` when ``path`` was unlinked or replaced between
+    the open and the lock (its holder released it), so the caller tries again."""
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise _busy(path, _read_pid(path)) from None
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if not same:
+            os.close(fd)
+            return None
+        pid = _read_pid(path)
+        if pid > 0 and pid != os.getpid() and _pid_alive(pid):
+            raise _busy(path, pid)  # an earlier version's writer: a PID, no flock
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        return fd
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        raise
+
+
+def _create_exclusive(path: Path) -> int | None:
+    """Without ``fcntl``: create ``path`` exclusively; a PID of a process that is gone
+    is stale (removed, ``None``: try again)."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        pid = _read_pid(path)
+        if pid > 0 and _pid_alive(pid):
+            raise _busy(path, pid) from None
+        path.unlink(missing_ok=True)
+        return None
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
 
 
 class RunStore:
@@ -221,35 +288,31 @@ class RunStore:
     def lock(self) -> None:
         """Claim the directory for this process (``DIR/.lock`` holds its PID).
 
-        A lock whose process no longer runs (killed) is taken over.
+        The claim is an exclusive ``flock`` on ``DIR/.lock``, which the kernel takes
+        atomically and releases when its process ends, however it ends: of processes
+        that call this at the same moment exactly one gets the lock, and the lock of a
+        killed process is taken over.  A PID in the file of a live process that holds
+        no ``flock`` (a writer of an earlier version) is respected too.  Without
+        ``fcntl`` (Windows) the file is created exclusively and a PID whose process is
+        gone counts as stale, which is not safe against a simultaneous start.
 
         Raises:
             StoreError: another live process holds the lock (its PID named).
         """
         path = self.directory / ".lock"
         self.directory.mkdir(parents=True, exist_ok=True)
+        key = str(path.resolve())
+        if key in _HELD:  # this process holds it already (RunStore.claim)
+            self._lock_path, self._owns_lock = path, False
+            return
         for _ in range(3):
             if path.is_dir():
                 raise StoreError(f"{path} is a directory where the lock file goes; move it "
                                  f"aside and rerun")
-            try:
-                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                try:
-                    pid = int(path.read_text().strip() or "0")
-                except (OSError, ValueError):
-                    pid = 0
-                if pid == os.getpid():  # this process holds it already (RunStore.claim)
-                    self._lock_path, self._owns_lock = path, False
-                    return
-                if pid > 0 and _pid_alive(pid):
-                    raise StoreError(
-                        f"another process (PID {pid}) is writing to {str(self.directory)!r}; "
-                        f"wait for it to finish, or use another --out") from None
-                path.unlink(missing_ok=True)  # stale: its process is gone
-                continue
-            with os.fdopen(fd, "w") as fh:
-                fh.write(f"{os.getpid()}\n")
+            fd = (_flock(path) if fcntl is not None else _create_exclusive(path))
+            if fd is None:
+                continue  # the file was replaced or removed meanwhile: try again
+            _HELD[key] = fd
             self._lock_path, self._owns_lock = path, True
             return
         raise StoreError(f"could not lock {str(self.directory)!r}; remove {path} and rerun")
@@ -258,7 +321,10 @@ class RunStore:
         """Release :meth:`lock` (if this object took it; a lock this process already held
         stays with its first holder)."""
         if self._lock_path is not None and self._owns_lock:
-            self._lock_path.unlink(missing_ok=True)
+            fd = _HELD.pop(str(self._lock_path.resolve()), None)
+            self._lock_path.unlink(missing_ok=True)  # while still held: see _flock
+            if fd is not None:
+                os.close(fd)
         self._lock_path, self._owns_lock = None, False
 
     @classmethod

@@ -153,6 +153,42 @@ def test_lock_refuses_a_live_writer_and_takes_over_a_dead_ones(tmp_path, data):
     assert not (tmp_path / ".lock").exists()
 
 
+def _race_for_the_lock(directory, start, held, out):
+    """One process of the race below: lock at ``start``, keep it a moment, report."""
+    store = RunStore(directory, {}, _check=False)
+    start.wait()
+    try:
+        store.lock()
+    except StoreError:
+        out.put("refused")
+        return
+    out.put("locked")
+    held.wait()  # every process has tried before anyone lets go
+    store.unlock()
+
+
+def test_exactly_one_of_simultaneous_writers_gets_the_lock(tmp_path):
+    """Processes that call lock() at the same moment: one wins, the others are refused
+    (an empty lock file, created but not yet holding a PID, used to count as stale and
+    let several through)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    for trial in range(8):
+        directory = tmp_path / f"t{trial}"
+        start, held, out = ctx.Barrier(4), ctx.Event(), ctx.Queue()
+        procs = [ctx.Process(target=_race_for_the_lock, args=(directory, start, held, out))
+                 for _ in range(4)]
+        for proc in procs:
+            proc.start()
+        outcomes = sorted(out.get(timeout=60) for _ in procs)
+        held.set()
+        for proc in procs:
+            proc.join(60)
+        assert outcomes == ["locked", "refused", "refused", "refused"], trial
+        assert not (directory / ".lock").exists()
+
+
 class Interrupt(Exception):
     pass
 
