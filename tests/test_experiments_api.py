@@ -62,6 +62,8 @@ def test_options_round_trip_through_the_command_line():
     parsed = SweepOptions.from_namespace(script.build_parser().parse_args(options.argv()))
     assert parsed == options
     assert SweepOptions().argv() == []
+    # numbers given from Python keep every digit (a key of 15 significant digits)
+    assert SweepOptions(percents=[0.123456789, 5]).percents == "0.123456789,5"
 
 
 @pytest.mark.parametrize("scale", SCALES)

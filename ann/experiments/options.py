@@ -108,13 +108,10 @@ class SweepOptions:
                     raise UserError(f"--{name.replace('_', '-')} must name a directory, "
                                     f"got {value!r}")
                 object.__setattr__(self, name, Path(value))
-        if self.percents is not None and not isinstance(self.percents, str):
-            object.__setattr__(self, "percents", ",".join(f"{p:g}" for p in self.percents))
-        if self.activations is not None and not isinstance(self.activations, str):
-            object.__setattr__(self, "activations", ", ".join(map(str, self.activations)))
-        if self.mixlu_positions is not None and not isinstance(self.mixlu_positions, str):
-            object.__setattr__(self, "mixlu_positions",
-                               ",".join(str(p) for p in self.mixlu_positions))
+        for name in ("percents", "activations", "mixlu_positions"):  # lists: the text form
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                object.__setattr__(self, name, ",".join(map(str, value)))
 
     @classmethod
     def from_namespace(cls, namespace: Any) -> SweepOptions:
