@@ -51,13 +51,10 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ann.config import CIFAR_LENET5  # noqa: E402
-from ann.experiments.cifar import CIFAR_LENET5_SWEEP, DEFAULT_PERCENTS  # noqa: E402
-from ann.experiments.cli import add_sweep_arguments  # noqa: E402
+from ann.experiments.cifar import CIFAR_LENET5_SWEEP  # noqa: E402
+from ann.experiments.cli import add_experiment_arguments  # noqa: E402
 from bridge.sweep_signs import add_signs_arguments, run_from_arguments  # noqa: E402
 from common.cli import OneLineArgumentParser, cli_main  # noqa: E402
-
-DEFAULT_MASK = "resample"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,15 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
         "32x32 and repeated to 3 channels. Bad options print one 'error: ...' line and exit "
         "with status 2.",
     )
-    add_sweep_arguments(
+    add_experiment_arguments(
         parser,
-        default_percents=DEFAULT_PERCENTS,
-        default_epochs=CIFAR_LENET5.epochs,
-        default_dataset="cifar10",
-        quick_help="demo/CI run: percents 0,3 (unless --percents), 2 epochs (unless "
-        "--epochs), 2,000 training and 1,000 test images (unless --train-subset/"
-        "--test-subset)",
-        default_mask=DEFAULT_MASK,  # the thesis's setting
+        CIFAR_LENET5_SWEEP,
         mask_help="MixLU mask: resample (a fresh per-element mask every forward pass, as the "
         "published layer did when given no mask: reproduces the thesis's setting) or fixed "
         "(NegLU channels drawn once per run; shares below ~1.6 %% give no NegLU in the "

@@ -38,8 +38,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ann.experiments.cli import add_sweep_arguments  # noqa: E402
-from ann.experiments.mnist import DEFAULT_PERCENTS, MNIST_LENET_SWEEP  # noqa: E402
+from ann.experiments.cli import add_experiment_arguments  # noqa: E402
+from ann.experiments.mnist import MNIST_LENET_SWEEP  # noqa: E402
 from bridge.sweep_signs import add_signs_arguments, run_from_arguments  # noqa: E402
 from common.cli import OneLineArgumentParser, cli_main  # noqa: E402
 
@@ -53,14 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         "is not in --data-dir or the cache and cannot be downloaded. Bad options print one "
         "'error: ...' line and exit with status 2.",
     )
-    add_sweep_arguments(
-        parser,
-        default_percents=DEFAULT_PERCENTS,
-        default_epochs=20,
-        default_dataset="mnist",
-        quick_help="demo/CI run: percents 0,5 (unless --percents), 3 epochs (unless --epochs), "
-        "2,000 training and 1,000 test images (unless --train-subset/--test-subset)",
-    )
+    add_experiment_arguments(parser, MNIST_LENET_SWEEP)
     add_signs_arguments(parser)
     return parser
 

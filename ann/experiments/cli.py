@@ -15,11 +15,13 @@ from pathlib import Path
 from ann.activations import BACKWARDS, MASK_MODES
 from ann.data.datasets import dataset_description, dataset_names
 from ann.executors import EXECUTORS
+from ann.experiments.options import SweepOptions
+from ann.experiments.runner import Experiment
 from ann.specs import activations_help
 from ann.sweep import ENGINES
 from common.files import directory_argument
 
-__all__ = ["add_sweep_arguments"]
+__all__ = ["add_sweep_arguments", "add_experiment_arguments"]
 
 
 def add_sweep_arguments(
@@ -117,3 +119,22 @@ def add_sweep_arguments(
     parser.add_argument(
         "--verbose", action="store_true",
         help="also print what the epoch checkpoints cost (count, MB, seconds)")
+
+
+def add_experiment_arguments(parser: argparse.ArgumentParser, experiment: Experiment,
+                             mask_help: str | None = None) -> None:
+    """:func:`add_sweep_arguments` with ``experiment``'s defaults (percents, protocol
+    epochs, dataset, mask) and its ``quick`` settings in the help of ``--quick``."""
+    quick = experiment.quick
+    add_sweep_arguments(
+        parser,
+        default_percents=experiment.defaults["percents"],
+        default_epochs=experiment.config(SweepOptions()).epochs,
+        default_dataset=experiment.defaults["dataset"],
+        default_mask=experiment.defaults["mask"],
+        quick_help=f"demo/CI run: percents {quick['percents']} (unless --percents), "
+                   f"{quick['epochs']} epochs (unless --epochs), {quick['train_subset']:,} "
+                   f"training and {quick['test_subset']:,} test images (unless "
+                   f"--train-subset/--test-subset)",
+        mask_help=mask_help,
+    )
