@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,7 @@ __all__ = [
     "read_json",
     "check_writable_dir",
     "directory_argument",
+    "short_write_error",
 ]
 
 
@@ -55,7 +57,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         if exc.errno is None:  # a short write (e.g. a file-size limit) says no errno
-            raise OSError(errno.EIO, f"Input/output error ({exc})", str(path)) from exc
+            raise short_write_error(exc, path) from exc
         if exc.filename is None or Path(exc.filename) == tmp:  # name the file meant
             raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
@@ -63,6 +65,24 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def short_write_error(exc: OSError, filename: str | Path) -> OSError:
+    """The error of a short write to ``filename``: Python says "N requested and M
+    written" with no errno.  ``EFBIG`` when N bytes exceed the file-size limit
+    (``ulimit -f``), else ``EIO`` (a full disk, or a limit that cannot be read)."""
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        unlimited = resource.RLIM_INFINITY
+    except ImportError:  # Windows
+        limit = unlimited = None
+    requested = re.match(r"(\d+) requested", str(exc))
+    if limit != unlimited and requested and int(requested.group(1)) > limit:
+        return OSError(errno.EFBIG, f"File too large ({exc}; the file-size limit is {limit} "
+                                    f"bytes)", str(filename))
+    return OSError(errno.EIO, f"Input/output error ({exc})", str(filename))
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:

@@ -14,8 +14,6 @@ is the same from one run to the next.
 
 from __future__ import annotations
 
-import errno
-import re
 import threading
 import time
 from collections.abc import Sequence
@@ -34,6 +32,7 @@ from brian2 import (
     second,
 )
 
+from common.files import short_write_error
 from stdp_sim import _checks, backend
 from stdp_sim._interrupt import interrupts_raise
 from stdp_sim.backend import resolve_target, runtime_target
@@ -420,26 +419,12 @@ def _run_standalone(build_and_run, directory, progress, file=None):
             # the file last written, as common.files does for the outputs
             written = _newest_file(directory, since=start) or directory
             if exc.errno is None:
-                number, reason = _short_write_reason(exc)
-                raise OSError(number, reason, str(written)) from exc
+                raise short_write_error(exc, written) from exc
             raise OSError(exc.errno, exc.strerror, str(written)) from exc
         finally:
             device.reinit()
             device.activate()
             set_device("runtime")
-
-
-def _short_write_reason(exc: OSError) -> tuple[int, str]:
-    """``(errno, strerror)`` of a short write without errno (numpy's ``tofile``: "N
-    requested and M written"): ``EFBIG`` when N bytes exceed the file-size limit
-    (``ulimit -f``), else ``EIO`` (a full disk, as :mod:`common.files` says)."""
-    import resource
-
-    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
-    requested = re.match(r"(\d+) requested", str(exc))
-    if limit != resource.RLIM_INFINITY and requested and int(requested.group(1)) > limit:
-        return errno.EFBIG, f"File too large ({exc}; the file-size limit is {limit} bytes)"
-    return errno.EIO, f"Input/output error ({exc})"
 
 
 def _newest_file(directory: Path, since: float) -> Path | None:

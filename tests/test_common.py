@@ -405,6 +405,22 @@ def test_atomic_write_short_write_without_errno_becomes_an_io_error(tmp_path):
     assert listing(tmp_path) == []
 
 
+def test_short_write_over_the_file_size_limit_names_the_limit(monkeypatch):
+    import errno
+    import resource
+
+    from common.files import short_write_error
+
+    short = OSError("17512 requested and 4096 written")
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (16384, resource.RLIM_INFINITY))
+    error = short_write_error(short, "/out/big.json")
+    assert error.errno == errno.EFBIG and "16384" in error.strerror
+    assert error.filename == "/out/big.json"
+    monkeypatch.setattr(resource, "getrlimit",
+                        lambda which: (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    assert short_write_error(short, "/out/big.json").errno == errno.EIO
+
+
 def test_cli_main_full_stdout_is_one_line_exit_2(capsys, monkeypatch):
     import errno
     import io
