@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -68,13 +69,14 @@ def signs_section(results: list[dict[str, Any]], dataset: str) -> str | None:
     return signs_table(results) if any("signs" in r for r in results) else None
 
 
-def write_signs_figure(out: Path | None, stem: str, runs: list[dict[str, Any]]) -> Path | None:
+def write_signs_figure(out: Path | None, stem: str, runs: list[dict[str, Any]],
+                       log: Callable[[str], None] = print) -> Path | None:
     """``out/STEM_signs.png`` (inverted fraction vs NegLU share) when runs carry signs."""
     if out is None:
         return None
     path = plot_inverted(runs, Path(out) / f"{stem}_signs.png")
     if path is not None:
-        print(f"wrote {path}")
+        log(f"wrote {path}")
     return path
 
 
@@ -89,7 +91,7 @@ def run_with_signs(experiment: Experiment, options: SweepOptions | None = None,
     options = (options or SweepOptions()).replace(
         **{k: kwargs.pop(k) for k in list(kwargs) if k in fields})
     document = experiment.run(options, observer=observer, sections=[signs_section], **kwargs)
-    write_signs_figure(options.out, experiment.stem, document["runs"])
+    write_signs_figure(options.out, experiment.stem, document["runs"], kwargs.get("log", print))
     return document
 
 

@@ -169,6 +169,7 @@ def _run(experiment: Experiment, options: SweepOptions, observer: Observer | Non
     report = _report(experiment, options, sections)
     mask = options.mask if options.activations is None else "per activation spec"
     device = resolve_device(options.device)
+    env = environment(str(device))
     started = time.perf_counter()
     announcement = experiment.announce(options)
     if announcement:
@@ -205,7 +206,7 @@ def _run(experiment: Experiment, options: SweepOptions, observer: Observer | Non
             if options.out is not None:
                 store = RunStore(options.out,
                                  sweep_meta(stem, data, config, options.engine, **extra),
-                                 provenance=environment(str(device)))
+                                 provenance=env)
             out(f"config: {config.to_dict()}")
             activations = list(dict.fromkeys(s.activation for s in specs))
             out(f"runs: {len(specs)} ({len(activations)} activations x {options.seeds} "
@@ -239,7 +240,7 @@ def _run(experiment: Experiment, options: SweepOptions, observer: Observer | Non
     out("")
     out(report(results, dataset))
     document.update({
-        "environment": environment(str(device)),
+        "environment": env,
         "command": command,
         "sweep_seconds": elapsed,
         "runs": results,
