@@ -121,8 +121,12 @@ def _read_pid(path: Path) -> int:
 def _flock(path: Path) -> int | None:
     """An open descriptor of ``path`` holding its exclusive ``flock``, with this
     process's PID written in it; ``None`` when ``path`` was unlinked or replaced between
-    the open and the lock (its holder released it), so the caller tries again."""
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+    the open and the lock (its holder released it), so the caller tries again.
+
+    The held descriptor is read-only (``flock`` needs no write access) and the PID is
+    written through a second, short-lived one: a descriptor open for writing for the
+    whole sweep would keep its file system from being remounted read-only."""
+    fd = os.open(path, os.O_CREAT | os.O_RDONLY, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -138,8 +142,11 @@ def _flock(path: Path) -> int | None:
         pid = _read_pid(path)
         if pid > 0 and pid != os.getpid() and _pid_alive(pid):
             raise _busy(path, pid)  # an earlier version's writer: a PID, no flock
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        writer = os.open(path, os.O_WRONLY | os.O_TRUNC)
+        try:
+            os.write(writer, f"{os.getpid()}\n".encode())
+        finally:
+            os.close(writer)
         return fd
     except BaseException:
         with contextlib.suppress(OSError):
