@@ -21,10 +21,10 @@ from ann.data import (
     subset,
     subtract_mean_image,
 )
-from ann.data import mnist as mnist_module
-from ann.data.download import DownloadError, download, download_first
-from ann.data.idx import write_idx
-from ann.data.mnist import MNIST, IdxDataset, load_idx_dataset
+from common.data import mnist as mnist_module
+from common.data.download import DownloadError, download, download_first
+from common.data.idx import write_idx
+from common.data.mnist import MNIST, IdxDataset, load_idx_dataset
 
 from writers import tiny_mnist_arrays, write_tiny_mnist
 

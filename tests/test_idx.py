@@ -6,7 +6,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from ann.data.idx import IdxError, parse_idx, read_idx, write_idx
+from common.data.idx import IdxError, parse_idx, read_idx, write_idx
 
 from writers import idx_bytes
 

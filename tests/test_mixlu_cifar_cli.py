@@ -13,11 +13,11 @@ import pytest
 import torch
 
 from ann.data.datasets import TensorData
-from ann.data.idx import write_idx
 from ann.experiments.cifar import make_config, neg_counts
 from ann.models import build_model
 from ann.specs import RunSpec
 from ann.train import train_one
+from common.data.idx import write_idx
 
 from helpers import call_main, load_script
 from writers import write_tiny_cifar

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ann.data import mnist as mnist_module
-from ann.data.download import DownloadError
+from common.data import mnist as mnist_module
+from common.data.download import DownloadError
 
 from helpers import call_main, load_script
 from writers import write_tiny_mnist

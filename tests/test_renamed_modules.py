@@ -14,6 +14,8 @@ RENAMED = {
     "bridge.mapping": "bridge.sign_mapping",
     "bridge.convention": "bridge.convention_verdict",
     "ann.protocols": "ann.config",
+    "ann.data.idx": "common.data.idx",
+    "ann.data.download": "common.data.download",
 }
 
 

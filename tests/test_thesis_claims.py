@@ -7,8 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ann.data import mnist as mnist_module
-from ann.data.download import DownloadError
 from ann.specs import RunSpec, parse_activation
 from bridge.claims.analysis import (
     analyse,
@@ -21,6 +19,8 @@ from bridge.claims.analysis import (
 )
 from bridge.claims.plan import Sweep, scale_sweeps, single_position_share
 from bridge.claims.report import build_report
+from common.data import mnist as mnist_module
+from common.data.download import DownloadError
 
 from helpers import load_script
 

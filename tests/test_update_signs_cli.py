@@ -103,7 +103,7 @@ def test_missing_labels_file_is_refused_before_any_simulation(tmp_path, capsys, 
     before Brian2 runs."""
     import numpy as np
 
-    from ann.data.idx import write_idx
+    from common.data.idx import write_idx
 
     script = load_script(SCRIPT)
     monkeypatch.setattr(script, "pairing_signs",

@@ -1,7 +1,9 @@
-"""Datasets as whole tensors: IDX reading, checked downloads, a name registry.
+"""Datasets as whole tensors: a name registry and the preprocessing of the experiments.
 
 Light on import: dataset modules (MNIST, and e.g. CIFAR-10) load on first use
-through :func:`load_dataset`.
+through :func:`load_dataset`.  What needs no torch (the IDX reader, checked downloads,
+the MNIST files as numpy arrays, :class:`DataError`) lives in :mod:`common.data`,
+shared with ``stdp_sim``.
 """
 
 from ann.data.datasets import (

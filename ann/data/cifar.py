@@ -48,8 +48,8 @@ import numpy as np
 import torch
 
 from ann.data.datasets import DataError, DataNotFound, TensorData
-from ann.data.download import DownloadError, fetch
 from ann.data.safe_pickle import MAX_PICKLE_DEPTH, PickleRefused, reason, safe_loads
+from common.data.download import DownloadError, fetch
 from common.files import atomic_write_bytes
 
 __all__ = [

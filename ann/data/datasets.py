@@ -15,13 +15,14 @@ Loader signature (what a new dataset module such as ``ann/data/cifar.py`` provid
 Loaders raise :class:`DataError` (a :class:`common.cli.UserError`, so a ``ValueError``)
 for anything the user can fix: missing files, corrupt files, a failed download.  The
 message is one line naming the file and what to do; command-line scripts print it as
-one ``error: ...`` line and exit with status 2.
+one ``error: ...`` line and exit with status 2.  :class:`DataError`,
+:class:`DataNotFound` and :func:`default_cache_dir` live in the torch-free
+:mod:`common.data` (shared with ``stdp_sim``); this module re-exports the same objects.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,7 +32,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from common.cli import UserError
+from common.data.errors import DataError, DataNotFound
+from common.data.mnist import default_cache_dir
+from common.data.mnist import stratified_indices as _stratified_indices
 from common.lazy import resolve
 
 __all__ = [
@@ -49,21 +52,6 @@ __all__ = [
 ]
 
 Loader = Callable[..., "TensorData"]
-
-
-class DataError(UserError):
-    """A dataset that cannot be loaded for a reason the user can fix (message names it).
-
-    A :class:`common.cli.UserError` (and so a ``ValueError``): every command-line script
-    reports it as one line, exit status 2.
-    """
-
-
-class DataNotFound(DataError):
-    """The dataset's files are in none of the places looked at and could not be downloaded.
-
-    (As opposed to a file that is there but malformed, which is a plain :class:`DataError`.)
-    """
 
 
 @dataclass
@@ -141,18 +129,6 @@ class TensorData:
             digest.update(str(tuple(t.shape)).encode())
             digest.update(t.detach().cpu().contiguous().numpy().tobytes())
         return digest.hexdigest()
-
-
-def default_cache_dir() -> Path:
-    """User cache for downloaded datasets.
-
-    ``$NEGLU_STDP_CACHE`` if set, else ``$XDG_CACHE_HOME/neglu-stdp``, else
-    ``~/.cache/neglu-stdp``.
-    """
-    if os.environ.get("NEGLU_STDP_CACHE"):
-        return Path(os.environ["NEGLU_STDP_CACHE"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "neglu-stdp"
 
 
 # name -> (loader or "module:function", one-line description).  Strings are imported
@@ -239,7 +215,7 @@ def load_dataset(
     download:
         Whether a loader may fetch missing files from the network.
     timeout:
-        Network timeout in seconds (default :data:`ann.data.download.DEFAULT_TIMEOUT`).
+        Network timeout in seconds (default :data:`common.data.download.DEFAULT_TIMEOUT`).
     log:
         Receives one-line messages about where data came from.
 
@@ -255,7 +231,7 @@ def load_dataset(
         if not data_dir.is_dir():
             raise DataError(f"data_dir {str(data_dir)!r} is not a directory")
     if timeout is None:
-        from ann.data.download import DEFAULT_TIMEOUT
+        from common.data.download import DEFAULT_TIMEOUT
 
         timeout = DEFAULT_TIMEOUT
     cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
@@ -283,22 +259,17 @@ def subtract_mean_image(data: TensorData) -> TensorData:
 def stratified_indices(labels: np.ndarray | Tensor, per_class: int, seed: int) -> np.ndarray:
     """Indices of ``per_class`` items of every class, drawn with ``seed``, in sorted order.
 
+    :func:`common.data.mnist.stratified_indices` (the same draw), for numpy labels or a
+    tensor of them.
+
     Raises
     ------
     ValueError
         If ``per_class`` is not positive or a class has fewer items.
     """
-    labels = np.asarray(labels)
-    if per_class < 1:
-        raise ValueError(f"per_class must be positive, got {per_class}")
-    rng = np.random.default_rng(seed)
-    chosen = []
-    for c in np.unique(labels):
-        idx = np.flatnonzero(labels == c)
-        if len(idx) < per_class:
-            raise ValueError(f"per_class={per_class} but class {c} has only {len(idx)} items")
-        chosen.append(rng.choice(idx, size=per_class, replace=False))
-    return np.sort(np.concatenate(chosen))
+    if isinstance(labels, Tensor):
+        labels = labels.detach().cpu().numpy()
+    return _stratified_indices(labels, per_class, seed)
 
 
 def subset(data: TensorData, train_size: int | None, test_size: int | None, seed: int = 0):
