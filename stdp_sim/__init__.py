@@ -11,7 +11,9 @@ and its presets), :mod:`~stdp_sim.protocols` (spike trains),
 :mod:`~stdp_sim.window` (analytic and simulated windows),
 :mod:`~stdp_sim.rate_ramp` (rate-based view), :mod:`~stdp_sim.backend`
 (code-generation target), :mod:`~stdp_sim.tables` (the regime and window tables of
-``experiments/stdp_table.py``), :mod:`~stdp_sim.plots` (their figure).
+``experiments/stdp_table.py``), :mod:`~stdp_sim.plots` (their figure), and the
+subpackage :mod:`~stdp_sim.diehl_cook` (a Diehl & Cook 2015 digit network learning
+with STDP, with a share of its neurons under temporally-inverted STDP: MixSTDP).
 
 A time step must resolve what it simulates: ``dt <= min(|Δt|, τ) / 10`` over the
 protocol's non-zero Δt and the rules' time constants (:func:`max_time_step`);

@@ -1,0 +1,80 @@
+"""experiments/mixstdp_mnist.py: one-line errors, outputs, resume."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import load_script
+
+SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "mixstdp_mnist.py"
+TINY = ["--percents", "0,50", "--seeds", "1", "--n-exc", "4", "--n-train", "12",
+        "--n-test", "10", "--chunk", "6", "--no-progress"]
+
+
+def _run(args, cwd=None):
+    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=600)
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--percents", "0,150"], "--percents"),
+    (["--percents", "a,b"], "--percents"),
+    (["--seeds", "0"], "--seeds"),
+    (["--n-train", "0"], "--n-train"),
+    (["--n-train", "99999"], "--n-train"),
+    (["--rule", "nope"], "--rule"),
+    (["--by", "axon"], "--by"),
+])
+def test_bad_options_are_one_line_and_exit_2(args, words, capsys):
+    try:
+        status = load_script(SCRIPT).main(args)
+    except SystemExit as exc:  # argparse's own errors
+        status = exc.code
+    assert status == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and words in lines[0], lines
+
+
+def test_out_that_is_a_file_is_one_line(tmp_path, capsys):
+    target = tmp_path / "file"
+    target.write_text("x")
+    assert load_script(SCRIPT).main([*TINY, "--out", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--out" in err
+
+
+
+@pytest.mark.slow
+def test_outputs_figures_and_resume(tmp_path):
+    out = tmp_path / "out"
+    first = _run([*TINY, "--out", str(out)])
+    assert first.returncode == 0, first.stderr
+    doc = json.loads((out / "mixstdp_mnist.json").read_text())
+    runs = doc["runs"]
+    assert [r["share"] for r in runs] == [0.0, 0.5]
+    for r in runs:
+        for key in ("share", "seed", "train_accuracy", "test_accuracy", "images_per_second"):
+            assert key in r
+        assert 0 <= r["test_accuracy"] <= 1 and r["images_per_second"] > 0
+    assert runs[1]["n_mixed_neurons"] == 2 and runs[0]["n_mixed_neurons"] == 0
+    assert "mixed" in runs[1]["updates"] and "mixed" not in runs[0]["updates"]
+    assert "| 50 |" in first.stdout
+    import matplotlib.image as mpimg
+
+    for name, min_width in (("mixstdp_mnist.png", 1000), ("mixstdp_fields.png", 700),
+                            ("mixstdp_weights.png", 1000)):
+        image = mpimg.imread(out / name)
+        assert image.shape[1] >= min_width and image.shape[0] >= 300, (name, image.shape)
+    assert not list((out / "checkpoints").glob("*.npz"))  # finished runs leave none
+    again = _run([*TINY, "--out", str(out)])
+    assert again.returncode == 0, again.stderr
+    assert "2 stored, 0 to run" in again.stdout
+    assert json.loads((out / "mixstdp_mnist.json").read_text())["runs"] == runs
+    other = _run([*TINY[:-1], "--n-exc", "5", "--no-progress", "--out", str(out)])
+    assert other.returncode == 2 and "different sweep" in other.stderr
