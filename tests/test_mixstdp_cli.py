@@ -78,3 +78,27 @@ def test_outputs_figures_and_resume(tmp_path):
     assert json.loads((out / "mixstdp_mnist.json").read_text())["runs"] == runs
     other = _run([*TINY[:-1], "--n-exc", "5", "--no-progress", "--out", str(out)])
     assert other.returncode == 2 and "different sweep" in other.stderr
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_to_the_numbers_of_an_uninterrupted_one(tmp_path):
+    import signal
+    import time
+
+    whole = tmp_path / "whole"
+    assert _run([*TINY, "--out", str(whole)]).returncode == 0
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, str(SCRIPT), *TINY, "--out", str(killed)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not list((killed / "checkpoints").glob("*.npz")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "mixstdp_mnist.json").exists()  # it died mid-way
+    assert _run([*TINY, "--out", str(killed)]).returncode == 0
+    same = ("share", "seed", "train_accuracy", "test_accuracy", "dead_neurons", "updates",
+            "weights", "repeats", "mean_spikes_per_image")
+    runs = [json.loads((d / "mixstdp_mnist.json").read_text())["runs"] for d in (whole, killed)]
+    assert [{k: r[k] for k in same} for r in runs[0]] == \
+        [{k: r[k] for k in same} for r in runs[1]]
