@@ -1,6 +1,7 @@
 """The four STDP regimes of the thesis (Tables 1 and 5), measured in Brian2.
 
-Prints four Markdown tables:
+Prints six Markdown tables (the last two under their topic, "## Pairing schemes" and
+"## Pairing frequency"):
 
 1. **regimes, pairing protocol** — every rule on pre-before-post and post-before-pre
    pairings (Bi & Poo 1998 protocol: 60 pairings at 1 Hz, ``Δt = ∓10 ms``);
@@ -11,10 +12,16 @@ Prints four Markdown tables:
 4. **the artificial side** — for each regime, the ANN sign patterns that map to it
    and the unit types that can produce them.  Needs PyTorch: without it this table
    is one line saying so, the others print as usual and ``stdp_table.json`` records
-   the reason under ``skipped_tables``.
+   the reason under ``skipped_tables``;
+5. **pairing schemes** — the four regimes of tables 1 and 2 under NEST's four
+   pairing schemes (all-to-all, nearest-symmetric, nearest-pre-centered, nearest-restricted);
+6. **pairing frequency** — Δw after 60 pairings at 0.1, 10, 20, 40 and 50 Hz for both
+   orders at ``|Δt| = 10 ms`` per rule (the four regime rules and the triplet rules of
+   Pfister & Gerstner 2006), classified by regime, beside Sjöström et al.'s (2001)
+   data, with the rate at which each rule changes regime and the residuals.
 
-Tables 1-3 are :mod:`stdp_sim.tables` (all their conditions are synapses of ONE
-Brian2 network, simulated in one run), Table 4 is :mod:`bridge.regime_table`; this
+Tables 1-3, 5 and 6 are :mod:`stdp_sim.tables` (all their conditions are synapses of
+ONE Brian2 network, simulated in one run), Table 4 is :mod:`bridge.regime_table`; this
 script parses and checks the options (all before any simulation, ``--out`` included),
 calls them and writes the outputs.  Run as a script, it starts Table 4's child process
 before importing Brian2 (:func:`bridge.regime_table.start_background_patterns`), and
@@ -64,9 +71,10 @@ from common.files import (  # noqa: E402
     check_writable_dir,
     directory_argument,
 )
-from stdp_sim import preset_names  # noqa: E402
 from stdp_sim.backend import TARGETS  # noqa: E402
+from stdp_sim.pairing import PAIRINGS  # noqa: E402
 from stdp_sim.plots import plot_windows  # noqa: E402
+from stdp_sim.rule import preset_names  # noqa: E402
 from stdp_sim.simulate import STEPS_PER_INTERVAL  # noqa: E402
 from stdp_sim.tables import TABLES, TableConfig, report, results_document, run_tables  # noqa: E402
 
@@ -78,15 +86,17 @@ def build_parser() -> argparse.ArgumentParser:
     d = TableConfig()
     p = OneLineArgumentParser(
         prog="stdp_table.py",
-        description="Measure the four STDP regimes (thesis Tables 1 and 5) and the "
-        "learning windows of every preset in one Brian2 network run; print Markdown.",
+        description="Measure the four STDP regimes (thesis Tables 1 and 5), the "
+        "learning windows of every preset, the regimes under each pairing scheme and the "
+        "pairing-frequency dependence (Sjöström et al. 2001) in one Brian2 network run; "
+        "print Markdown.",
         epilog="Every option is checked before anything is simulated: a bad value (or an "
         "--out that cannot be written) prints one 'error: ...' line and exits with status 2.",
     )
     add = p.add_argument
     add("--rules", nargs="+", default=d.rules, metavar="PRESET",
         help=f"presets for the regime tables (default: {' '.join(d.rules)}; "
-        f"available: {' '.join(preset_names())})")
+        f"available: {' '.join(preset_names('all'))})")
     add("--delta-t-ms", type=float, default=d.delta_t_ms, metavar="MS",
         help="|Δt| of the regime tables in ms; pre-post rows use -MS, post-pre +MS "
         "(default %(default)s)")
@@ -109,9 +119,17 @@ def build_parser() -> argparse.ArgumentParser:
     add("--idt-window-ms", type=float, default=d.idt_window_ms, metavar="MS",
         help="spike pairs closer than this (ms) enter ∫Δt (default %(default)s)")
     add("--window-presets", nargs="+", default=d.window_presets, metavar="PRESET",
-        help="presets of the window table (default: all)")
+        help="presets of the window table (default: all pair-rule presets)")
     add("--window-grid-ms", nargs="+", type=float, default=d.window_grid_ms, metavar="MS",
         help="Δt grid of the window table in ms (default: -100 ... 100, 21 points)")
+    add("--schemes", nargs="+", default=d.schemes, metavar="SCHEME",
+        help=f"pairing schemes of the pairing-scheme table: {', '.join(PAIRINGS)} "
+        "(default: the four; 'nearest' is nearest-symmetric)")
+    add("--frequency-rules", nargs="+", default=d.frequency_rules, metavar="PRESET",
+        help=f"presets of the frequency table (default: {' '.join(d.frequency_rules)})")
+    add("--frequency-rates-hz", nargs="+", type=float, default=d.frequency_rates_hz,
+        metavar="HZ", help="pairing rates of the frequency table in Hz; each period must "
+        "exceed --delta-t-ms (default: 0.1 10 20 40 50, Sjöström et al. 2001)")
     add("--seed", type=int, default=d.seed,
         help="seed of the spike trains, an integer >= 0 (default %(default)s)")
     add("--convention", default=DEFAULT_CONVENTION, metavar="NAME",
@@ -152,6 +170,9 @@ def config(args: argparse.Namespace) -> TableConfig:
         seed=args.seed,
         dt_ms=args.dt_ms,
         target=args.target,
+        schemes=args.schemes,
+        frequency_rules=args.frequency_rules,
+        frequency_rates_hz=args.frequency_rates_hz,
     )
 
 
@@ -173,7 +194,10 @@ def run(args: argparse.Namespace) -> dict:
     except ValueError as exc:
         raise UserError(str(exc)) from None
     bridge, reason = load_bridge_table(args.convention, background=BACKGROUND)
-    tables = [*TABLES, bridge] if bridge is not None else list(TABLES)
+    tables = list(TABLES)
+    if bridge is not None:  # Table 4 prints after Table 3
+        after = [t.key for t in tables].index("windows") + 1
+        tables.insert(after, bridge)
     skipped = {} if reason is None else {BRIDGE_KEY: reason}
 
     start = time.perf_counter()

@@ -37,7 +37,7 @@ from stdp_sim import _checks, backend
 from stdp_sim._interrupt import interrupts_raise
 from stdp_sim.backend import resolve_target, runtime_target
 from stdp_sim.protocols import DEFAULT_IDT_WINDOW, SpikeTrains, integral_delta_t
-from stdp_sim.rule import STDPRule, generic_equations
+from stdp_sim.rule import STDPRule, generic_equations, generic_parameters
 
 __all__ = [
     "Condition",
@@ -104,9 +104,12 @@ class ConditionResult:
     w_start, w_end, dw : float
         Weight before, after, and the change ``w_end - w_start``.
     pre_spikes, post_spikes : numpy.ndarray
-        Spike times (s) actually emitted, as recorded by a ``SpikeMonitor``.
+        Spike times (s) actually emitted, as recorded by a ``SpikeMonitor``; plain
+        floats, as published.  :attr:`pre_spike_times` and :attr:`post_spike_times`
+        are the same with Brian2 units.
     integral_delta_t : float
-        ``∫Δt`` (s) of the emitted spikes, see :func:`stdp_sim.integral_delta_t`.
+        ``∫Δt`` (s) of the emitted spikes, see :func:`stdp_sim.integral_delta_t`;
+        :attr:`integral_delta_t_quantity` carries the unit.
     target : str
         The code-generation target that ran it.
     """
@@ -126,6 +129,21 @@ class ConditionResult:
     @property
     def rule(self) -> STDPRule:
         return self.condition.rule
+
+    @property
+    def pre_spike_times(self) -> Quantity:
+        """:attr:`pre_spikes` with time units (a Brian2 ``Quantity``)."""
+        return self.pre_spikes * second
+
+    @property
+    def post_spike_times(self) -> Quantity:
+        """:attr:`post_spikes` with time units (a Brian2 ``Quantity``)."""
+        return self.post_spikes * second
+
+    @property
+    def integral_delta_t_quantity(self) -> Quantity:
+        """:attr:`integral_delta_t` with time units (NaN if it was not computed)."""
+        return self.integral_delta_t * second
 
     @property
     def tags(self) -> dict:
@@ -148,7 +166,7 @@ def _lags(delta_t) -> list[float]:
 
 
 def _taus(rules: Sequence[STDPRule]) -> list[float]:
-    return [float(tau) for rule in rules for tau in (rule.tau_pre_post, rule.tau_post_pre)]
+    return [float(tau) for rule in rules for tau in rule.time_constants]
 
 
 def max_time_step(rules: Sequence[STDPRule], delta_t=()) -> Quantity:
@@ -159,9 +177,11 @@ def max_time_step(rules: Sequence[STDPRule], delta_t=()) -> Quantity:
     two spikes of a pairing fall into one step (``Δt`` becomes 0, which counts as
     pre-post) or swap order, and the measured regime has the wrong sign.  The window
     ``exp(-|Δt|/τ)`` changes by a factor up to ``exp(dt/τ)`` for the same error.
-    Requiring ``dt <= min(|Δt|_min, τ_pre_post, τ_post_pre) / STEPS_PER_INTERVAL``
-    (``STEPS_PER_INTERVAL = 10``) bounds both errors at about 10 % and keeps every
-    sign.  The default 0.1 ms resolves ``|Δt| >= 1 ms`` and all presets (τ >= 16.8 ms).
+    Requiring ``dt <= min(|Δt|_min, τ) / STEPS_PER_INTERVAL`` over every time
+    constant of the rules (``tau_pre_post``, ``tau_post_pre`` and a triplet rule's
+    ``tau_x``, ``tau_y``; ``STEPS_PER_INTERVAL = 10``) bounds both errors at about
+    10 % and keeps every sign.  The default 0.1 ms resolves ``|Δt| >= 1 ms`` and all
+    presets (τ >= 16.8 ms).
 
     Parameters
     ----------
@@ -219,8 +239,9 @@ def run_conditions(
     Parameters
     ----------
     conditions : sequence of Condition
-        Non-empty.  Rules may differ between conditions (additive and
-        multiplicative, all-to-all and nearest can be mixed).
+        Non-empty.  Rules may differ between conditions in everything: weight
+        dependence, pairing scheme, pair or triplet (one ``Synapses`` object holds
+        them all, :func:`stdp_sim.rule.generic_equations`).
     dt : Quantity, default 0.1 ms
         Simulation time step; spike times are rounded to it (two spikes of one
         neuron in the same step merge into one).  Must resolve the protocol:
@@ -286,7 +307,7 @@ def run_conditions(
         last_step + 2,
         int(np.ceil(max(c.trains.duration for c in conditions) / step - 1e-9)),
     )
-    params = _parameters([c.rule for c in conditions])
+    params = generic_parameters([c.rule for c in conditions])
     w_start = np.array([c.w_init for c in conditions], dtype=float)
     ctrl_c = interrupts_raise()
 
@@ -297,7 +318,10 @@ def run_conditions(
         spikes = SpikeGeneratorGroup(
             2 * n, indices, steps * step * second, clock=clock, name="stdp_sim_spikes"
         )
-        eqs = generic_equations()
+        # explicit decay (exp(-(t - t_last)/tau) at each spike): for four event-driven
+        # traces Brian2's exact integrator would solve a 4x4 linear system in sympy in
+        # every new process (about 2.5 s); the update it generates is the same exponential
+        eqs = generic_equations("explicit")
         syn = Synapses(
             spikes,
             spikes,
@@ -355,19 +379,6 @@ def run_conditions(
             )
         )
     return results
-
-
-def _parameters(rules: list[STDPRule]) -> dict[str, np.ndarray]:
-    return {
-        "A_prepost": np.array([r.a_pre_post for r in rules]),
-        "A_postpre": np.array([r.a_post_pre for r in rules]),
-        "tau_prepost": np.array([float(r.tau_pre_post) for r in rules]),
-        "tau_postpre": np.array([float(r.tau_post_pre) for r in rules]),
-        "w_min": np.array([r.w_min for r in rules]),
-        "w_max": np.array([r.w_max for r in rules]),
-        "soft": np.array([float(r.weight_dependence == "multiplicative") for r in rules]),
-        "nearest": np.array([float(r.pairing == "nearest") for r in rules]),
-    }
 
 
 class _progress_bar:

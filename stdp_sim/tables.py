@@ -1,6 +1,9 @@
-"""The STDP tables of ``experiments/stdp_table.py``: the four regimes and the windows.
+"""The STDP tables of ``experiments/stdp_table.py``: regimes, windows, schemes, rates.
 
-Three tables, all simulated as synapses of ONE Brian2 network (:func:`run_tables`):
+Five tables, all simulated as synapses of ONE Brian2 network (:func:`run_tables`);
+the last two are printed under their topic ("## Pairing schemes", "## Pairing
+frequency") rather than a number, since "Table 5" is the thesis's table of regime
+names:
 
 1. **regimes, pairing protocol** — every rule on pre-before-post and post-before-pre
    pairings (Bi & Poo 1998 protocol: 60 pairings at 1 Hz, ``Δt = ∓10 ms``): ∫Δt of
@@ -9,7 +12,13 @@ Three tables, all simulated as synapses of ONE Brian2 network (:func:`run_tables
 2. **regimes, correlated Poisson trains** — the same with Poisson trains whose
    postsynaptic spikes follow (or lead) presynaptic ones by 10 ms;
 3. **learning windows** — simulated Δw of every preset over a grid of Δt beside the
-   analytic value.
+   analytic value;
+* **regimes under each pairing scheme** — tables 1 and 2 again under each of NEST's
+   four pairing schemes (:mod:`stdp_sim.pairing`);
+* **pairing frequency** — Δw after ``n_pairings`` pairings at 0.1–50 Hz for both
+   orders, per rule, classified by regime, beside Sjöström et al.'s (2001) data with
+   the residuals (:mod:`stdp_sim.pairing_frequency`; the 0.1 Hz conditions are
+   simulated time-compressed, exactly, so that they fit in the run of the others).
 
 (Table 4, the ANN sign patterns per regime, needs PyTorch and lives in
 :mod:`bridge.regime_table`; it plugs into the same :class:`Table` interface.)
@@ -42,9 +51,18 @@ from brian2 import Hz, ms, second
 from common.checks import is_integer, is_real
 from common.environment import environment
 from stdp_sim.backend import TARGETS, resolve_target
+from stdp_sim.pairing import PAIRING_SCHEMES, pairing_scheme
+from stdp_sim.pairing_frequency import (
+    SJOSTROM_2001,
+    FrequencyProtocol,
+    frequency_conditions,
+    regime_changes,
+    sjostrom_residuals,
+    summarize_frequency,
+)
 from stdp_sim.protocols import CorrelatedPoisson, PairingProtocol
 from stdp_sim.regime import Regime, classify
-from stdp_sim.rule import preset, preset_names
+from stdp_sim.rule import TRIPLET_PRESETS, preset, preset_names
 from stdp_sim.simulate import Condition, check_time_step, run_conditions
 from stdp_sim.window import pairing_dw
 
@@ -60,6 +78,13 @@ __all__ = [
     "window_table",
     "window_data",
     "window_markdown",
+    "scheme_table",
+    "scheme_rows",
+    "scheme_markdown",
+    "frequency_table",
+    "frequency_data",
+    "frequency_markdown",
+    "FREQUENCY_RULES",
     "TABLES",
     "run_tables",
     "report",
@@ -71,6 +96,8 @@ WINDOW_GRID_MS = (
     -100, -80, -60, -40, -30, -20, -15, -10, -5, -2, 0, 2, 5, 10, 15, 20, 30, 40, 60, 80, 100,
 )  # fmt: skip
 TIMINGS = ("pre-post", "post-pre")
+#: Rules of the frequency table: the four regime rules and the triplet presets.
+FREQUENCY_RULES = (*REGIME_RULES, *TRIPLET_PRESETS)
 
 
 # ---------------------------------------------------------------- configuration
@@ -136,6 +163,11 @@ class TableConfig:
     seed: int = 0
     dt_ms: float = 0.1
     target: str = "auto"
+    schemes: list[str] = field(default_factory=lambda: list(PAIRING_SCHEMES))
+    frequency_rules: list[str] = field(default_factory=lambda: list(FREQUENCY_RULES))
+    frequency_rates_hz: list[float] = field(
+        default_factory=lambda: list(SJOSTROM_2001["rates_hz"])
+    )
 
     def validate(self) -> TableConfig:
         """Check everything before any simulation; return ``self``.
@@ -148,7 +180,8 @@ class TableConfig:
             coarse for the protocol (:func:`stdp_sim.simulate.check_time_step`:
             ``dt <= min(|Δt|, τ) / 10``) and a ``--target`` that cannot run here.
         """
-        for option, values in (("--rules", self.rules), ("--window-presets", self.window_presets)):
+        for option, values in (("--rules", self.rules), ("--window-presets", self.window_presets),
+                               ("--frequency-rules", self.frequency_rules)):
             for name in values:
                 with _blame(option):
                     preset(name)
@@ -165,6 +198,16 @@ class TableConfig:
             raise ValueError(f"--correlation must lie in [0, 1], got {self.correlation!r}")
         _real("--poisson-duration-s", self.poisson_duration_s, maximum=MAX_POISSON_S)
         _real("--idt-window-ms", self.idt_window_ms)
+        for name in self.schemes:
+            with _blame("--schemes"):
+                pairing_scheme(name)
+        canonical = [pairing_scheme(name).name for name in self.schemes]
+        if not canonical or len(set(canonical)) != len(canonical):
+            raise ValueError(f"--schemes must list each scheme once, got {self.schemes!r}")
+        if len(self.frequency_rates_hz) == 0:
+            raise ValueError("--frequency-rates-hz must list at least one rate")
+        for value in self.frequency_rates_hz:
+            _real("--frequency-rates-hz", value)
         if len(self.window_grid_ms) == 0:
             raise ValueError("--window-grid-ms must list at least one Δt")
         for value in self.window_grid_ms:
@@ -178,7 +221,9 @@ class TableConfig:
             self.pairing_protocol([-self.delta_t_ms, self.delta_t_ms])
         with _blame("--delta-t-ms", "--poisson-duration-s"):
             self.poisson_protocol()
-        rules = [preset(name) for name in dict.fromkeys(self.rules + self.window_presets)]
+        with _blame("--delta-t-ms", "--frequency-rates-hz"):
+            self.frequency_protocol()
+        rules = [preset(name) for name in self.rule_names()]
         with _blame(f"--dt-ms {self.dt_ms:g}"):
             check_time_step(self.dt_ms * ms, rules, self.delta_ts_ms() * ms)
         if self.target not in TARGETS:
@@ -188,6 +233,25 @@ class TableConfig:
         except (RuntimeError, ValueError) as exc:
             raise ValueError(f"--target {self.target}: {exc}") from None
         return self
+
+    def rule_names(self) -> list[str]:
+        """Every preset the tables use, each once: ``rules``, ``window_presets``,
+        ``frequency_rules``."""
+        return list(dict.fromkeys(self.rules + self.window_presets + self.frequency_rules))
+
+    def frequency_protocol(self) -> FrequencyProtocol:
+        """Sjöström's protocol: ``n_pairings`` at ``∓delta_t_ms`` and each rate."""
+        return FrequencyProtocol(
+            [-self.delta_t_ms, self.delta_t_ms] * ms,
+            rates=np.asarray(self.frequency_rates_hz, dtype=float) * Hz,
+            n_pairings=self.n_pairings,
+        )
+
+    def longest_other_protocol_s(self) -> float:
+        """Duration (s) of the longest protocol of Tables 1–3 and the scheme table: the
+        frequency table's longer conditions are compressed to fit in it."""
+        pairing = float(self.pairing_protocol([self.delta_t_ms], jitter=False).duration)
+        return max(pairing, self.poisson_duration_s)
 
     def delta_ts_ms(self) -> np.ndarray:
         """Every nominal Δt (ms) the tables simulate: ``±delta_t_ms`` and the window grid."""
@@ -225,14 +289,18 @@ class Table:
 
 
 # ---------------------------------------------------------------- regime tables
-def _regime_conditions(cfg: TableConfig, protocol_name: str) -> list[Condition]:
+def _regime_trains(cfg: TableConfig, protocol_name: str):
     protocol = (
         cfg.pairing_protocol([-cfg.delta_t_ms, cfg.delta_t_ms])
         if protocol_name == "pairing"
         else cfg.poisson_protocol()
     )
     seed = cfg.seed + (0 if protocol_name == "pairing" else 1)
-    trains = protocol.trains(trials=cfg.trials, seed=seed)  # [-Δt x trials, +Δt x trials]
+    return protocol.trains(trials=cfg.trials, seed=seed)  # [-Δt x trials, +Δt x trials]
+
+
+def _regime_conditions(cfg: TableConfig, protocol_name: str) -> list[Condition]:
+    trains = _regime_trains(cfg, protocol_name)
     conditions = []
     for name in cfg.rules:
         rule = preset(name)
@@ -395,11 +463,246 @@ def window_table(title: str = "Table 3 — learning windows, simulated vs analyt
     )
 
 
-#: The Brian2 tables, in print order (``bridge.regime_table`` adds Table 4).
+# ---------------------------------------------------------------- scheme table
+PROTOCOLS = ("pairing", "poisson")
+
+
+def _scheme_conditions(cfg: TableConfig) -> list[Condition]:
+    """Tables 1 and 2's conditions (same trains, same seeds) under every scheme."""
+    conditions = []
+    for protocol_name in PROTOCOLS:
+        trains = _regime_trains(cfg, protocol_name)
+        for scheme in cfg.schemes:
+            pairing = pairing_scheme(scheme).name
+            for name in cfg.rules:
+                rule = preset(name).replace(pairing=pairing)
+                for k, t in enumerate(trains):
+                    tags = {"table": "schemes", "protocol": protocol_name, "pairing": pairing,
+                            "rule": name, "timing": TIMINGS[k // cfg.trials]}  # fmt: skip
+                    conditions.append(Condition(rule, t, tags=tags))
+    return conditions
+
+
+def scheme_rows(cfg: TableConfig, results: list) -> list[dict]:
+    """Regime rows (:func:`regime_rows`) per scheme and protocol, with ``pairing`` added."""
+    rows = []
+    for protocol_name in PROTOCOLS:
+        for scheme in cfg.schemes:
+            pairing = pairing_scheme(scheme).name
+            mine = [r for r in results
+                    if r.tags["protocol"] == protocol_name and r.tags["pairing"] == pairing]
+            rows += [{**row, "pairing": pairing}
+                     for row in regime_rows(cfg, mine, protocol_name)]  # fmt: skip
+    return rows
+
+
+def scheme_markdown(rows: list[dict]) -> str:
+    """One row per (regime, rule, protocol), one column per scheme: Δw mean ± sd and
+    whether it classifies as the rule predicts."""
+    if not rows:
+        return "(no schemes)"
+    schemes = list(dict.fromkeys(r["pairing"] for r in rows))
+    cells: dict[tuple, dict[str, dict]] = {}
+    for r in rows:
+        key = (r["regime"], r["legacy_name"], r["rule"], r["protocol_detail"], r["delta_t_ms"])
+        cells.setdefault(key, {})[r["pairing"]] = r
+    head = ("| regime (Table 5) | rule | protocol | Δt (ms) | " + " | ".join(schemes) + " |\n"
+            "|---|---|---|---:|" + "---:|" * len(schemes) + "\n")  # fmt: skip
+    lines = []
+    for (regime, _, rule, detail, delta_t), by_scheme in cells.items():
+        values = []
+        for scheme in schemes:
+            r = by_scheme[scheme]
+            values.append(f"{r['dw']:+.4f} ± {r['dw_sd']:.4f} {'✓' if r['matches'] else '✗'}")
+        lines.append(f"| {regime} | {rule} | {detail} | {delta_t:+g} | " + " | ".join(values)
+                     + " |")  # fmt: skip
+    matching = sum(r["matches"] for r in rows)
+    note = (
+        "\n\nCells: Δw mean ± sd over trials, ✓ when it classifies as the rule predicts. "
+        "Schemes: NEST's four (stdp_sim.pairing); trains as in Tables 1 and 2, so "
+        "the all-to-all column repeats them.  "
+        f"{matching}/{len(rows)} (scheme, regime row) pairs classified as predicted."
+    )
+    return head + "\n".join(lines) + note
+
+
+def scheme_table(
+    title: str = "Pairing schemes — the four regimes under each of NEST's pairing schemes",
+) -> Table:
+    """Tables 1 and 2 under every scheme of ``cfg.schemes``."""
+    return Table(
+        key="schemes",
+        json_key="schemes",
+        title=title,
+        conditions=_scheme_conditions,
+        summarize=scheme_rows,
+        markdown=scheme_markdown,
+    )
+
+
+# ---------------------------------------------------------------- frequency table
+def _frequency_conditions(cfg: TableConfig) -> list[Condition]:
+    return frequency_conditions(
+        [preset(name) for name in cfg.frequency_rules],
+        cfg.frequency_protocol(),
+        max_duration=cfg.longest_other_protocol_s() * second,
+        dt=cfg.dt_ms * ms,
+        tags={"table": "frequency"},
+    )
+
+
+def frequency_data(cfg: TableConfig, results: list) -> dict:
+    """Rows (:class:`stdp_sim.pairing_frequency.FrequencyRow` as dicts), the rate at which
+    each rule's regime changes, and the residuals against Sjöström et al. (2001)."""
+    rows = summarize_frequency(results, cfg.idt_window_ms * ms)
+    changes = [
+        {
+            "rule": rule,
+            "order": order,
+            "lowest_rate_regime": _label(c["lowest_rate_regime"]),
+            "changes_at_hz": None if c["changes_at"] is None else float(c["changes_at"] / Hz),
+            "becomes": _label(c["becomes"]),
+        }
+        for (rule, order), c in regime_changes(rows).items()
+    ]
+    return {
+        "protocol": {
+            "n_pairings": cfg.n_pairings,
+            "delta_t_ms": [-cfg.delta_t_ms, cfg.delta_t_ms],
+            "rates_hz": list(cfg.frequency_rates_hz),
+            "idt_window_ms": cfg.idt_window_ms,
+            "sjostrom_source": SJOSTROM_2001["source"],
+            "sjostrom_sd_range": list(SJOSTROM_2001["sd_range"]),
+        },
+        "rows": [row.as_dict() for row in rows],
+        "regime_changes": changes,
+        "sjostrom": {name: sjostrom_residuals(rows, name) for name in cfg.frequency_rules},
+    }
+
+
+def _label(regime: Regime | None) -> str | None:
+    return regime.label if regime else None
+
+
+_SHORT = {"potentiation": "pot.", "depression": "dep."}
+
+
+def _short(label: str | None) -> str:
+    if label is None:
+        return "none"
+    timing, consequence = label.split(" ")
+    return f"{timing} {_SHORT[consequence]}"
+
+
+def _order_text(delta_t_ms: float) -> str:
+    first = "pre" if delta_t_ms < 0 else "post"
+    return f"{first} first (Δt = {delta_t_ms:+g} ms; theirs {-delta_t_ms:+g})"
+
+
+def frequency_markdown(data: dict) -> str:
+    """Δw per rule, order and rate with its regime; Sjöström's data as a row; the rate at
+    which each rule changes regime; the residuals against the data."""
+    rows = data["rows"]
+    if not rows:
+        return "(no rules)"
+    p = data["protocol"]
+    rates = p["rates_hz"]
+    index = {(r["rule"], r["order"], r["rate_hz"]): r for r in rows}
+    changes = {(c["rule"], c["order"]): c for c in data["regime_changes"]}
+    rules = list(dict.fromkeys(r["rule"] for r in rows))
+    head = ("| rule | order | " + " | ".join(f"{r:g} Hz" for r in rates)
+            + " | regime changes at |\n|---|---|" + "---:|" * len(rates) + "---|\n")  # fmt: skip
+    lines = []
+    for order, delta_t in zip(("pre-post", "post-pre"), p["delta_t_ms"], strict=True):
+        data_cells = []
+        for rate in rates:
+            any_row = index.get((rules[0], order, rate))
+            value = any_row["sjostrom_relative_dw"] if any_row else None
+            data_cells.append("—" if value is None else f"{value:+.2f}")
+        lines.append(f"| **Sjöström 2001** (relative Δw) | {_order_text(delta_t)} | "
+                     + " | ".join(data_cells) + " | |")  # fmt: skip
+        for rule in rules:
+            cells = []
+            for rate in rates:
+                r = index[(rule, order, rate)]
+                bound = " ‡" if r["at_bound"] else ""
+                cells.append(f"{r['dw']:+.3f} {_short(r['classified_as'])}{bound}")
+            c = changes[(rule, order)]
+            change = ("never" if c["changes_at_hz"] is None
+                      else f"{c['changes_at_hz']:g} Hz → {_short(c['becomes'])}")  # fmt: skip
+            lines.append(f"| {rule} | {_order_text(delta_t)} | " + " | ".join(cells)
+                         + f" | {change} |")  # fmt: skip
+    compressed = sorted({r["rate_hz"] for r in rows if r["time_scale"] != 1.0})
+    flips = sorted({r["rate_hz"] for r in rows if r["classified_by_integral_delta_t"]
+                    and r["classified_as"] and r["classified_by_integral_delta_t"].split()[0]
+                    != r["classified_as"].split()[0]})  # fmt: skip
+    note = (
+        f"Cells: Δw after {p['n_pairings']} pairings, then its regime: the order of the "
+        "two spikes of each pairing is the timing side, the sign of Δw the consequence.  "
+        + (f"By ∫Δt (pairs closer than {p['idt_window_ms']:g} ms, as in Tables 1–2) the "
+           f"timing side flips at {', '.join(f'{r:g}' for r in flips)} Hz, where the "
+           "second spike of a pairing is closer to the next pairing's first spike "
+           "(stdp_table.json: classified_by_integral_delta_t).  " if flips else "")
+        + "Sjöström et al. write Δt = t_post − t_pre (\"theirs\").  "
+        + ("‡: the weight ended on a bound of the rule (clipped).  "
+           if any(r["at_bound"] for r in rows) else "")
+        + (f"Simulated time-compressed (exact; stdp_sim.pairing_frequency): "
+           f"{', '.join(f'{r:g}' for r in compressed)} Hz." if compressed else "")
+    ).rstrip() + "\n\n"  # fmt: skip
+    return note + head + "\n".join(lines) + "\n\n" + _residual_markdown(data)
+
+
+def _residual_markdown(data: dict) -> str:
+    fits = {name: s for name, s in data["sjostrom"].items() if s["n_points"]}
+    if not fits:
+        return ("No residuals against Sjöström et al. (2001): their protocol is "
+                f"{SJOSTROM_2001['n_pairings']} pairings at ±10 ms.")  # fmt: skip
+    lines = [
+        "Residuals against Sjöström et al. (2001): model relative Δw (Δw / w_init; the "
+        "triplet presets start at w = 1, Pfister & Gerstner's convention; the pair presets "
+        "were not fitted to these data) minus data, at each rate; their sd is "
+        f"{data['protocol']['sjostrom_sd_range'][0]:g}–"
+        f"{data['protocol']['sjostrom_sd_range'][1]:g}.\n",
+    ]
+    rates = data["protocol"]["rates_hz"]
+    lines.append("| rule | their Δt (ms) | " + " | ".join(f"{r:g} Hz" for r in rates)
+                 + " | RMS |\n|---|---:|" + "---:|" * len(rates) + "---:|")  # fmt: skip
+    for name, fit in fits.items():
+        for theirs in (-10.0, 10.0):
+            points = {pt["rate_hz"]: pt for pt in fit["points"]
+                      if pt["sjostrom_delta_t_ms"] == theirs}  # fmt: skip
+            cells = [f"{points[r]['model']:+.2f} ({points[r]['residual']:+.2f})"
+                     if r in points else "—" for r in rates]  # fmt: skip
+            lines.append(f"| {name} | {theirs:+g} | " + " | ".join(cells)
+                         + f" | {fit['rms_residual']:.2f} |")  # fmt: skip
+    lines.append("\nCells: model relative Δw (model − data); RMS over both orders and all "
+                 "rates with data.")  # fmt: skip
+    return "\n".join(lines)
+
+
+def frequency_table(
+    title: str = "Pairing frequency — Δw and regime per rule at 0.1–50 Hz, beside Sjöström "
+    "et al. (2001)",
+) -> Table:
+    """Δw after ``n_pairings`` pairings at each of ``frequency_rates_hz``, both orders."""
+    return Table(
+        key="frequency",
+        json_key="frequency",
+        title=title,
+        conditions=_frequency_conditions,
+        summarize=frequency_data,
+        markdown=frequency_markdown,
+    )
+
+
+#: The Brian2 tables, in print order (``bridge.regime_table`` adds Table 4, which
+#: ``experiments/stdp_table.py`` prints after Table 3).
 TABLES: list[Table] = [
     regime_table("pairing", "Table 1 — the four STDP regimes, pairing protocol"),
     regime_table("poisson", "Table 2 — the four STDP regimes, correlated Poisson trains"),
     window_table(),
+    scheme_table(),
+    frequency_table(),
 ]
 
 
@@ -492,7 +795,9 @@ def results_document(
     ``environment`` (:func:`common.environment.environment` with the ``target``),
     ``timing`` (``run_s``, ``simulate_s``), ``n_conditions``, ``rules`` (every preset
     used, :meth:`STDPRule.as_dict`), one key per table ``json_key`` (``regimes``: the
-    rows of both regime tables; ``windows``; ``bridge`` when Table 4 ran) and
+    rows of both regime tables; ``windows``; ``schemes``: the regime rows under each
+    scheme, with ``pairing``; ``frequency``: ``protocol``, ``rows``,
+    ``regime_changes``, ``sjostrom``; ``bridge`` when Table 4 ran) and
     ``skipped_tables`` (``{json_key: why}`` for tables that could not run here).
     """
     results: dict[str, Any] = {
@@ -500,9 +805,7 @@ def results_document(
         "environment": environment(target=run["target"]),
         "timing": {"run_s": run_s, "simulate_s": run["simulate_s"]},
         "n_conditions": run["n_conditions"],
-        "rules": {
-            name: preset(name).as_dict() for name in dict.fromkeys(cfg.rules + cfg.window_presets)
-        },
+        "rules": {name: preset(name).as_dict() for name in cfg.rule_names()},
     }
     for table in tables:
         value = run["tables"][table.key]

@@ -28,10 +28,12 @@ def pairing_dw(rule: STDPRule, delta_t, n_pairings: int = 60, w_init=None) -> np
 
     Each pairing changes the weight by ``rule.window(delta_t, w)`` (interactions
     between pairings are neglected: exact up to ``exp(-(1/rate - |delta_t|)/tau)``,
-    about 1e-12 at 1 Hz).  Additive: ``clip(w0 + n·W) - w0`` (a run of same-sign
-    steps clipped at every step ends where the unclipped sum clipped once ends).
-    Multiplicative: the distance to the approached bound shrinks by the factor
-    ``1 - |W_raw|/(w_max - w_min)`` per pairing.
+    about 1e-12 at 1 Hz for the pair presets; a triplet rule's ``tau_x``/``tau_y`` are
+    longer, and its triplet terms, which need the previous pairing, are neglected
+    too).  Additive: ``clip(w0 + n·W) - w0`` (a run of same-sign steps clipped at
+    every step ends where the unclipped sum clipped once ends).  Multiplicative: the
+    distance to the approached bound shrinks by the factor ``1 - |W_raw|/(w_max -
+    w_min)`` per pairing.  Power law: the recursion ``w += W(w)``, pairing by pairing.
 
     Parameters
     ----------
@@ -53,6 +55,11 @@ def pairing_dw(rule: STDPRule, delta_t, n_pairings: int = 60, w_init=None) -> np
         raw = rule.window(delta_t)
         return np.clip(w0 + n * raw, rule.w_min, rule.w_max) - w0
     raw = rule.replace(weight_dependence="additive").window(delta_t)
+    if rule.weight_dependence == "power":
+        w = np.full(np.shape(raw), w0, dtype=float)
+        for _ in range(n):
+            w = np.clip(w + raw * rule.soft_bound_factor(raw, w), rule.w_min, rule.w_max)
+        return w - w0
     span = rule.w_max - rule.w_min
     shrink = (1.0 - np.abs(raw) / span) ** n
     towards_max = rule.w_max - (rule.w_max - w0) * shrink
@@ -66,8 +73,11 @@ def replay(rule: STDPRule, pre, post, w_init=None) -> float:
 
     Events are processed in time order; at equal times the presynaptic spike goes
     first, as Brian2 runs the ``pre`` pathway before the ``post`` one.  Traces decay
-    with explicit ``exp(-(t - t_last)/tau)``; all-to-all traces add 1 per spike,
-    nearest-spike traces are reset to 1.
+    with explicit ``exp(-(t - t_last)/tau)`` and follow the rule's pairing scheme
+    (:mod:`stdp_sim.pairing`: summing traces add 1 per spike, nearest ones are set to
+    1, restricted ones are used up) and triplet terms.  Written apart from the Brian2
+    template, in plain Python, to check it; ``tests/test_pairing_schemes.py`` checks
+    both against a walk over the spike history without traces.
 
     Parameters
     ----------
@@ -88,27 +98,41 @@ def replay(rule: STDPRule, pre, post, w_init=None) -> float:
     times = np.concatenate([pre, post])
     kinds = np.concatenate([np.zeros(pre.size, int), np.ones(post.size, int)])  # 0 = pre
     order = np.lexsort((kinds, times))
-    tau_pp = float(rule.tau_pre_post)
-    tau_qp = float(rule.tau_post_pre)
-    span = rule.w_max - rule.w_min
-    multiplicative = rule.weight_dependence == "multiplicative"
-    nearest = rule.pairing == "nearest"
-    w, apre, apost, t_last = w0, 0.0, 0.0, 0.0
+    scheme = rule.scheme
+    taus = [float(rule.tau_pre_post), float(rule.tau_post_pre)]
+    taus += [float(t) if t is not None else 1.0 for t in (rule.tau_x, rule.tau_y)]
+    w, t_last, t_lastpre = w0, 0.0, None
+    r1 = o1 = r2 = o2 = 0.0
+
+    def add(trace, accumulate):
+        return trace + 1.0 if accumulate else 1.0
+
+    def update(w, change):
+        if rule.weight_dependence != "additive":
+            change *= float(rule.soft_bound_factor(change, w))
+        return min(max(w + change, rule.w_min), rule.w_max)
+
     for idx in order:
         t = times[idx]
-        apre *= np.exp(-(t - t_last) / tau_pp)
-        apost *= np.exp(-(t - t_last) / tau_qp)
+        decay = [np.exp(-(t - t_last) / tau) for tau in taus]
+        r1, o1, r2, o2 = r1 * decay[0], o1 * decay[1], r2 * decay[2], o2 * decay[3]
         t_last = t
-        if kinds[idx] == 0:
-            apre = 1.0 if nearest else apre + 1.0
-            amplitude, trace = rule.a_post_pre, apost
-        else:
-            apost = 1.0 if nearest else apost + 1.0
-            amplitude, trace = rule.a_pre_post, apre
-        change = amplitude * trace
-        if multiplicative:
-            change *= (rule.w_max - w) / span if amplitude > 0 else (w - rule.w_min) / span
-        w = min(max(w + change, rule.w_min), rule.w_max)
+        if kinds[idx] == 0:  # presynaptic spike: pairs with earlier postsynaptic ones
+            r1 = add(r1, scheme.accumulate_pre)
+            t_lastpre = t
+            w = update(w, o1 * (rule.a_post_pre + rule.a3_post_pre * r2))
+            if scheme.consume_post:
+                o1 = 0.0
+            r2 = add(r2, not scheme.nearest)
+        else:  # postsynaptic spike: pairs with earlier or coincident presynaptic ones
+            coincident = 1.0 if (scheme.discard_zero and t_lastpre == t) else 0.0
+            o1 = add(o1, scheme.accumulate_post)
+            if scheme.consume_post and coincident:
+                o1 = 0.0
+            w = update(w, (r1 - coincident) * (rule.a_pre_post + rule.a3_pre_post * o2))
+            if scheme.consume_pre:
+                r1 = 0.0
+            o2 = add(o2, not scheme.nearest)
     return w - w0
 
 

@@ -55,6 +55,26 @@ PUBLISHED = {
     "rule": {"name", "a_pre_post", "a_post_pre", "tau_pre_post_ms", "tau_post_pre_ms",
              "weight_dependence", "w_min", "w_max", "w_init", "pairing"},
 }  # fmt: skip
+#: Keys added with the pairing-scheme and pairing-frequency tables (issue #31).
+ADDED = {
+    "": {"schemes", "frequency", "skipped_tables"},
+    "config": {"schemes", "frequency_rules", "frequency_rates_hz"},
+    "scheme_row": PUBLISHED["regime_row"] | {"pairing"},
+    "frequency": {"protocol", "rows", "regime_changes", "sjostrom"},
+    "frequency_row": {"rule", "order", "delta_t_ms", "sjostrom_delta_t_ms", "rate_hz",
+                      "n_pairings", "dw", "w_start", "relative_dw", "integral_delta_t_ms",
+                      "classified_as", "classified_legacy_name",
+                      "classified_by_integral_delta_t", "sjostrom_relative_dw", "residual",
+                      "time_scale", "n_pre_spikes", "n_post_spikes", "at_bound"},
+    "rule": {"mu", "a3_pre_post", "a3_post_pre", "tau_x_ms", "tau_y_ms"},
+}  # fmt: skip
+
+
+def _n_conditions(rules, trials, windows, grid, schemes=4, frequency_rules=8, rates=5):
+    """Synapses of one run: Tables 1-2, Table 3, the scheme table (Tables 1-2 under each
+    scheme), the frequency table (both orders at each rate)."""
+    regimes = 2 * rules * 2 * trials
+    return regimes + windows * grid + schemes * regimes + frequency_rules * rates * 2
 
 
 @pytest.fixture(scope="module")
@@ -107,12 +127,17 @@ def test_json_keeps_every_published_key(small_run):
     assert data["skipped_tables"] == {}  # added key: nothing skipped with torch present
     assert data["config"]["convention"] == "rate" and data["config"]["n_pairings"] == 3
     assert data["environment"]["brian2"] and data["environment"]["target"] == "numpy"
-    assert data["n_conditions"] == 2 * (4 * 2 * 2) + 6 * 3
+    assert data["n_conditions"] == _n_conditions(rules=4, trials=2, windows=6, grid=3)
+    assert ADDED[""] <= set(data) and ADDED["config"] <= set(data["config"])
+    assert all(ADDED["scheme_row"] <= set(row) for row in data["schemes"])
+    assert ADDED["frequency"] <= set(data["frequency"])
+    assert all(ADDED["frequency_row"] <= set(row) for row in data["frequency"]["rows"])
+    assert all(ADDED["rule"] <= set(r) for r in data["rules"].values())
 
 
 def test_json_and_png_written(small_run):
     _, _, out, data = small_run
-    assert set(data["windows"]) == set(preset_names())
+    assert set(data["windows"]) == set(preset_names())  # the pair presets
     for w in data["windows"].values():
         assert w["delta_t_ms"] == [-20.0, 0.0, 20.0]
         assert len(w["dw"]) == len(w["dw_analytic"]) == 3
@@ -132,6 +157,15 @@ def test_json_and_png_written(small_run):
 def test_printed_tables_match_the_json(small_run):
     _, text, out, data = small_run
     assert text.count("## Table") == 4 and "## Table 4 — the artificial side" in text
+    headings = [line for line in text.splitlines() if line.startswith("## ")]
+    assert [h.split(" — ")[0] for h in headings] == [
+        "## Table 1", "## Table 2", "## Table 3", "## Table 4", "## Pairing schemes",
+        "## Pairing frequency",
+    ]  # fmt: skip
+    schemes = {row["pairing"] for row in data["schemes"]}
+    assert schemes == {"all-to-all", "nearest-symmetric", "nearest-pre-centered",
+                       "nearest-restricted"}  # fmt: skip
+    assert f"{len(data['schemes'])}/{len(data['schemes'])} (scheme, regime row) pairs" in text
     assert f"{len(data['regimes'])}/{len(data['regimes'])} regime rows classified" in text
     assert f"wrote {out / 'stdp_table.json'} and {out / 'stdp_windows.png'}" in text
 
@@ -149,8 +183,8 @@ def test_library_runs_the_tables_without_the_script():
                       poisson_duration_s=0.5, window_presets=["song2000"],
                       window_grid_ms=[-10.0, 10.0], target="numpy")  # fmt: skip
     run = run_tables(cfg, progress=False)
-    assert set(run["tables"]) == {"pairing", "poisson", "windows"}
-    assert run["n_conditions"] == 2 * 2 + 2
+    assert set(run["tables"]) == {"pairing", "poisson", "windows", "schemes", "frequency"}
+    assert run["n_conditions"] == _n_conditions(rules=1, trials=1, windows=1, grid=2)
     pairing = {row["regime"]: row for row in run["tables"]["pairing"]}
     depression = pairing["pre-post depression"]
     assert depression["dw"] < -1e-3 and depression["matches"]
@@ -199,6 +233,14 @@ def test_without_torch_table_4_is_one_line(tmp_path, capsys, monkeypatch):
         (["--trials", "many"], "--trials"),
         (["--convention", "causal"], "--convention"),
         (["--bogus"], "--bogus"),
+        (["--schemes", "nearest-first"], "--schemes"),
+        (["--schemes", "nearest", "nearest-symmetric"], "--schemes"),  # an alias twice
+        (["--frequency-rules", "hebian"], "--frequency-rules"),
+        (["--frequency-rules", "hebbian", "hebbian"], "--frequency-rules"),
+        (["--frequency-rates-hz", "0"], "--frequency-rates-hz"),
+        (["--frequency-rates-hz", "nan"], "--frequency-rates-hz"),
+        (["--frequency-rates-hz", "ten"], "--frequency-rates-hz"),
+        (["--frequency-rates-hz", "100"], "--frequency-rates-hz"),  # period 10 ms = |Δt|
     ],
 )
 def test_bad_options_print_one_line_and_exit_2(args, needle, capsys, no_simulation):
@@ -272,9 +314,10 @@ def test_bench_one_network_equals_separate_runs():
     cfg = TableConfig(
         rules=["hebbian"], trials=1, n_pairings=2, pairing_rate_hz=4.0, poisson_duration_s=0.5,
         window_presets=["anti_hebbian"], window_grid_ms=[-10.0, 10.0],
+        schemes=["nearest-restricted"], frequency_rules=["hebbian"], frequency_rates_hz=[10.0],
     ).validate()  # fmt: skip
     result = load_script(BENCH).bench(cfg, "auto", repeats=1)
-    assert result["n_conditions"] == 6
+    assert result["n_conditions"] == 6 + 4 + 2
     assert result["max_abs_dw_difference"] == 0.0
     assert result["time_a_s"] > 0 and result["time_b_s"] > 0
 
@@ -312,8 +355,9 @@ def test_bench_times_exactly_the_conditions_of_the_table_run(monkeypatch):
     with pytest.raises(Stop):
         bench.bench(cfg, "numpy", repeats=1)
     (table_run, table_options), (bench_run, bench_options) = calls
-    # Tables 1 and 2: 2 rules x 2 timings x 2 trials each; Table 3: 1 preset x 3 Δt
-    assert len(table_run) == 8 + 8 + 3
+    # Tables 1 and 2: 2 rules x 2 timings x 2 trials each; Table 3: 1 preset x 3 Δt;
+    # the scheme table: Tables 1-2 under 4 schemes; the frequency table: 8 rules x 5 x 2
+    assert len(table_run) == 8 + 8 + 3 + 4 * 16 + 8 * 5 * 2
     assert bench_run == table_run
     assert table_options == bench_options == (pytest.approx(5e-5), pytest.approx(0.02))
 

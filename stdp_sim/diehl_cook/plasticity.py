@@ -113,6 +113,13 @@ class TraceRule:
         if rule.pairing not in ("all-to-all", "nearest", "nearest-symmetric"):
             raise ValueError(f"pairing {rule.pairing!r} of rule {rule.name!r} has no trace "
                              f"form here; use 'all-to-all' or 'nearest'")
+        if getattr(rule, "a3_pre_post", 0.0) or getattr(rule, "a3_post_pre", 0.0):
+            raise ValueError(f"rule {rule.name!r} has triplet terms, which the digit "
+                             f"network's trace rule does not carry; use a pair rule")
+        if rule.weight_dependence not in ("additive", "multiplicative"):
+            raise ValueError(f"weight dependence {rule.weight_dependence!r} of rule "
+                             f"{rule.name!r} is not offered by the digit network; use "
+                             f"'additive' or 'multiplicative'")
         return cls(on_pre=rule.a_post_pre, on_post=rule.a_pre_post, tau_x=rule.tau_pre_post,
                    tau_y1=rule.tau_post_pre, tau_y2=rule.tau_post_pre, triplet=False,
                    nearest=rule.pairing != "all-to-all",
