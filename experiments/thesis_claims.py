@@ -4,11 +4,13 @@ Runs the sweeps the claims need (:mod:`bridge.claims.plan`) with the sweep exper
 of :mod:`ann.experiments` (those of ``mixlu_mnist.py`` and ``mixlu_cifar.py``; each
 sweep's log starts with its equivalent command), each into its own resumable store
 ``DIR/sweeps/NAME`` (runs shared by several claims are trained once), runs the Brian2
-rate experiment of claim 8, and writes ``DIR/report.md``, ``DIR/report.json`` and the
-figures: per claim its pre-registered plan (``--plan`` prints it alone), the thesis's
-evidence, ours (mean ± sd, 95 % interval, n), a verdict (supported / refuted / not
-distinguishable at n = k / untestable on this data / true or false by construction / a
-finding, :data:`common.stats.VERDICTS`) and the data used.
+rate experiment of claim 8 and the MixSTDP spiking experiment of claim 9
+(``DIR/mixstdp``, :data:`bridge.claims.spiking.SPIKING_SCALES`), and writes
+``DIR/report.md``, ``DIR/report.json`` and the figures: per claim its pre-registered
+plan (``--plan`` prints it alone), the thesis's evidence, ours (mean ± sd, 95 %
+interval, n), a verdict (supported / refuted / not distinguishable at n = k /
+untestable on this data / true or false by construction / a finding,
+:data:`common.stats.VERDICTS`) and the data used.
 
 Scales: ``smoke`` (every claim, tiny, a few minutes: checks the machinery),
 ``offline`` (what a 2-core machine without downloads settles: mnist-5k at the full
@@ -230,6 +232,31 @@ def rate_experiment(out: Path, scale: str, train: bool) -> dict[str, Any] | None
     return document
 
 
+def spiking_experiment(out: Path, scale: str, train: bool, data_dir: Path | None,
+                       progress: bool) -> dict[str, Any] | None:
+    """Claim 9's MixSTDP experiment (``DIR/mixstdp``, resumable); with ``train`` off, its
+    stored document if it was run at this scale."""
+    from bridge.claims.spiking import SPIKING_SCALES
+
+    directory = out / "mixstdp"
+    settings = SPIKING_SCALES[scale]
+    if not train:
+        path = directory / "mixstdp_mnist.json"
+        if not path.is_file():
+            return None
+        stored = read_json(path)
+        options = stored.get("options", {})
+        same = all(options.get(k) == (list(v) if isinstance(v, tuple) else v)
+                   for k, v in settings.items())
+        return stored if same else None
+    from stdp_sim.diehl_cook.experiment import MixSTDPOptions, run_experiment
+
+    with open(out / "mixstdp.log.txt", "a", encoding="utf-8", buffering=1) as log:
+        return run_experiment(MixSTDPOptions(**settings, data_dir=data_dir, out=directory,
+                                             progress=progress),
+                              log=lambda line: print(line, file=log))
+
+
 def stored_runs(out: Path, sweeps: list[Sweep]
                 ) -> tuple[dict[str, list[dict[str, Any]]], list[Sweep]]:
     """Every stored run of every sweep (missing sweeps: none), and the sweeps as their
@@ -312,10 +339,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                       f"{time.perf_counter() - t0:.0f} s", flush=True)
             print("claim 8: the Brian2 rate experiment", flush=True)
         rate = rate_experiment(args.out, scale, train=not args.report_only)
+        if not args.report_only:
+            print(f"claim 9: the MixSTDP experiment (log: {args.out / 'mixstdp.log.txt'})",
+                  flush=True)
+        spiking = spiking_experiment(args.out, scale, train=not args.report_only,
+                                     data_dir=args.mnist_dir, progress=not args.no_progress)
     wall = (clock.total() if clock is not None
             else float(read_json(args.out / "study.json").get("wall_seconds", 0.0)))
     runs, actual = stored_runs(args.out, sweeps)
-    claims = analyse(runs, actual, rate)
+    claims = analyse(runs, actual, rate, spiking)
     sweep_rows = [{
         "name": s.name, "data": a.describe_data(), "claims": list(s.claims),
         "command": s.command(args.out / "sweeps" / s.name, _data_dir(s, args)),

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -94,9 +95,10 @@ def test_synthetic_thesis_pattern_gets_the_expected_verdicts():
     assert "never negative" in c7["verdict_text"]
 
     claims = analyse(runs, [SWEEP], None)
-    assert [c["claim"] for c in claims] == list(range(1, 9))
+    assert [c["claim"] for c in claims] == list(range(1, 10))
     assert {c["verdict"] for c in claims} <= WORDS
     assert claims[4]["verdict"] == "not tested" and claims[7]["verdict"] == "not tested"
+    assert claims[8]["verdict"] == "not tested"
     c4 = claims[3]
     # 2 % dead vs 10 % in ReLU nets; no large biases anywhere: that measure is untestable
     assert c4["verdict"] == "supported"
@@ -223,13 +225,13 @@ def test_report_has_a_summary_and_a_section_per_claim():
     text, doc = build_report(claims, sweeps, scale="smoke", command="cmd", wall_seconds=60.0,
                              environment={})
     assert text.index("## Summary") < text.index("## Claim 1:")
-    for n in range(1, 9):
+    for n in range(1, 10):
         assert f"## Claim {n}:" in text
     header = next(line for line in text.splitlines() if "thesis's evidence" in line)
     assert header.startswith("|") and "verdict" in header and "data used" in header
     assert "python experiments/mixlu_mnist.py --dataset synthetic" in text
     json.dumps(doc, allow_nan=False)  # strict JSON
-    assert len(doc["claims"]) == 8 and doc["wall_seconds"] == 60.0
+    assert len(doc["claims"]) == 9 and doc["wall_seconds"] == 60.0
 
 
 def test_plans_name_their_data_and_matched_totals():
@@ -277,10 +279,10 @@ def test_smoke_scale_end_to_end_resumes_and_reports(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "thesis's evidence" in printed and "wall time" in printed
     doc = json.loads((out / "report.json").read_text())
-    assert [c["claim"] for c in doc["claims"]] == list(range(1, 9))
+    assert [c["claim"] for c in doc["claims"]] == list(range(1, 10))
     assert {c["verdict"] for c in doc["claims"]} <= WORDS
     tested = {c["claim"] for c in doc["claims"] if c["verdict"] != "not tested"}
-    assert tested >= {1, 2, 3, 4, 7, 8}  # LeNet5 (5) and Noisy ReLU (6) barely train here
+    assert tested >= {1, 2, 3, 4, 7, 8, 9}  # LeNet5 (5) and Noisy ReLU (6) barely train here
     assert all(c["notes"] for c in doc["claims"] if c["claim"] not in tested)
     assert all(s["runs"] == s["expected"] for s in doc["sweeps"])
     text = (out / "report.md").read_text()
@@ -360,3 +362,36 @@ def test_figures_draw_all_or_none_collapsed_shares(tmp_path):
         path = draw(runs, tmp_path / f"{draw.__name__}.png", "synthetic")
         assert path.read_bytes()[:4] == b"\x89PNG"
     assert figures.prelu_slopes_figure(runs, tmp_path / "p.png", "x") is None  # no PReLU
+
+
+def _spiking(gap_per_percent, noise, seeds=4, percents=(0, 10, 25, 50, 100), test=0.6):
+    # noise +-noise by seed: the spread is known and the slope exactly gap_per_percent
+    runs = [{"share": p / 100, "seed": s, "test_accuracy": test,
+             "train_accuracy": test + (5 + gap_per_percent * p + noise * (-1) ** s) / 100,
+             "dead_neurons": 0}
+            for p in percents for s in range(seeds)]
+    meta = {"n_exc": 100, "n_train": 500, "n_test": 500, "rule": "mirror", "by": "neuron"}
+    return {"runs": runs, "meta": meta}
+
+
+def test_claim9_verdicts_follow_the_plan():
+    from bridge.claims.spiking import claim9
+
+    assert claim9(None)["verdict"] == "not tested"
+    shrinking = claim9(_spiking(-0.1, 0.5))
+    assert shrinking["verdict"] == "supported", shrinking["verdict_text"]
+    growing = claim9(_spiking(+0.1, 0.5))
+    assert growing["verdict"] == "refuted", growing["verdict_text"]
+    flat = claim9(_spiking(0.0, 2.0))  # slope exactly 0
+    assert flat["verdict"] == "not distinguishable", flat["verdict_text"]
+    assert "needed" in flat["verdict_text"]
+    # the 100 % network does not enter the primary slope
+    only_full = claim9(_spiking(0.0, 0.5, percents=(0, 100)))
+    assert only_full["verdict"] == "untestable" and "two shares" in only_full["verdict_text"]
+    chance = claim9(_spiking(-0.1, 0.5, test=0.12))
+    assert chance["verdict"] == "untestable" and "did not learn" in chance["verdict_text"]
+    weak = claim9(_spiking(-0.005, 2.0))  # half the LeNet effect, noisy: n needed > 4
+    assert weak["verdict"] == "not distinguishable", weak["verdict_text"]
+    one_seed = claim9(_spiking(-0.1, 0.5, seeds=1))
+    assert one_seed["verdict"] == "untestable" and "two seeds" in one_seed["verdict_text"]
+    assert re.search(r"\|\s*100 \|", shrinking["tables"][0])  # reported, not tested

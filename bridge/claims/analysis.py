@@ -5,7 +5,8 @@ Every ``claimN`` function takes ``{sweep name: [run record, ...]}`` (the records
 :class:`~bridge.claims.plan.Sweep` list, and returns a JSON-ready :class:`Claim`
 dict: the summary cells (thesis's evidence, ours, verdict, data), the section's
 tables (Markdown), its tests (:class:`common.stats.Effect` dicts) and notes.
-:func:`claim8` takes the Brian2 rate experiment's verdict rows instead.
+:func:`claim8` takes the Brian2 rate experiment's verdict rows instead, :func:`claim9`
+the MixSTDP experiment's document.
 
 Conventions (stated in the report):
 
@@ -44,6 +45,7 @@ from bridge.claims.records import (
     prelu_slopes,
 )
 from bridge.claims.sections import CLAIMS, Claim, Runs
+from bridge.claims.spiking import claim9
 from bridge.claims.training import THESIS_GAP, claim1, claim2, claim3
 from bridge.claims.units import claim4, claim5
 
@@ -74,13 +76,14 @@ __all__ = [
     "claim6",
     "claim7",
     "claim8",
+    "claim9",
     "analyse",
 ]
 
 
-def analyse(runs: Runs, sweeps: Sequence[Sweep], rate: dict[str, Any] | None
-            ) -> list[Claim]:
-    """Every claim, in order."""
+def analyse(runs: Runs, sweeps: Sequence[Sweep], rate: dict[str, Any] | None,
+            spiking: dict[str, Any] | None = None) -> list[Claim]:
+    """Every claim, in order (``spiking``: the MixSTDP experiment's document, claim 9)."""
     return [claim1(runs, sweeps), claim2(runs, sweeps), claim3(runs, sweeps),
             claim4(runs, sweeps), claim5(runs, sweeps), claim6(runs, sweeps),
-            claim7(runs, sweeps), claim8(rate)]
+            claim7(runs, sweeps), claim8(rate), claim9(spiking)]

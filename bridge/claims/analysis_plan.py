@@ -47,6 +47,8 @@ CLAIMS = {
     6: "NegLU ≈ Noisy ReLU; useful Leaky/PReLU slopes ≈ the useful NegLU share",
     7: "NegLUs perform temporally-inverted updates",
     8: "Table 3's sign convention (∂C/∂a > 0 ⇔ the presynaptic unit fired first)",
+    9: "A share of temporally-inverted STDP neurons reduces overfitting in a spiking "
+       "network, as NegLUs are claimed to in LeNet",
 }
 
 
@@ -213,6 +215,26 @@ PLAN: dict[int, Hypothesis] = {h.claim: h for h in (
         untestable="never: when no preset decides, the verdict is not distinguishable, with "
                    "the synapses per preset that would decide.",
         secondary="every preset's effect and z."),
+    Hypothesis(
+        9,
+        primary="least-squares slope of the gap (training − test accuracy, points) on the "
+                "share (%) of excitatory neurons under the mirror of Diehl & Cook's rule, over "
+                "every run of the MixSTDP experiment (experiments/mixstdp_mnist.py) at "
+                "shares below 100 % (a share is a minority mixed in; the all-mirror network "
+                "is reported only).",
+        thesis_effect="the thesis states no spiking number: the claim carries claim 1's "
+                      "direction (the gap shrinks) and its size, Table 7's −0.010 points "
+                      "per %, which sets the power only (no comparison with a thesis value).",
+        family="the primary slope alone.",
+        rule="supported if the slope is negative with p < 0.05; refuted only if it is "
+             "significantly positive (the gap grows); otherwise not distinguishable, with "
+             "the runs per share that would detect −0.010 points per % at 80 % power.",
+        untestable="the plain network (0 %) does not learn (mean test accuracy ≤ 20 %, "
+                   "chance 10 %), fewer than two shares below 100 %, or fewer than two seeds "
+                   "per share.",
+        secondary="the test-accuracy slope on the share, and the slopes including the 100 % "
+                  "network (descriptive); per share, accuracies, gap, dead neurons and the "
+                  "applied-update regime shares per neuron kind."),
 )}
 
 

@@ -172,6 +172,7 @@ def train_and_test(settings: RunSettings, train_x: np.ndarray, train_y: np.ndarr
     repeats = {ph: np.zeros(len(inputs[ph][0]), dtype=np.int32) for ph in PHASES}
     gave_up = {ph: np.zeros(len(inputs[ph][0]), dtype=bool) for ph in PHASES}
     seconds = dict.fromkeys(PHASES, 0.0)
+    cpu_seconds = dict.fromkeys(PHASES, 0.0)
     position = {"phase": 0, "done": 0}
     path = Path(checkpoint) if checkpoint is not None else None
     if path is not None and path.exists():
@@ -183,6 +184,7 @@ def train_and_test(settings: RunSettings, train_x: np.ndarray, train_y: np.ndarr
                 counts[ph], repeats[ph] = arrays[f"counts.{ph}"], arrays[f"repeats.{ph}"]
                 gave_up[ph] = arrays[f"gave_up.{ph}"]
             seconds.update(meta["seconds"])
+            cpu_seconds.update(meta.get("cpu_seconds", {}))
             position = meta["position"]
             if progress is not None:
                 progress(sum(len(inputs[ph][0]) for ph in PHASES[:position["phase"]])
@@ -197,9 +199,10 @@ def train_and_test(settings: RunSettings, train_x: np.ndarray, train_y: np.ndarr
             continue
         stop = min(start + settings.chunk, len(images))
         net.reseed(_derived_seed(settings.seed, phase, start))
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         shown = net.present(images[start:stop], learning=phase == "train", progress=progress)
         seconds[phase] += time.perf_counter() - began
+        cpu_seconds[phase] += time.process_time() - began_cpu
         counts[phase][start:stop] = shown.counts
         repeats[phase][start:stop] = shown.repeats
         gave_up[phase][start:stop] = shown.gave_up
@@ -210,7 +213,7 @@ def train_and_test(settings: RunSettings, train_x: np.ndarray, train_y: np.ndarr
                 arrays.update({f"counts.{ph}": counts[ph], f"repeats.{ph}": repeats[ph],
                                f"gave_up.{ph}": gave_up[ph]})
             _save(path, arrays, {"identity": identity, "position": position,
-                                 "seconds": seconds})
+                                 "seconds": seconds, "cpu_seconds": cpu_seconds})
         chunks_run += 1
         if stop_after_chunks is not None and chunks_run >= stop_after_chunks \
                 and not (position["phase"] == len(PHASES) - 1 and stop >= len(images)):
@@ -249,6 +252,7 @@ def train_and_test(settings: RunSettings, train_x: np.ndarray, train_y: np.ndarr
         "repeats": {ph: int(repeats[ph].sum()) for ph in PHASES},
         "gave_up": {ph: int(gave_up[ph].sum()) for ph in PHASES},
         "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
         "mean_spikes_per_image": {ph: float(counts[ph].sum(axis=1).mean())
                                   if len(counts[ph]) else None for ph in PHASES},
     }
