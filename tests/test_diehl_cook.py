@@ -109,20 +109,35 @@ def _images(n, seed=0):
     return x[pick].astype(np.float64), y[pick]
 
 
-def test_normalisation_rescales_every_neuron_to_78_before_each_image():
-    still = TraceRule(0.0, 0.0, name="still")
+def test_normalisation_rescales_every_neuron_to_78_before_each_presentation(monkeypatch):
+    from stdp_sim.diehl_cook import network as network_module
+
+    seen = []  # (time, column sums) right after each normalisation
+    original = network_module._Schedule._normalise
+
+    def recording(schedule):
+        original(schedule)
+        seen.append((float(schedule.net.network.t), schedule.net.weights.sum(axis=0)))
+
+    monkeypatch.setattr(network_module._Schedule, "_normalise", recording)
     p = DiehlCookParameters(n_exc=6)
-    net = DiehlCookNetwork(p, assign_rules(784, 6, 0.0, base=still, other=still))
+    net = DiehlCookNetwork(p, seed=2)
     before = net.weights.sum(axis=0)
     assert not np.allclose(before, 78.0)
-    x, _ = _images(2)
-    net.reseed(1)
-    shown = net.present(x, learning=True)
+    x, _ = _images(3)
+    shown = net.present(x, learning=True, stream=(1,))
     assert shown.counts.sum() > 0
-    np.testing.assert_allclose(net.weights.sum(axis=0), 78.0, rtol=1e-12)
-    frozen = DiehlCookNetwork(p, assign_rules(784, 6, 0.0, base=still, other=still))
+    slot = float(p.slot)
+    assert [t for t, _ in seen] == pytest.approx(
+        [k * slot for k in range(len(x) + int(shown.repeats.sum()))])
+    for _, sums in seen:
+        np.testing.assert_allclose(sums, 78.0, rtol=1e-12)
+    assert not np.allclose(net.weights.sum(axis=0), 78.0)  # STDP acted after the last one
+    seen.clear()
+    frozen = DiehlCookNetwork(p, seed=2)
     frozen.present(x, learning=False)
-    np.testing.assert_allclose(frozen.weights.sum(axis=0), before, rtol=1e-12)
+    assert seen == []
+    np.testing.assert_array_equal(frozen.weights.sum(axis=0), before)
 
 
 def test_adaptive_threshold_rises_per_spike_decays_and_is_frozen_in_testing():
@@ -136,6 +151,10 @@ def test_adaptive_threshold_rises_per_spike_decays_and_is_frozen_in_testing():
     net.present(x, learning=True)
     spikes = np.bincount(np.asarray(monitor.i[:]), minlength=8)
     assert spikes.sum() > 10
+    # the original code's timer: no spike within 50 ms of the neuron's previous one
+    trains = monitor.spike_trains()
+    intervals = np.concatenate([np.diff(np.asarray(trains[j])) for j in trains])
+    assert intervals.size and intervals.min() >= float(p.threshold_lockout_e)
     elapsed = float(net.network.t)
     decay = math.exp(-elapsed / float(p.tau_theta))
     # increments decay too, by at most the same factor
@@ -196,31 +215,40 @@ def test_share_zero_is_the_plain_network_bit_for_bit():
     other = TraceRule(0.5, -0.5, name="wild")
     mixed = DiehlCookNetwork(p, assign_rules(784, 5, 0.0, seed=7, other=other), seed=7)
     for net in (plain, mixed):
-        net.reseed(11)
-        net.present(x, learning=True)
+        net.present(x, learning=True, stream=(11,))
     assert np.array_equal(plain.weights, mixed.weights)
     assert np.array_equal(plain.theta, mixed.theta)
 
 
-def _run(tmp_path=None, stop=None, share=0.5):
+def _run(tmp_path=None, stop=None, share=0.5, chunk=10, progress=None):
     x, y = _images(60, seed=9)
-    settings = RunSettings(share=share, seed=1, n_exc=6, chunk=10)
+    settings = RunSettings(share=share, seed=1, n_exc=6, chunk=chunk)
     checkpoint = None if tmp_path is None else tmp_path / "run.npz"
     return train_and_test(settings, x[:30], y[:30], x[30:], y[30:], checkpoint=checkpoint,
-                          stop_after_chunks=stop)
+                          stop_after_chunks=stop, progress=progress)
+
+
+SAME = ("train_accuracy", "test_accuracy", "dead_neurons", "updates", "weights", "repeats",
+        "mean_spikes_per_image", "train_accuracy_in_sample", "test_accuracy_all_labels")
 
 
 @pytest.mark.slow
 def test_a_stopped_run_resumes_to_the_same_numbers(tmp_path):
     whole = _run()
-    assert _run(tmp_path, stop=2) is None  # stopped in the training phase
-    assert _run(tmp_path, stop=3) is None  # ... and again in the labelling phase
-    resumed = _run(tmp_path)
-    for key in ("train_accuracy", "test_accuracy", "dead_neurons", "updates", "weights",
-                "repeats", "mean_spikes_per_image"):
+    assert _run(tmp_path, stop=2) is None  # stopped in the training phase (20 of 30)
+    calls = []
+    assert _run(tmp_path, stop=3, progress=calls.append) is None  # ... and in labelling
+    assert calls[0] == 20 and sum(calls[1:]) == 30  # resumed after 20: 3 chunks of 10
+    calls.clear()
+    resumed = _run(tmp_path, progress=calls.append)
+    assert calls[0] == 50 and sum(calls[1:]) == 40  # only what was left was shown
+    for key in SAME:
         assert resumed.record[key] == whole.record[key], key
     assert np.array_equal(resumed.weights, whole.weights)
     assert np.array_equal(resumed.theta, whole.theta)
+    other_chunks = _run(chunk=25)  # the input depends on image and repeat, not on chunks
+    for key in SAME:
+        assert other_chunks.record[key] == whole.record[key], key
 
 
 @pytest.mark.slow

@@ -93,6 +93,7 @@ def test_a_killed_run_resumes_to_the_numbers_of_an_uninterrupted_one(tmp_path):
     deadline = time.monotonic() + 300
     while not list((killed / "checkpoints").glob("*.npz")) and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert list((killed / "checkpoints").glob("*.npz")), "no checkpoint appeared"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (killed / "mixstdp_mnist.json").exists()  # it died mid-way

@@ -380,6 +380,15 @@ def test_claim9_verdicts_follow_the_plan():
     assert claim9(None)["verdict"] == "not tested"
     shrinking = claim9(_spiking(-0.1, 0.5))
     assert shrinking["verdict"] == "supported", shrinking["verdict_text"]
+    head = shrinking["tests"][0]
+    assert head["estimate"] == pytest.approx(-0.1)  # points per percent
+    collapsing = _spiking(0.0, 0.5)  # the gap shrinks only because 50 % collapsed
+    for r in collapsing["runs"]:
+        if r["share"] == 0.5:
+            r.update(test_accuracy=0.1, train_accuracy=0.1)
+    kept = claim9(collapsing)
+    assert kept["verdict"] == "not distinguishable", kept["verdict_text"]
+    assert any("50 %" in note for note in kept["notes"])
     growing = claim9(_spiking(+0.1, 0.5))
     assert growing["verdict"] == "refuted", growing["verdict_text"]
     flat = claim9(_spiking(0.0, 2.0))  # slope exactly 0

@@ -22,6 +22,8 @@ number of updates larger than :data:`COUNTED_UPDATE`).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,7 +45,7 @@ from stdp_sim.diehl_cook.parameters import DiehlCookParameters
 from stdp_sim.diehl_cook.plasticity import UPDATE_REGIMES, RuleAssignment, assign_rules
 
 __all__ = ["DiehlCookNetwork", "Presentation", "COUNTED_UPDATE", "TARGET_COUNTERS",
-           "input_synapses", "set_rules"]
+           "input_synapses", "set_rules", "derived_seed"]
 
 #: An applied update counts (in the ``n_*`` counters) when it moves the weight by more
 #: than this; the magnitude sums (``m_*``) take every update.
@@ -103,6 +105,13 @@ _ON_POST = _applied("k_onpost*x*(triplet*y2 + 1 - triplet)", "prepost") + """
 y1 = y1*(1 - nearest) + 1
 y2 = y2*(1 - nearest) + 1
 """
+
+
+def derived_seed(*parts) -> int:
+    """A 32-bit seed from any JSON-ready parts (a hash: nearby parts give unrelated
+    seeds)."""
+    digest = hashlib.sha256(json.dumps([str(p) for p in parts]).encode()).digest()
+    return int.from_bytes(digest[:4], "little")
 
 
 #: Variables a target group of :func:`input_synapses` must have besides ``ge``: the
@@ -182,13 +191,15 @@ class DiehlCookNetwork:
             "tau_i": p.tau_i, "tau_ge": p.tau_ge, "tau_gi": p.tau_gi, "e_exc": p.e_exc,
             "e_inh_e": p.e_inh_e, "e_inh_i": p.e_inh_i, "tau_theta": p.tau_theta,
             "theta_plus": p.theta_plus, "threshold_e": p.v_thresh_e - p.theta_offset,
+            "lockout_e": p.threshold_lockout_e,
             "v_reset_e": p.v_reset_e, "v_reset_i": p.v_reset_i,
             "v_thresh_i": p.v_thresh_i, "w_max": p.w_max, "counted": COUNTED_UPDATE,
             "w_exc_inh": p.w_exc_inh, "w_inh_exc": p.w_inh_exc,
         }
         dt = p.dt
         self.exc = NeuronGroup(
-            p.n_exc, _EXC + TARGET_COUNTERS, threshold="v > theta + threshold_e",
+            p.n_exc, _EXC + TARGET_COUNTERS,
+            threshold="v > theta + threshold_e and t - lastspike > lockout_e",
             reset="v = v_reset_e\ntheta += theta_plus*learning\ncount += 1",
             refractory=p.refractory_e, method="euler", namespace=namespace, dt=dt,
             name="exc")
@@ -247,7 +258,8 @@ class DiehlCookNetwork:
         brian_seed(int(seed))
 
     def present(self, images: np.ndarray, *, learning: bool,
-                progress: Callable[[int], None] | None = None) -> Presentation:
+                progress: Callable[[int], None] | None = None,
+                stream: tuple | None = None, first: int = 0) -> Presentation:
         """Show ``images`` (``(n, n_input)`` pixel values 0–255) one after the other.
 
         Each image is shown for ``presentation`` and followed by ``rest`` without
@@ -257,6 +269,11 @@ class DiehlCookNetwork:
         weights are rescaled to sum to ``weight_sum`` before each presentation;
         without, weights and thresholds are frozen.  ``progress(k)`` is called as
         ``k`` more images finish.
+
+        ``stream`` (any JSON-ready tuple, e.g. ``(seed, "train")``) reseeds Brian2's
+        generator at the start of every presentation from ``(*stream, first + k,
+        repeat)`` for image ``k`` of this call: the Poisson input of an image then
+        depends on its position and repeat only, not on how a run is cut into calls.
         """
         p = self.parameters
         images = np.asarray(images, dtype=np.float64).reshape(len(images), -1)
@@ -265,7 +282,7 @@ class DiehlCookNetwork:
                              f"{p.n_input} inputs")
         self.synapses.plastic = 1.0 if learning else 0.0
         self.exc.learning = 1.0 if learning else 0.0
-        schedule = _Schedule(self, images, learning, progress)
+        schedule = _Schedule(self, images, learning, progress, stream, first)
         self._schedule = schedule
         try:
             while not schedule.done:
@@ -327,9 +344,10 @@ class _Schedule:
     once per phase by the network operation."""
 
     def __init__(self, net: DiehlCookNetwork, images: np.ndarray, learning: bool,
-                 progress):
+                 progress, stream: tuple | None = None, first: int = 0):
         p = net.parameters
         self.net, self.images, self.learning, self.progress = net, images, learning, progress
+        self.stream, self.first = stream, first
         self.n = len(images)
         self.counts = np.zeros((self.n, p.n_exc), dtype=np.int32)
         self.repeats = np.zeros(self.n, dtype=np.int32)
@@ -354,6 +372,9 @@ class _Schedule:
         if self.done:
             return
         if self.phase == 0:
+            if self.stream is not None:
+                brian_seed(derived_seed(*self.stream, self.first + self.index,
+                                        int(self.repeats[self.index])))
             if self.learning:
                 self._normalise()
             rate = p.rate_per_pixel_and_intensity * self.intensity

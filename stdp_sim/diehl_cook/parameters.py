@@ -13,7 +13,11 @@ paper and the code differ, this follows the code:
 - the code defines a 0–5 ms delay for input → inhibitory synapses but connects the
   input to the excitatory layer only (``input_conn_names = ['ee_input']``), so there
   are no input → inhibitory synapses here either;
-- the membrane potentials start 40 mV below rest.
+- the membrane potentials start 40 mV below rest;
+- an excitatory neuron cannot fire again for 50 ms after a spike: the code's threshold
+  also requires ``timer > refrac_e`` (5 ms) with ``dtimer/dt = 100.0 : ms`` (0.1 ms of
+  timer per ms) and ``timer = 0`` at the reset, while the membrane is clamped for the
+  5 ms refractory period only (Brian2's port keeps this too).
 """
 
 from __future__ import annotations
@@ -52,6 +56,8 @@ class DiehlCookParameters:
     tau_theta: object = quantity_field(1e7 * ms)
     tau_e: object = quantity_field(100 * ms)
     refractory_e: object = quantity_field(5 * ms)
+    #: No spike for this long after a spike (the code's ``timer`` condition).
+    threshold_lockout_e: object = quantity_field(50 * ms)
     # inhibitory neurons
     v_rest_i: object = quantity_field(-60 * mV)
     v_reset_i: object = quantity_field(-45 * mV)
@@ -88,6 +94,10 @@ class DiehlCookParameters:
             if not isinstance(value, int) or isinstance(value, bool) or value < 0 or (
                     value == 0 and name in ("n_input", "n_exc")):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if float(self.rest) <= float(self.delay_max):
+            raise ValueError(f"rest ({self.rest}) must be longer than delay_max "
+                             f"({self.delay_max}): no input spike may be in flight when a "
+                             f"chunk of images ends")
         step = float(self.dt)
         for name in ("presentation", "rest"):
             value = float(getattr(self, name))

@@ -22,8 +22,10 @@ image rescales every neuron's incoming weights to sum to 78 whatever rule they f
 For a mirrored neuron that matters: its rule's mean drift is *negative* for correlated
 input (potentiation of inputs that fire after it, depression of those that drive it),
 so without normalisation its driving weights would fall; the rescaling turns that
-drift into a redistribution — weight moves from the inputs that made it fire to the
-inputs that did not, at a constant total.
+drift into a redistribution at a constant total: the inputs that made it fire lose
+weight relative to the others (proportionally, so a weight driven to zero stays at
+zero).  The mirror keeps the original's 100:1 ratio of the two amplitudes (now +1e-4
+per presynaptic and −1e-2 per postsynaptic spike).
 """
 
 from __future__ import annotations

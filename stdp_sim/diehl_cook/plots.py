@@ -102,7 +102,8 @@ def _accuracy_figure(document: dict):
     axes[1].set_ylabel("train − test accuracy (points)")
     axes[1].legend(loc="best", fontsize=9)
     for ax in axes:
-        ax.set_xlabel(f"neurons under the {document['meta']['rule']!r} rule (%)")
+        unit = "neurons" if document["meta"]["by"] == "neuron" else "input synapses"
+        ax.set_xlabel(f"{unit} under the {document['meta']['rule']!r} rule (%)")
         ax.grid(alpha=0.3)
     n = {r["seeds"] for r in rows}
     fig.suptitle(f"MixSTDP, {document['meta']['n_exc']} neurons, "

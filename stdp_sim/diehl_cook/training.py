@@ -10,11 +10,16 @@ three phases, as Diehl & Cook's code does:
    give the training accuracy;
 3. ``test``: the test images, frozen, classified with those labels.
 
+Both accuracies use labels fitted on half the training images, never on the image
+scored (:func:`~stdp_sim.diehl_cook.labels.split_half_accuracies`); the in-sample
+numbers are kept beside them.
+
 Each phase runs in chunks of ``chunk`` images.  Brian2's generator is reseeded from
-``(seed, phase, chunk)`` at the start of every chunk, and after every chunk the whole
-state (network, counts so far, timings) is written atomically to ``checkpoint``; a run
-killed at any moment and started again with the same settings resumes from its last
-chunk and gives the same numbers as a run never interrupted.  Chunks end after a
+``(seed, phase, image, repeat)`` at the start of every presentation, so the numbers do
+not depend on the chunk size; after every chunk the whole state (network, counts so
+far, timings) is written atomically to ``checkpoint``; a run killed at any moment and
+started again with the same settings resumes from its last chunk and gives the same
+numbers as a run never interrupted.  Chunks end after a
 rest, when no input spike is in flight (the input is silent for ``rest`` = 150 ms,
 longer than the 10 ms delays).
 """
@@ -24,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from common.files import atomic_write
-from stdp_sim.diehl_cook.labels import accuracy, assign_labels
+from stdp_sim.diehl_cook.labels import accuracy, assign_labels, split_half_accuracies
 from stdp_sim.diehl_cook.parameters import DiehlCookParameters
 from stdp_sim.diehl_cook.plasticity import UPDATE_REGIMES, assign_rules, mixed_rule
 
@@ -39,7 +45,7 @@ __all__ = ["RunSettings", "RunResult", "train_and_test", "PHASES", "CHECKPOINT_V
 
 PHASES = ("train", "label", "test")
 #: Bumped when the checkpoint layout changes (older checkpoints are then ignored).
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
 #: Neurons silent over this many last training images count as dead.
 DEAD_WINDOW = 1000
 WEIGHT_BINS = np.linspace(0.0, 1.0, 21)
@@ -86,11 +92,6 @@ class RunResult:
     theta: np.ndarray  # (n_exc,) float32, adaptive thresholds (volt)
 
 
-def _derived_seed(*parts) -> int:
-    digest = hashlib.sha256(json.dumps([str(p) for p in parts]).encode()).digest()
-    return int.from_bytes(digest[:4], "little")
-
-
 def _save(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as fh:
@@ -105,8 +106,8 @@ def _load(path: Path, identity: dict) -> tuple[dict[str, np.ndarray], dict] | No
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
         meta = json.loads(arrays.pop("_meta").tobytes().decode())
-    except (OSError, ValueError, KeyError):
-        return None
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return None  # unreadable: the run starts again
     if meta.get("identity") != identity:
         return None
     return arrays, meta
@@ -198,9 +199,9 @@ def train_and_test(settings: RunSettings, train_x: np.ndarray, train_y: np.ndarr
             position = {"phase": position["phase"] + 1, "done": 0}
             continue
         stop = min(start + settings.chunk, len(images))
-        net.reseed(_derived_seed(settings.seed, phase, start))
         began, began_cpu = time.perf_counter(), time.process_time()
-        shown = net.present(images[start:stop], learning=phase == "train", progress=progress)
+        shown = net.present(images[start:stop], learning=phase == "train", progress=progress,
+                            stream=(settings.seed, phase), first=start)
         seconds[phase] += time.perf_counter() - began
         cpu_seconds[phase] += time.process_time() - began_cpu
         counts[phase][start:stop] = shown.counts
@@ -220,8 +221,8 @@ def train_and_test(settings: RunSettings, train_x: np.ndarray, train_y: np.ndarr
             return None
     labels_train = inputs["label"][1]
     assignments = assign_labels(counts["label"], labels_train)
-    train_accuracy = accuracy(counts["label"], labels_train, assignments)
-    test_accuracy = accuracy(counts["test"], test_y, assignments)
+    train_accuracy, test_accuracy = split_half_accuracies(counts["label"], labels_train,
+                                                          counts["test"], test_y)
     window = counts["train"][-DEAD_WINDOW:]
     dead = window.sum(axis=0) == 0
     weights = net.weights
@@ -233,6 +234,10 @@ def train_and_test(settings: RunSettings, train_x: np.ndarray, train_y: np.ndarr
         "train_accuracy": train_accuracy,
         "test_accuracy": test_accuracy,
         "gap": train_accuracy - test_accuracy,
+        "accuracy_labels": "split halves: each half of the training images labels the "
+                           "neurons that score the other half; test: mean over both halves",
+        "train_accuracy_in_sample": accuracy(counts["label"], labels_train, assignments),
+        "test_accuracy_all_labels": accuracy(counts["test"], test_y, assignments),
         "images_per_second": len(train_x) / seconds["train"] if seconds["train"] else None,
         "settings": settings.as_dict(),
         "key": settings.key,
