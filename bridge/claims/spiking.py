@@ -29,9 +29,11 @@ __all__ = ["SPIKING_SCALES", "claim9", "CHANCE_LIMIT"]
 
 #: The MixSTDP experiment per scale (fields of
 #: :class:`~stdp_sim.diehl_cook.experiment.MixSTDPOptions`).  ``offline`` is sized for
-#: about 80 minutes on 2 cores (100 neurons ran at about 8 images/s here, 1,500 images
-#: per run: 500 training, the same 500 to label, 500 test); ``full`` is for larger
-#: machines (every share, 10 seeds, all 5,000 mnist-5k images, 400 neurons).
+#: about 45 minutes on 2 cores: a run of 100 neurons on 500 training images (shown
+#: twice: learning, then labelling) and 500 test images took 96–112 s here (12 runs,
+#: 2026-12-02, beside a test suite), so 25 runs take about 43 minutes; ``full`` is for
+#: larger machines (every share, 10 seeds, the 4,000 mnist-5k training images, the
+#: 10,000 test images, 400 neurons).
 SPIKING_SCALES: dict[str, dict[str, Any]] = {
     "smoke": {"percents": (0.0, 50.0), "seeds": 2, "n_exc": 10, "n_train": 40,
               "n_test": 40, "chunk": 40},

@@ -82,7 +82,7 @@ def _accuracy_figure(document: dict):
     runs = document["runs"]
     x = np.array([r["percent"] for r in rows])
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for name, label, color in (("train_accuracy", "train (labelling images)", "tab:blue"),
+    for name, label, color in (("train_accuracy", "train (labels from the other half)", "tab:blue"),
                                ("test_accuracy", "test", "tab:orange")):
         mean = np.array([100 * r[name]["mean"] for r in rows])
         sd = np.array([100 * (r[name]["sd"] or 0.0) for r in rows])
