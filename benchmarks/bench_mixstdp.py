@@ -115,8 +115,9 @@ def main(argv=None) -> int:
         train_text = "—" if train is None else f"{100 * train:.1f}"
         print(f"| {name} | {ips:.2f} | {cpu:.2f} | {100 * test:.1f} | {train_text} "
               f"| {wall:.1f} |")
-    print(f"ours: labels from a frozen pass over the training images; BindsNET: its "
-          f"example's labelling (from the training activity). Load now "
+    print(f"ours: labels from a frozen pass over the training images, each half scored "
+          f"with the other half's labels; BindsNET: its example's labelling (from the "
+          f"training activity of completed 250-image blocks). Load now "
           f"{os.getloadavg()[0]:.2f}.")
     if peer is not None:
         cpu_ratio = rows[0][2] / rows[1][2]
