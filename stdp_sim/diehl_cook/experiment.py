@@ -37,7 +37,7 @@ from common.run_store import RunStore, StoreError
 from common.stats import seed_stat, slope
 from stdp_sim.diehl_cook.parameters import DiehlCookParameters
 from stdp_sim.diehl_cook.plasticity import UPDATE_REGIMES, mixed_rule
-from stdp_sim.diehl_cook.training import CHECKPOINT_VERSION, RunSettings
+from stdp_sim.diehl_cook.training import CHECKPOINT_VERSION, RunSettings, train_and_test
 
 __all__ = ["MixSTDPOptions", "MixSTDPStore", "run_experiment", "summarize", "QUICK",
            "DEFAULT_PERCENTS", "EXPERIMENT"]
@@ -173,8 +173,6 @@ def run_experiment(options: MixSTDPOptions, *, log: Callable[[str], None] = prin
         bar = _progress(o.progress, len(todo) * per_run)
         try:
             for settings in todo:
-                from stdp_sim.diehl_cook.training import train_and_test
-
                 checkpoint = (o.out / "checkpoints" / f"{settings.key}.npz"
                               if o.out is not None else None)
                 began = time.perf_counter()
