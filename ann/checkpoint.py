@@ -21,8 +21,9 @@ Files are written atomically (:func:`common.files.atomic_write_bytes`) by ``torc
 and read with ``torch.load(weights_only=True)`` (tensors, numbers, strings, lists and
 dicts only: a checkpoint cannot run code).  Each file records the identity of what it
 trained (configuration, data fingerprint, trainer version, device type, engine); a
-checkpoint of something else, or one that cannot be read, is ignored with one warning
-line and its runs are trained from the start.
+checkpoint of something else, or one that cannot be read (not a regular file, over
+:data:`MAX_CHECKPOINT_BYTES`, corrupt), is moved aside to ``NAME.pt.bad`` with one
+warning line, once, and its runs are trained from the start.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import time
 import warnings
 from collections.abc import Iterator, Sequence
@@ -41,12 +43,15 @@ from torch import nn
 
 from ann.config import TRAINER_VERSION
 from ann.generators import generator_states, load_generator_states
-from common.files import atomic_write_bytes
+from common.files import UnreadableFile, atomic_write_bytes, read_regular_bytes
 
-__all__ = ["FORMAT", "Checkpoints", "capture_state", "restore_state", "checkpoint_identity"]
+__all__ = ["FORMAT", "Checkpoints", "capture_state", "restore_state", "checkpoint_identity",
+           "MAX_CHECKPOINT_BYTES"]
 
 #: Version of the checkpoint file layout.
 FORMAT = 1
+#: The largest checkpoint file read (a stack of LeNet5 runs is tens of MB).
+MAX_CHECKPOINT_BYTES = 4 * 2**30
 
 
 def checkpoint_identity(config_dict: dict[str, Any], data_fingerprint: str,
@@ -150,41 +155,70 @@ class Checkpoints:
         atomic_write_bytes(self.path(name), data)
 
     def _read_bytes(self, name: str) -> bytes | None:
+        """The file of checkpoint ``name``, ``None`` if there is none.
+
+        Raises:
+            UnreadableFile: not a regular file, or over :data:`MAX_CHECKPOINT_BYTES`.
+            OSError: it cannot be read.
+        """
         path = self.path(name)
-        if not path.is_file():
+        if not os.path.lexists(path):
             return None
-        return path.read_bytes()
+        return read_regular_bytes(path, MAX_CHECKPOINT_BYTES)
+
+    def _set_aside(self, name: str) -> Path | None:
+        """Move the file of checkpoint ``name`` to ``NAME.pt.bad`` (replacing an earlier
+        one); the new path, or ``None`` if it could not be moved."""
+        path = self.path(name)
+        bad = path.with_name(path.name + ".bad")
+        try:
+            os.replace(path, bad)
+        except OSError:
+            return None
+        return bad
 
     def load(self, name: str, engine: str) -> dict[str, Any] | None:
         """Checkpoint ``name`` if it exists, can be read and belongs here, else ``None``
-        (with one warning line for a file that is unreadable or foreign)."""
-        path = self.path(name)
+        (a file that is unreadable or foreign is moved aside with one warning line,
+        :meth:`_ignore`)."""
         try:
             data = self._read_bytes(name)
+        except UnreadableFile as exc:  # (through Ray: a wrapped copy, maybe without .reason)
+            self._ignore(name, getattr(exc, "reason", None) or str(exc))
+            return None
         except OSError as exc:
-            self._ignore(path, f"unreadable ({exc.strerror or type(exc).__name__})")
+            self._ignore(name, f"unreadable ({exc.strerror or type(exc).__name__})")
             return None
         if data is None:
             return None
         try:
             state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         except Exception as exc:  # noqa: BLE001 - any unreadable file is ignored, and said
-            self._ignore(path, f"unreadable ({type(exc).__name__})")
+            self._ignore(name, f"unreadable ({type(exc).__name__})")
             return None
         if not isinstance(state, dict) or state.get("format") != FORMAT:
-            self._ignore(path, "not a checkpoint of this toolkit version")
+            self._ignore(name, "not a checkpoint of this toolkit version")
             return None
         if state.get("identity") != self.identity or state.get("engine") != engine:
-            self._ignore(path, "of another configuration, data, device or engine")
+            self._ignore(name, "of another configuration, data, device or engine")
             return None
         return state
 
-    def _ignore(self, path: Path, why: str) -> None:
-        if path in self._ignored:  # said once per file
+    def _ignore(self, name: str, why: str) -> None:
+        """Move checkpoint ``name`` aside (:meth:`_set_aside`) with one warning line, so
+        that a rerun neither reads it nor warns again; where it cannot be moved, warn
+        once per file in this process."""
+        path = self.path(name)
+        if path in self._ignored:
             return
-        self._ignored.add(path)
-        warnings.warn(f"checkpoint {path} is {why}; ignored, its runs are trained from the "
-                      f"start", stacklevel=3)
+        bad = self._set_aside(name)
+        if bad is None:
+            self._ignored.add(path)
+            warnings.warn(f"checkpoint {path} is {why}; ignored, its runs are trained from "
+                          f"the start", stacklevel=3)
+            return
+        warnings.warn(f"checkpoint {path} is {why}; moved to {bad.name}, its runs are "
+                      f"trained from the start", stacklevel=3)
 
     def names(self, engine: str) -> list[str]:
         """Names of the checkpoint files of ``engine`` in the directory, sorted."""

@@ -51,6 +51,7 @@ __all__ = [
     "register",
     "ActivationSpec",
     "RunSpec",
+    "is_plain_relu",
     "MODELS",
     "model_class",
     "parse_activation",
@@ -271,6 +272,12 @@ class ActivationSpec:
 
     def __str__(self) -> str:
         return self.text
+
+
+def is_plain_relu(spec: dict[str, Any]) -> bool:
+    """Whether the spec (as :meth:`ActivationSpec.to_dict`) is a plain ReLU, with no
+    dropout: the 0 % reference of every MixLU mode."""
+    return spec["kind"] == "relu" and not spec.get("dropout")
 
 
 def parse_activation(text: str) -> ActivationSpec:

@@ -3,7 +3,9 @@
 :func:`plan_units` splits a sweep's runs into :class:`WorkUnit` objects, in training
 order: stacks restored from epoch checkpoints first, then new stacks of the batched
 engine (models of equal structure, split by the memory plan of the device), then the
-runs that cannot be stacked, one loop unit each.  :func:`run_unit` trains one unit
+runs that cannot be stacked, one loop unit each.  It plans from the specs, building one
+model per distinct model and activation and dropping it; the members' models are built
+by the unit that trains them, so memory holds one stack at a time.  :func:`run_unit` trains one unit
 (with :class:`~ann.batched.engine.StackedRun` or :func:`~ann.train.train_loop`), which
 is what a worker of a distributed sweep does (:mod:`ann.executors`);
 :func:`train_batched` trains all of them here (:mod:`ann.sweep` calls it for the
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from ann.batched.engine import StackedRun
 from ann.batched.layers import UnsupportedModel
@@ -32,6 +34,7 @@ from ann.specs import RunSpec
 from ann.step_observer import Observer
 from ann.train import resolve_device, train_loop
 from common.checks import is_integer
+from common.data.budget import MemoryBudgetError, budget_note, format_bytes
 
 __all__ = ["WorkUnit", "plan_units", "run_unit", "train_batched"]
 
@@ -71,7 +74,8 @@ def train_batched(
         max_members: most members per stack; ``None``: as many as fit
             :data:`~ann.batched.memory.CPU_STACK_BYTES` on CPU (cache), memory-bound
             only on CUDA.
-        memory_budget: bytes the stacks may use; ``None``: :func:`memory_budget_bytes`.
+        memory_budget: bytes a stack may use (sizes the stacks; ``None``:
+            :func:`memory_budget_bytes`, which one member must fit in any case).
         channels_last: stacked images in channels-last memory format.
         checkpoints: epoch checkpoints of every stack (and of loop fallbacks), see
             :mod:`ann.checkpoint`.  Stacks checkpointed by an earlier, interrupted call
@@ -85,6 +89,8 @@ def train_batched(
 
     Raises:
         ValueError: bad ``specs``, ``max_members``, ``memory_budget`` or ``device``.
+        MemoryBudgetError: one member needs more than the memory budget of ``device``
+            (:func:`plan_units`), raised when the first result is asked for.
     """
     specs = list(specs)
     for s in specs:
@@ -132,38 +138,78 @@ def plan_units(specs: Sequence[RunSpec], data: TensorData, config: TrainConfig,
     """The work units of a batched sweep, in training order: stacks restored from
     checkpoints first, then new stacks (models of equal structure, split by the memory
     plan of ``device``), then the runs that cannot be stacked (after one warning line
-    saying why), one loop unit each."""
+    saying why), one loop unit each.
+
+    The plan is made from the specs, not from their models: one model is built for each
+    distinct ``(model, activation)`` of ``specs`` (its structure, whether it stacks, and
+    for each structure the bytes a member needs, :func:`member_bytes`) and dropped at
+    once; the members' own models are built when their stack trains (:func:`run_unit`).
+    So a sweep of 11,000 runs holds one model while it is planned, and one stack's models
+    while it trains.  (A model's structure is taken to depend on its model and activation,
+    not on its seed; a stack whose members differ after all is trained by the loop, after
+    one warning line.)
+
+    Raises:
+        MemoryBudgetError: one member needs more than the memory budget of ``device``
+            (:func:`memory_budget_bytes`; ``memory_budget`` only sizes the stacks).
+    """
     specs = list(specs)
     claims = _claim_checkpoints(specs, checkpoints) if checkpoints is not None else []
     units = [WorkUnit("stack", tuple(members), resumed=True) for _, members in claims]
-    budget = memory_budget or memory_budget_bytes(device)
+    machine = memory_budget_bytes(device)
+    budget = memory_budget or machine
     sample = data.train_x[:4].detach().to("cpu").clone()  # own storage: see member_bytes
-    groups: dict[tuple, list[tuple[RunSpec, nn.Module]]] = {}
+    structure: dict[tuple[str, Any], tuple | str] = {}  # signature, or why not stackable
+    per_member: dict[tuple, int] = {}
+    groups: dict[tuple, list[RunSpec]] = {}
     fallback: list[tuple[RunSpec, str]] = []
     for spec in specs:
         if not spec.activation.stackable:
             fallback.append((spec, spec.activation.unstackable_reason))
             continue
-        model = build_model(spec).to("cpu")
-        try:
-            check_stackable(model)
-            sig = model_signature(model)
-        except UnsupportedModel as exc:
-            fallback.append((spec, str(exc)))
-            continue
-        groups.setdefault(sig, []).append((spec, model))
+        key = (spec.model, spec.activation)
+        if key not in structure:
+            structure[key] = _structure(spec, build_model, sample, config, device, machine,
+                                        per_member)
+        found = structure[key]
+        if isinstance(found, str):
+            fallback.append((spec, found))
+        else:
+            groups.setdefault(found, []).append(spec)
     if fallback:
         _warn_fallback(fallback)
-    for members in groups.values():
-        per_member = member_bytes(members[0][1], sample, config.batch_size)
-        sizes = plan_chunks(len(members), per_member, budget,
-                            stack_cap(per_member, device, max_members))
+    for sig, members in groups.items():
+        sizes = plan_chunks(len(members), per_member[sig], budget,
+                            stack_cap(per_member[sig], device, max_members))
         start = 0
         for size in sizes:
-            units.append(WorkUnit("stack", tuple(s for s, _ in members[start : start + size])))
+            units.append(WorkUnit("stack", tuple(members[start : start + size])))
             start += size
     units += [WorkUnit("loop", (spec,)) for spec, _ in fallback]
     return units
+
+
+def _structure(spec: RunSpec, build_model: Callable[[RunSpec], nn.Module], sample: Tensor,
+               config: TrainConfig, device: torch.device, machine: int,
+               per_member: dict[tuple, int]) -> tuple | str:
+    """The stack signature of ``spec``'s model, or why it cannot be stacked; a new
+    signature's bytes per member go into ``per_member`` (refused if over ``machine``).
+    The model built to find out is dropped on return."""
+    model = build_model(spec).to("cpu")
+    try:
+        check_stackable(model)
+        sig = model_signature(model)
+    except UnsupportedModel as exc:
+        return str(exc)
+    if sig not in per_member:
+        need = member_bytes(model, sample, config.batch_size)
+        if need > machine:
+            raise MemoryBudgetError(
+                f"one {spec.model} run needs about {format_bytes(need)} to train at batch "
+                f"size {config.batch_size} on {device}, more than {budget_note(machine)}; "
+                f"free memory or raise the budget")
+        per_member[sig] = need
+    return sig
 
 
 def run_unit(unit: WorkUnit, data: TensorData, config: TrainConfig,

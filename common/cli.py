@@ -24,8 +24,15 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from common.cache import quiet_matplotlib_cache
+from common.terminal import safe_streams
+
 __all__ = ["UserError", "Interrupted", "OneLineArgumentParser", "cli_main", "EXIT_USER",
-           "EXIT_INTERRUPTED"]
+           "EXIT_INTERRUPTED", "raise_interrupt"]
+
+# before any script imports Brian2, which imports matplotlib (every script imports this
+# module first): an unwritable home must not print matplotlib's paragraph of warnings
+quiet_matplotlib_cache()
 
 EXIT_USER = 2
 EXIT_INTERRUPTED = 130
@@ -53,10 +60,17 @@ class OneLineArgumentParser(argparse.ArgumentParser):
         self.exit(EXIT_USER, f"error: {message} (see --help)\n")
 
 
+def raise_interrupt(signum: int, frame: Any) -> None:
+    """A signal handler raising ``KeyboardInterrupt``: installed for SIGTERM, it ends a
+    script as Ctrl-C does (one line, exit 130, finished work kept)."""
+    raise KeyboardInterrupt
+
+
 def cli_main(parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace], Any],
              argv: Sequence[str] | None = None) -> int:
     """Parse ``argv``, call ``run(args)`` and apply the error policy; return the status.
     Warnings are printed as one ``warning: ...`` line each."""
+    safe_streams()  # a terminal that is not UTF-8 gets ASCII stand-ins, not a crash
     previous = warnings.showwarning
     warnings.showwarning = _one_line_warning
     try:

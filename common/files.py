@@ -5,14 +5,23 @@ then renamed over the target with :func:`os.replace`.  A process killed mid-writ
 leaves the old file (or none) and at most a hidden ``.NAME.*.tmp`` file, which is
 removed when the write fails inside Python.  Finished files get the permissions a
 plain ``open(path, "w")`` would give them (``0666`` less the umask, e.g. ``0644``).
+
+Stored results are read back with :func:`read_regular_bytes` and :func:`read_json`,
+which cannot hang or exhaust memory: only a regular file (or a link to one) is opened,
+checked with ``os.stat`` before the open and again on the open descriptor (opened
+non-blocking, so a FIFO swapped in between cannot block it), and no more than a size
+cap is read.  A file they refuse raises :class:`UnreadableFile`, a ``ValueError``
+naming the file and what is wrong with it, in one line.
 """
 
 from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +33,10 @@ __all__ = [
     "atomic_write_text",
     "atomic_write_json",
     "read_json",
+    "read_regular_bytes",
+    "UnreadableFile",
+    "file_kind",
+    "MAX_JSON_BYTES",
     "check_writable_dir",
     "directory_argument",
     "short_write_error",
@@ -105,13 +118,113 @@ def atomic_write_json(path: str | Path, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=1, allow_nan=False) + "\n")
 
 
-def read_json(path: str | Path) -> Any:
-    """Parse a JSON file; ``ValueError`` naming the file if it is not valid JSON."""
+#: The largest stored JSON document read (bytes): a run record, ``sweep.json``,
+#: ``study.json`` and the report documents are kilobytes to a few megabytes.
+MAX_JSON_BYTES = 64 * 2**20
+
+
+class UnreadableFile(ValueError):
+    """A stored file that is refused: not a regular file, over its size cap, not valid
+    JSON ...; ``str()`` is one line ``PATH: REASON``."""
+
+    def __init__(self, path: str | Path, reason: str):
+        super().__init__(str(path), reason)  # args rebuild it: picklable
+        self.path = Path(path)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+def file_kind(mode: int) -> str:
+    """What a file of ``st_mode`` ``mode`` is, in words, for a refusal (``"a FIFO (named
+    pipe)"``, ``"a directory"``, ...)."""
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISLNK, "a symbolic link")):
+        if test(mode):
+            return name
+    return "a regular file" if stat.S_ISREG(mode) else "a special file"
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n} bytes"
+
+
+def read_regular_bytes(path: str | Path, max_bytes: int) -> bytes:
+    """The contents of the regular file ``path`` (a symbolic link to one is followed),
+    at most ``max_bytes`` of them.
+
+    ``os.stat`` refuses a FIFO, a device, a socket or a directory (or a link to one)
+    before anything is opened; the file is then opened non-blocking and checked again
+    on its descriptor, so one swapped in meanwhile is refused too, and never more than
+    ``max_bytes + 1`` bytes are read.
+
+    Raises:
+        UnreadableFile: not a regular file, or larger than ``max_bytes``.
+        OSError: the file is missing or cannot be read (``FileNotFoundError``,
+            ``PermissionError`` ...).
+    """
     path = Path(path)
+    info = os.stat(path)
+    if not stat.S_ISREG(info.st_mode):
+        raise UnreadableFile(path, f"{file_kind(info.st_mode)}, not a regular file")
+    if info.st_size > max_bytes:
+        raise UnreadableFile(path, f"{_size(info.st_size)}, more than the {_size(max_bytes)} "
+                                   f"a file of this kind may have")
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) \
+        | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from exc
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):  # replaced between the stat and the open
+            raise UnreadableFile(path, f"{file_kind(info.st_mode)}, not a regular file")
+        chunks, total = [], 0
+        while total <= max_bytes:
+            chunk = os.read(fd, min(2**20, max_bytes + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    finally:
+        os.close(fd)
+    if total > max_bytes:  # grew since the stat
+        raise UnreadableFile(path, f"more than the {_size(max_bytes)} a file of this kind "
+                                   f"may have")
+    return b"".join(chunks)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 overflows to infinity
+        raise ValueError(f"number {text[:20]} is out of range")
+    return value
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def read_json(path: str | Path, max_bytes: int = MAX_JSON_BYTES) -> Any:
+    """Parse the JSON file ``path`` through :func:`read_regular_bytes` (a regular file of
+    at most ``max_bytes``).  Every number in the result is finite: ``NaN``,
+    ``Infinity`` and numbers that overflow a float are refused, as the writers
+    (:func:`atomic_write_json`) never write them.
+
+    Raises:
+        UnreadableFile: (a ``ValueError``) not a regular file, too large, not UTF-8, not
+            valid JSON, a non-finite number, nested too deeply.
+        OSError: missing or unreadable.
+    """
+    path = Path(path)
+    data = read_regular_bytes(path, max_bytes)
+    try:
+        return json.loads(data.decode("utf-8"), parse_float=_finite_float,
+                          parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+        raise UnreadableFile(path, f"not valid JSON ({exc})") from None
+    except RecursionError:
+        raise UnreadableFile(path, "not valid JSON (nested too deeply)") from None
 
 
 def directory_argument(text: str) -> Path:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import shlex
 import signal
 import sys
@@ -42,14 +43,16 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ann.experiments import experiment  # noqa: E402
-from ann.run_store import RunStore, StoreError  # noqa: E402
+from ann.run_store import RunStore  # noqa: E402
 from ann.train import resolve_device  # noqa: E402
 from bridge.claims import figures  # noqa: E402
 from bridge.claims.analysis import analyse  # noqa: E402
 from bridge.claims.analysis_plan import plan_text  # noqa: E402
 from bridge.claims.plan import SCALES, Sweep, scale_sweeps  # noqa: E402
-from bridge.claims.report import build_report, summary_table  # noqa: E402
+from bridge.claims.records import rate_problem, spiking_problem  # noqa: E402
+from bridge.claims.report import build_report, label_scale, summary_table  # noqa: E402
 from bridge.sweep_signs import run_with_signs  # noqa: E402
+from common.checks import is_within  # noqa: E402
 from common.cli import OneLineArgumentParser, UserError, cli_main  # noqa: E402
 from common.environment import environment  # noqa: E402
 from common.files import (  # noqa: E402
@@ -57,11 +60,15 @@ from common.files import (  # noqa: E402
     atomic_write_text,
     check_writable_dir,
     directory_argument,
-    read_json,
 )
+from common.run_store import StoreError, read_document, set_aside  # noqa: E402
 
 #: Synapses per preset and ramp of claim 8's rate experiment, per scale.
 RATE_SYNAPSES = {"smoke": 200, "offline": 2000, "full": 10000}
+#: The scale of a study when --scale is not given (--report-only: the stored one).
+DEFAULT_SCALE = "offline"
+#: The data options whose folders ``study.json`` records (``data_dirs``).
+DATA_DIRS = ("mnist_dir", "fashion_dir", "cifar_dir")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,11 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
         "writes DIR/report.md, DIR/report.json and figures.",
         epilog="Rerunning the same command resumes it. Bad options print one 'error: ...' "
         "line and exit with status 2.")
-    parser.add_argument("--scale", default="offline", choices=SCALES,
+    parser.add_argument("--scale", default=None, choices=SCALES,
                         help="smoke: every claim, tiny (minutes); offline: what a 2-core "
                              "machine without downloads settles (hours); full: 10 seeds, "
                              "every share, full protocols (a GPU or a cluster) "
-                             "(default: %(default)s)")
+                             f"(default: {DEFAULT_SCALE}; with --report-only: the stored "
+                             f"study's, and another is refused)")
     parser.add_argument("--out", type=directory_argument, default=Path("results/claims"),
                         metavar="DIR", help="where the sweeps, report and figures go "
                         "(default: %(default)s)")
@@ -122,11 +130,12 @@ def _run_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def check_arguments(args: argparse.Namespace) -> None:
     """Validate before anything long runs (one-line :class:`UserError`)."""
-    for name in ("mnist_dir", "fashion_dir", "cifar_dir"):
+    for name in DATA_DIRS:
         value = getattr(args, name)
         if value is not None and not value.is_dir():
             raise UserError(f"--{name.replace('_', '-')} {str(value)!r} is not a directory")
-    if args.cifar_dir is not None and args.scale != "full":
+    if args.cifar_dir is not None and not args.report_only \
+            and (args.scale or DEFAULT_SCALE) != "full":
         raise UserError("--cifar-dir is used by --scale full only")
     if args.executor != "ray" and (args.ray_address or args.ray_cpus_per_task):
         raise UserError("--ray-address and --ray-cpus-per-task need --executor ray")
@@ -135,7 +144,7 @@ def check_arguments(args: argparse.Namespace) -> None:
     except ValueError as exc:
         raise UserError(f"--device: {exc}") from None
     if args.report_only:
-        if not (args.out / "study.json").is_file():
+        if not os.path.lexists(args.out / "study.json"):
             raise UserError(f"--report-only needs --out DIR with a stored study "
                             f"({args.out / 'study.json'} not found)")
         return
@@ -145,34 +154,118 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise UserError(str(exc)) from None
 
 
+def _stored_document(path: Path, what: str, problem) -> dict[str, Any]:
+    """The JSON object in ``path`` (:func:`common.run_store.read_document`) for which
+    ``problem(document)`` says ``""``; else one-line :class:`StoreError` naming it."""
+    document = read_document(path, what)
+    reason = problem(document)
+    if reason:
+        raise StoreError(f"{path} is not a {what} ({reason}); {set_aside(path)}")
+    return document
+
+
+def study_problem(study: dict[str, Any]) -> str:
+    """What makes ``study`` (``DIR/study.json``) not a study of this toolkit, or ``""``:
+    ``scale`` one of :data:`~bridge.claims.plan.SCALES`, ``cifar`` a bool,
+    ``wall_seconds`` a finite duration, ``data_dirs`` folder names (or null) by option."""
+    if study.get("scale") not in SCALES:
+        return f"scale is {str(study.get('scale'))[:40]!r}, not one of {', '.join(SCALES)}"
+    if not isinstance(study.get("cifar", False), bool):
+        return f"cifar is {str(study['cifar'])[:40]!r}, not true or false"
+    if not is_within(study.get("wall_seconds", 0.0), 0.0):
+        return f"wall_seconds is {str(study['wall_seconds'])[:40]!r}, not a duration (>= 0)"
+    dirs = study.get("data_dirs", {})
+    if not isinstance(dirs, dict) or not all(v is None or isinstance(v, str) and v
+                                             for v in dirs.values()):
+        return (f"data_dirs is {str(dirs)[:40]!r}, not folders by option "
+                f"({', '.join(DATA_DIRS)})")
+    return ""
+
+
+def read_study(out: Path) -> dict[str, Any]:
+    """``DIR/study.json``, checked (:func:`study_problem`).
+
+    Raises:
+        StoreError: one line naming the file, what is wrong and how to set it aside.
+    """
+    return _stored_document(out / "study.json", "study.json", study_problem)
+
+
 def claim_study(out: Path, scale: str, cifar: bool) -> dict[str, Any]:
-    """``DIR/study.json``: the scale a directory holds; a different scale is refused."""
-    path = out / "study.json"
+    """The study ``DIR`` holds (:func:`read_study`), which must be of ``scale`` and
+    ``cifar``, or a new one of them; nothing is written (the caller writes a new study
+    once every stored file is checked, :func:`check_stored_files`).
+
+    Raises:
+        UserError: ``DIR`` holds a study of another scale.
+        StoreError: ``study.json`` is corrupt.
+    """
     study = {"scale": scale, "cifar": cifar}
-    if path.is_file():
-        try:
-            stored = read_json(path)
-        except (OSError, ValueError) as exc:
-            raise StoreError(f"{path} is not readable ({exc}); move it aside and rerun") from None
-        if {k: stored.get(k) for k in study} != study:
-            raise UserError(f"{out} holds the {stored.get('scale')!r} study; use another --out "
-                            f"for --scale {scale}")
-        return stored
-    atomic_write_json(path, {**study, "wall_seconds": 0.0})
-    return {**study, "wall_seconds": 0.0}
+    if not os.path.lexists(out / "study.json"):
+        return {**study, "wall_seconds": 0.0}
+    stored = read_study(out)
+    if {k: stored.get(k, False if k == "cifar" else None) for k in study} != study:
+        raise UserError(f"{out} holds the {stored['scale']!r} study; use another --out "
+                        f"for --scale {scale}")
+    return stored
+
+
+def _same_dir(a: str | Path, b: str | Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them is not there (from here)
+        return Path(a).resolve() == Path(b).resolve()
+
+
+def check_report_options(args: argparse.Namespace, study: dict[str, Any]) -> None:
+    """``--report-only``: refuse options that select another study than the stored one
+    (another ``--scale``, ``--cifar-dir`` for a study without CIFAR-10, a data folder
+    other than the one its sweeps read), which would otherwise label its report."""
+    where = f"--report-only --out {str(args.out)!r}"
+    if args.scale is not None and args.scale != study["scale"]:
+        raise UserError(f"--scale {args.scale}: {where} holds the {study['scale']!r} study; "
+                        f"leave --scale out to report it, or choose the --out of a "
+                        f"{args.scale} study")
+    if args.cifar_dir is not None and not study.get("cifar", False):
+        raise UserError(f"--cifar-dir: {where} holds a study without CIFAR-10; leave "
+                        f"--cifar-dir out to report it")
+    stored = study.get("data_dirs", {})
+    for name in DATA_DIRS:
+        given = getattr(args, name)
+        if given is None or name not in stored or (
+                stored[name] is not None and _same_dir(given, stored[name])):
+            continue
+        option = "--" + name.replace("_", "-")
+        read = (f"{stored[name]!r}" if stored[name] is not None
+                else "the loader's default folders")
+        raise UserError(f"{option} {str(given)!r}: the sweeps of {where} read {read} "
+                        f"(study.json); leave {option} out to report them")
 
 
 class WallClock:
     """Adds this invocation's wall time to ``DIR/study.json``'s ``wall_seconds``: every
     ``every`` seconds from a background thread and on exit, so a killed study loses at
-    most that much of its stated time."""
+    most that much of its stated time.  The data folders of the sweeps that ran
+    (:meth:`confirm`) go into its ``data_dirs`` with it.  A study refused (a
+    :class:`UserError`, e.g. a sweep of other data) before the first ``every`` seconds
+    leaves ``study.json`` as it was.
 
-    def __init__(self, out: Path, every: float = 60.0):
+    Args:
+        out: the study's directory.
+        study: its ``study.json`` as checked (:func:`claim_study`).
+        every: seconds between writes.
+    """
+
+    def __init__(self, out: Path, study: dict[str, Any], every: float = 60.0):
         self.path, self.every = out / "study.json", every
-        self.base = float(read_json(self.path).get("wall_seconds", 0.0))
+        self.study = dict(study)
+        self.base = float(study.get("wall_seconds", 0.0))
+        self.data_dirs = dict(study.get("data_dirs") or {})
         self.started = time.perf_counter()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._tick, daemon=True)
+        self._guard = threading.Lock()
+        self._ticks = 0
         self._final: float | None = None
 
     def total(self) -> float:
@@ -181,22 +274,34 @@ class WallClock:
             return self._final
         return self.base + time.perf_counter() - self.started
 
+    def confirm(self, name: str, folder: Path | None) -> None:
+        """Record that the sweeps of data option ``name`` (``mnist_dir`` ...) ran on
+        ``folder`` (``None``: the loader's default folders)."""
+        with self._guard:
+            self.data_dirs[name] = None if folder is None else str(folder)
+
     def _write(self) -> float:
         total = self.total()
-        atomic_write_json(self.path, {**read_json(self.path), "wall_seconds": total})
+        with self._guard:
+            document = {**self.study, "wall_seconds": total, "data_dirs": dict(self.data_dirs)}
+        atomic_write_json(self.path, document)
         return total
 
     def _tick(self) -> None:
         while not self._stop.wait(self.every):
             self._write()
+            self._ticks += 1
 
     def __enter__(self) -> WallClock:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+        if kind is not None and issubclass(kind, UserError) and not self._ticks:
+            self._final = self.base  # refused: study.json as it was
+            return
         self._final = self._write()
 
 
@@ -218,10 +323,10 @@ def rate_experiment(out: Path, scale: str, train: bool) -> dict[str, Any] | None
     """Claim 8's Brian2 rate experiment, run once per study (``DIR/rate_experiment.json``)."""
     path = out / "rate_experiment.json"
     params = {"n_synapses": RATE_SYNAPSES[scale], "duration_s": 1.0, "seed": 0}
-    if path.is_file():
-        stored = read_json(path)
+    if os.path.lexists(path):
+        stored = read_document(path, "rate experiment document")
         if stored.get("params") == params:
-            return stored
+            return _stored_document(path, "rate experiment document", rate_problem)
     if not train:
         return None
     from bridge.biology import rate_verdicts
@@ -242,10 +347,10 @@ def spiking_experiment(out: Path, scale: str, train: bool, data_dir: Path | None
     settings = SPIKING_SCALES[scale]
     if not train:
         path = directory / "mixstdp_mnist.json"
-        if not path.is_file():
+        if not os.path.lexists(path):
             return None
-        stored = read_json(path)
-        options = stored.get("options", {})
+        stored = _stored_document(path, "MixSTDP document", spiking_problem)
+        options = stored["options"]
         same = all(options.get(k) == (list(v) if isinstance(v, tuple) else v)
                    for k, v in settings.items())
         return stored if same else None
@@ -264,7 +369,7 @@ def stored_runs(out: Path, sweeps: list[Sweep]
     runs, actual = {}, []
     for sweep in sweeps:
         directory = out / "sweeps" / sweep.name
-        if not (directory / "sweep.json").is_file():
+        if not os.path.lexists(directory / "sweep.json"):
             runs[sweep.name] = []
             actual.append(sweep)
             continue
@@ -272,6 +377,22 @@ def stored_runs(out: Path, sweeps: list[Sweep]
         runs[sweep.name] = [store.load(k) for k in store.keys()]
         actual.append(sweep.stored(store.stored_meta))
     return runs, actual
+
+
+def check_stored_files(out: Path, sweeps: list[Sweep], scale: str) -> None:
+    """Read every stored file a study of ``scale`` goes on from, before anything is
+    written or trained: each sweep's ``sweep.json`` and run records (checked as the
+    run store loads them), the rate experiment's document and the MixSTDP runs; a
+    bad one is one line naming it (:class:`StoreError`)."""
+    stored_runs(out, sweeps)
+    rate_experiment(out, scale, train=False)
+    mixstdp = out / "mixstdp"
+    if os.path.lexists(mixstdp / "sweep.json"):
+        from stdp_sim.diehl_cook.experiment import MixSTDPStore
+
+        store = MixSTDPStore.open(mixstdp)
+        for key in store.keys():
+            store.load(key)
 
 
 def expected_runs(sweep: Sweep) -> int:
@@ -311,23 +432,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print(text, end="")
         return {"plan": text}
     check_arguments(args)
-    cifar = args.cifar_dir is not None
-    dirs = ("mnist_dir", "fashion_dir", "cifar_dir")
     if args.report_only:
-        study = read_json(args.out / "study.json")
+        study = read_study(args.out)
+        check_report_options(args, study)
         scale, cifar = study["scale"], study.get("cifar", False)
-        for name in dirs:  # the report's commands name the data the sweeps read
+        for name in DATA_DIRS:  # the report's commands name the data the sweeps read
             if getattr(args, name) is None and study.get("data_dirs", {}).get(name):
                 setattr(args, name, Path(study["data_dirs"][name]))
+        sweeps = scale_sweeps(scale, cifar)
     else:
-        scale = args.scale
+        scale, cifar = args.scale or DEFAULT_SCALE, args.cifar_dir is not None
         study = claim_study(args.out, scale, cifar)
-        atomic_write_json(args.out / "study.json", {**study, "data_dirs": {
-            name: None if getattr(args, name) is None else str(getattr(args, name))
-            for name in dirs}})
-    sweeps = scale_sweeps(scale, cifar)
+        sweeps = scale_sweeps(scale, cifar)
+        check_stored_files(args.out, sweeps, scale)  # before anything is written
+        if not os.path.lexists(args.out / "study.json"):
+            atomic_write_json(args.out / "study.json", study)
     command = shlex.join(["python", "experiments/thesis_claims.py", *sys.argv[1:]])
-    with WallClock(args.out) if not args.report_only else contextlib.nullcontext() as clock:
+    with WallClock(args.out, study) if not args.report_only else contextlib.nullcontext() \
+            as clock:
         if not args.report_only:
             for i, sweep in enumerate(sweeps, 1):
                 print(f"[{i}/{len(sweeps)}] sweep {sweep.name}: {sweep.describe_data()}, "
@@ -335,8 +457,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                       f"log: {args.out / 'sweeps' / sweep.name / 'log.txt'}", flush=True)
                 t0 = time.perf_counter()
                 run_sweep(sweep, args)
+                clock.confirm(f"{sweep.data}_dir", _data_dir(sweep, args))
+                ran_on = stored_runs(args.out, [sweep])[1][0].describe_data()
                 print(f"[{i}/{len(sweeps)}] sweep {sweep.name} done in "
-                      f"{time.perf_counter() - t0:.0f} s", flush=True)
+                      f"{time.perf_counter() - t0:.0f} s on {ran_on}", flush=True)
             print("claim 8: the Brian2 rate experiment", flush=True)
         rate = rate_experiment(args.out, scale, train=not args.report_only)
         if not args.report_only:
@@ -344,10 +468,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                   flush=True)
         spiking = spiking_experiment(args.out, scale, train=not args.report_only,
                                      data_dir=args.mnist_dir, progress=not args.no_progress)
-    wall = (clock.total() if clock is not None
-            else float(read_json(args.out / "study.json").get("wall_seconds", 0.0)))
+    wall = clock.total() if clock is not None else float(study.get("wall_seconds", 0.0))
     runs, actual = stored_runs(args.out, sweeps)
-    claims = analyse(runs, actual, rate, spiking)
+    claims = label_scale(analyse(runs, actual, rate, spiking), scale)
     sweep_rows = [{
         "name": s.name, "data": a.describe_data(), "claims": list(s.claims),
         "command": s.command(args.out / "sweeps" / s.name, _data_dir(s, args)),

@@ -33,9 +33,14 @@ import signal
 import sys
 import threading
 
-__all__ = ["interrupts_raise", "killed_by_sigint"]
+__all__ = ["interrupts_raise", "killed_by_sigint", "build_failed"]
 
 _MAKE_FAILED = re.compile(r"compilation failed \(error code: (\d+)\)")
+
+
+def build_failed(exc: BaseException) -> bool:
+    """Whether ``exc`` is Brian2's failed ``cpp_standalone`` build."""
+    return isinstance(exc, RuntimeError) and bool(_MAKE_FAILED.search(str(exc)))
 
 
 def killed_by_sigint(exc: BaseException) -> bool:
@@ -117,6 +122,10 @@ class interrupts_raise:
             if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
                 return False
             raise KeyboardInterrupt from exc
+        if exc is not None and build_failed(exc):
+            # Brian2 replays the compiler's whole output (dozens of lines); it is in the
+            # build's log (stdp_sim.simulate.BUILD_LOG), which the error names
+            return False
         for stream, held in zip(self._streams, self._held, strict=True):
             if held.getvalue():
                 stream.write(held.getvalue())

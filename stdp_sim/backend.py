@@ -29,16 +29,24 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
+import tempfile
+import warnings
 from pathlib import Path
 
 from brian2 import BrianLogger, prefs
 
+from common.cache import user_cache_home, writable_cache
 from stdp_sim import _checks
 
 # stdp_sim adds every object it creates to a Network at once; an object can only go
 # unused when Ctrl-C interrupts a run while it is built, and Brian's multi-line warning
 # about it would follow the CLI's one "interrupted" line.
 BrianLogger.suppress_name("unused_brian_object")
+# A compiler that fails Brian2's test compilation, or rejects its flags, is reported in
+# one line by resolve_target; Brian2's own paragraphs about it would bury that line.
+for _name in ("failed_compile_test", "cpp_prefs", "codegen_fallback"):
+    BrianLogger.suppress_name(_name)  # (the last part of the logger's name)
 
 __all__ = [
     "TARGETS",
@@ -64,7 +72,10 @@ def cython_available() -> bool:
             import Cython  # noqa: F401
             from brian2.codegen.runtime.cython_rt import CythonCodeObject
 
-            _cython_ok = bool(CythonCodeObject.is_available())
+            log = compiler_test_log()
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with output_to(log):  # a failing compiler prints; the warning names the log
+                _cython_ok = bool(CythonCodeObject.is_available())
         except Exception:  # noqa: BLE001 - any failure means "not available"
             _cython_ok = False
     return _cython_ok
@@ -72,8 +83,11 @@ def cython_available() -> bool:
 
 def standalone_available() -> bool:
     """Whether a C++ compiler and ``make`` are on the PATH (what cpp_standalone needs)."""
-    compiler = os.environ.get("CXX", "").split()[:1] or ["g++"]
-    has_compiler = shutil.which(compiler[0]) or shutil.which("c++")
+    chosen = os.environ.get("CXX", "").split()[:1]
+    if chosen:  # the compiler the user named, or none: never another one behind its back
+        has_compiler = shutil.which(chosen[0])
+    else:
+        has_compiler = shutil.which("g++") or shutil.which("c++")
     return bool(has_compiler and shutil.which("make"))
 
 
@@ -82,13 +96,15 @@ def standalone_dir() -> Path:
 
     ``$STDP_SIM_STANDALONE_DIR`` if set, else ``$XDG_CACHE_HOME/stdp_sim/cpp_standalone``
     (``~/.cache/...``).  Brian2 rebuilds only what changed, so rerunning an identical
-    network skips compilation.  Runs lock the directory, one at a time.
+    network skips compilation.  Runs lock the directory, one at a time.  A cache that
+    cannot be written falls back to a temporary folder, with one warning
+    (:func:`common.cache.writable_cache`).
     """
     env = os.environ.get("STDP_SIM_STANDALONE_DIR")
     if env:
         return Path(env)
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache) / "stdp_sim" / "cpp_standalone"
+    return writable_cache(user_cache_home() / "stdp_sim" / "cpp_standalone",
+                          "the C++ build cache")
 
 
 def resolve_target(target: str = "auto", *, single_run: bool = False) -> str:
@@ -120,13 +136,72 @@ def resolve_target(target: str = "auto", *, single_run: bool = False) -> str:
             target = env
         elif single_run and standalone_available():
             return "cpp_standalone"
+        elif cython_available():
+            return "cython"
         else:
-            return "cython" if cython_available() else "numpy"
+            _warn_no_compiler()
+            return "numpy"
     if target == "cython" and not cython_available():
         raise RuntimeError(
             "target='cython' needs Cython and a working C++ compiler; use target='numpy'"
         )
     return target
+
+
+@contextlib.contextmanager
+def output_to(path: Path):
+    """Send everything written to file descriptors 1 and 2 meanwhile (make, a compiler,
+    Brian2's own replay of them) to the log ``path`` instead of the terminal; yields a
+    stream on the real stderr, for a progress bar."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError, OSError):
+            stream.flush()
+
+    saved = [os.dup(1), os.dup(2)]
+    terminal = os.fdopen(os.dup(saved[1]), "w", buffering=1)
+    # Brian2's own capture (std_silent) would replay the build's output onto the
+    # streams when the build fails, after this redirection has ended: let the output
+    # through to the descriptors instead, which point at the log meanwhile
+    redirection = prefs["logging.std_redirection"]
+    prefs["logging.std_redirection"] = False
+    try:
+        with open(path, "w", encoding="utf-8") as log:
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+            try:
+                yield terminal
+            finally:
+                for stream in (sys.stdout, sys.stderr):
+                    with contextlib.suppress(AttributeError, ValueError, OSError):
+                        stream.flush()
+                os.dup2(saved[0], 1)
+                os.dup2(saved[1], 2)
+    finally:
+        prefs["logging.std_redirection"] = redirection
+        for fd in saved:
+            os.close(fd)
+        terminal.close()
+
+
+def compiler_test_log() -> Path:
+    """Where :func:`cython_available` keeps the output of Brian2's test compilation."""
+    uid = os.getuid() if hasattr(os, "getuid") else "user"
+    return Path(tempfile.gettempdir()) / f"neglu-stdp-{uid}" / "compiler-test.log"
+
+
+_said_no_compiler = False
+
+
+def _warn_no_compiler() -> None:
+    """One line, once per process, when "auto" falls back to numpy."""
+    global _said_no_compiler
+    if not _said_no_compiler:
+        _said_no_compiler = True
+        compiler = os.environ.get("CXX", "").split()[:1] or ["the C++ compiler"]
+        warnings.warn(f"no working C++ compiler ({compiler[0]} failed Brian2's test "
+                      f"compilation, output in {compiler_test_log()}); Brian2 runs its "
+                      f"slower numpy target (set CXX to a working compiler for speed)",
+                      stacklevel=3)
 
 
 @contextlib.contextmanager

@@ -33,13 +33,15 @@ from brian2 import (
 )
 
 from common.files import short_write_error
+from common.progress import on_terminal, progress_bar
 from stdp_sim import _checks, backend
-from stdp_sim._interrupt import interrupts_raise
+from stdp_sim._interrupt import build_failed, interrupts_raise
 from stdp_sim.backend import resolve_target, runtime_target
 from stdp_sim.protocols import DEFAULT_IDT_WINDOW, SpikeTrains, integral_delta_t
 from stdp_sim.rule import STDPRule, generic_equations, generic_parameters
 
 __all__ = [
+    "BuildFailed",
     "Condition",
     "ConditionResult",
     "run_conditions",
@@ -391,12 +393,10 @@ class _progress_bar:
         self.bar = None
 
     def __enter__(self):
-        if not self.enabled:
+        if not (self.enabled and on_terminal(self.file)):
             return None
-        from tqdm.auto import tqdm
-
-        self.bar = tqdm(total=round(self.total, 3), unit="s sim", desc="Brian2 run", leave=False,
-                        file=self.file)
+        self.bar = progress_bar(total=round(self.total, 3), unit="s sim", desc="Brian2 run",
+                                leave=False, file=self.file)
 
         def report(elapsed, completed, start, duration):
             self.bar.n = round(float(completed) * self.total, 3)
@@ -416,12 +416,17 @@ def _run_standalone(build_and_run, directory, progress, file=None):
 
     directory = Path(directory) if directory is not None else backend.standalone_dir()
     directory.mkdir(parents=True, exist_ok=True)
-    bar = _elapsed_bar(progress, "C++ standalone build+run", file)
-    with FileLock(str(directory) + ".lock"), bar:
+    log = directory / BUILD_LOG
+    with FileLock(str(directory) + ".lock"), backend.output_to(log) as terminal, \
+            _elapsed_bar(progress, "C++ standalone build+run", file or terminal):
         set_device("cpp_standalone", directory=str(directory), build_on_run=True, with_output=False)
         start = time.time()
         try:
             return build_and_run()
+        except RuntimeError as exc:
+            if build_failed(exc):  # one line names the log; the caller decides what next
+                raise BuildFailed(f"{exc} (compiler output: {log})", log) from None
+            raise
         except OSError as exc:
             if exc.filename is not None:
                 raise
@@ -436,6 +441,19 @@ def _run_standalone(build_and_run, directory, progress, file=None):
             device.reinit()
             device.activate()
             set_device("runtime")
+
+
+class BuildFailed(RuntimeError):
+    """The C++ standalone build failed; :attr:`log` holds the compiler's output."""
+
+    def __init__(self, message: str, log: Path):
+        super().__init__(message)
+        self.log = log
+
+
+#: Where the compiler's and make's output of the last C++ standalone build goes (in the
+#: project directory), instead of the terminal.
+BUILD_LOG = "build.log"
 
 
 def _newest_file(directory: Path, since: float) -> Path | None:
@@ -460,11 +478,9 @@ class _elapsed_bar:
         self.stop = threading.Event()
 
     def __enter__(self):
-        if self.enabled:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(desc=self.desc, unit="s", bar_format="{desc}: {elapsed}", leave=False,
-                            file=self.file)
+        if self.enabled and on_terminal(self.file):
+            self.bar = progress_bar(desc=self.desc, unit="s", bar_format="{desc}: {elapsed}",
+                                    leave=False, file=self.file)
             self.thread = threading.Thread(target=self._tick, daemon=True)
             self.thread.start()
         return self

@@ -63,7 +63,7 @@ from stdp_sim.pairing_frequency import (
 from stdp_sim.protocols import CorrelatedPoisson, PairingProtocol
 from stdp_sim.regime import Regime, classify
 from stdp_sim.rule import TRIPLET_PRESETS, preset, preset_names
-from stdp_sim.simulate import Condition, check_time_step, run_conditions
+from stdp_sim.simulate import BuildFailed, Condition, check_time_step, run_conditions
 from stdp_sim.window import pairing_dw
 
 __all__ = [
@@ -739,12 +739,13 @@ def run_tables(
         kwargs = {"dt": cfg.dt_ms * ms, "idt_window": cfg.idt_window_ms * ms, "progress": progress}
         try:
             results = run_conditions(conditions, target=target, **kwargs)
-        except RuntimeError as exc:
+        except BuildFailed as exc:
             if not (cfg.target == "auto" and target == "cpp_standalone"):
                 raise
             # the C++ build failed although a compiler was found: use the runtime instead
             target = resolve_target("auto")
-            print(f"warning: cpp_standalone failed ({exc}); using {target}", file=sys.stderr)
+            print(f"warning: the C++ standalone build failed (compiler output: {exc.log}); "
+                  f"using Brian2's {target} target", file=sys.stderr)
             results = run_conditions(conditions, target=target, **kwargs)
     simulate_s = time.perf_counter() - start
     by_condition = {id(r.condition): r for r in results}

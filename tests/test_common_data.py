@@ -166,3 +166,119 @@ def test_a_data_error_raised_in_common_is_caught_as_ann_data_error(tmp_path):
     with pytest.raises(DataError, match="is missing beside it"):
         load_mnist_5k_arrays(data_dir=d, cache_dir=tmp_path, download=False, timeout=1.0,
                              log=lambda s: None)  # fmt: skip
+
+
+# ---- the memory budget (common.data.budget) ----------------------------------------------
+
+def test_memory_budget_from_the_environment(monkeypatch):
+    from common.cli import UserError
+    from common.data.budget import MEMORY_BUDGET_ENV, memory_budget
+
+    for text, expected in (("1000", 1000), ("512M", 512 * 2**20), ("2g", 2 * 2**30),
+                           (" 1.5K ", 1536), ("3GiB", 3 * 2**30)):
+        monkeypatch.setenv(MEMORY_BUDGET_ENV, text)
+        assert memory_budget() == expected, text
+    for text in ("lots", "0", "-5", "1.5X", "0.5"):
+        monkeypatch.setenv(MEMORY_BUDGET_ENV, text)
+        with pytest.raises(UserError, match=rf"^{MEMORY_BUDGET_ENV} must be a positive number "
+                                            rf"of bytes .*got '{text}'$"):
+            memory_budget()
+
+
+def test_memory_budget_is_half_the_available_memory_without_the_variable(monkeypatch):
+    from common.data import budget
+
+    monkeypatch.delenv(budget.MEMORY_BUDGET_ENV, raising=False)
+    monkeypatch.setattr(budget, "_meminfo_available", lambda: 10 * 2**30)
+    monkeypatch.setattr(budget, "_address_space_left", lambda: None)
+    assert budget.memory_budget() == 5 * 2**30
+    monkeypatch.setattr(budget, "_address_space_left", lambda: 2 * 2**30)
+    assert budget.memory_budget() == 2**30  # half of the address space left
+    monkeypatch.setattr(budget, "_meminfo_available", lambda: None)
+    monkeypatch.setattr(budget, "_address_space_left", lambda: None)
+    assert budget.memory_budget() == budget.FALLBACK_BUDGET
+
+
+def test_memory_budget_follows_an_address_space_limit():
+    """Under RLIMIT_AS (the hostile suite's limit), the budget is at most half of what is
+    left of the address space: measured in a fresh interpreter that sets the limit."""
+    code = """
+import resource
+from common.data.budget import _address_space_left, memory_budget
+vm = int([l for l in open('/proc/self/status') if l.startswith('VmSize:')][0].split()[1]) * 1024
+resource.setrlimit(resource.RLIMIT_AS, (vm + 2**30, resource.getrlimit(resource.RLIMIT_AS)[1]))
+print(memory_budget(), _address_space_left())
+"""
+    env = {k: v for k, v in os.environ.items() if k != "NEGLU_STDP_MEMORY_BUDGET"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    budget, left = map(int, proc.stdout.split())
+    assert 0 < left <= 2**30 and 0 < budget <= left // 2
+
+
+def test_format_bytes():
+    from common.data.budget import format_bytes
+
+    assert [format_bytes(n) for n in (0, 812, 1536, 10_000, 2_352_000_000, 2**40, 300 * 2**40)
+            ] == ["0 bytes", "812 bytes", "1.5 KiB", "9.77 KiB", "2.19 GiB", "1 TiB", "300 TiB"]
+
+
+def test_images_file_declaring_more_than_the_budget_is_one_data_error(tmp_path, monkeypatch):
+    """A 1 KB gzip whose valid header declares 3,000,000 images: one line naming the file,
+    the declared shape and the budget's variable, before any payload is read."""
+    import gzip
+
+    d = write_tiny_mnist(tmp_path / "d", n_train=30, n_test=20)
+    header = bytes([0, 0, 8, 3]) + b"".join(n.to_bytes(4, "big") for n in (3_000_000, 28, 28))
+    (d / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(header + bytes(1000)))
+    monkeypatch.setenv("NEGLU_STDP_MEMORY_BUDGET", "64M")
+    with pytest.raises(errors.DataError) as exc:
+        load_idx_arrays(MNIST, data_dir=d, cache_dir=tmp_path / "cache", download=False,
+                        timeout=1.0, log=lambda s: None)
+    message = str(exc.value)
+    assert message.startswith(str(d / "train-images-idx3-ubyte.gz") + ": header declares "
+                              "shape (3000000, 28, 28) (2.19 GiB), more than the memory "
+                              "budget of 64 MiB (NEGLU_STDP_MEMORY_BUDGET sets it)")
+    assert "\n" not in message
+
+
+def _failing_urlopen(error):
+    def urlopen(url, timeout=0):
+        raise error
+    return urlopen
+
+
+def test_no_network_is_one_short_reason_and_a_server_error_keeps_its_urls(tmp_path):
+    import socket
+    import urllib.error
+
+    from common.data.download import download_first
+
+    offline = _failing_urlopen(urllib.error.URLError(socket.gaierror(-2, "Name or service "
+                                                                          "not known")))
+    with pytest.raises(DownloadError) as caught:
+        download_first(["https://a.example/x.gz", "https://b.example/x.gz"],
+                       tmp_path / "x.gz", "0" * 64, urlopen=offline)
+    assert caught.value.offline and str(caught.value) == "Name or service not known"
+    assert not (tmp_path / "x.gz").exists()
+
+    server = _failing_urlopen(urllib.error.HTTPError("u", 503, "Service Unavailable", {}, None))
+    with pytest.raises(DownloadError) as caught:
+        download_first(["https://a.example/x.gz"], tmp_path / "x.gz", "0" * 64, urlopen=server)
+    assert not caught.value.offline
+    assert "https://a.example/x.gz: download failed" in str(caught.value)
+    assert "cannot be written" not in str(caught.value)  # not mistaken for a disk problem
+
+
+def test_missing_data_and_no_network_is_one_short_line(tmp_path, monkeypatch):
+    def no_network(urls, dest, sha256, timeout=0):
+        raise DownloadError("Name or service not known", offline=True)
+
+    monkeypatch.setattr(mnist, "download_first", no_network)
+    with pytest.raises(errors.DataNotFound) as caught:
+        load_idx_arrays(MNIST, data_dir=None, cache_dir=tmp_path / "cache", download=True,
+                        timeout=1.0, log=lambda line: None)
+    message = str(caught.value)
+    assert message == (f"mnist: not in {tmp_path / 'cache' / 'mnist'}, and no network to "
+                       "download it (Name or service not known)")

@@ -433,3 +433,110 @@ def test_interrupted_download_leaves_nothing(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         download("http://example/x.gz", dest, "0" * 64, urlopen=lambda url, timeout: Response())
     assert list(dest.parent.iterdir()) == []
+
+
+# --- subsets drawn before the float conversion ---------------------------------------------
+
+
+def _cifar_dir(tmp_path: Path) -> Path:
+    from writers import write_tiny_cifar
+
+    return write_tiny_cifar(tmp_path / "cifar", per_batch=12, n_test=15)
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "mnist-5k", "cifar10"])
+@pytest.mark.parametrize("sizes", [(25, 7), (25, None), (None, 7), (60, 20)])
+def test_load_dataset_subsets_equal_subset_of_the_whole(tmp_path, dataset, sizes):
+    """The loaders draw the subsets from their uint8 images; the images, labels and info
+    are those of subset() applied to the whole float32 dataset (the draw of the sweeps)."""
+    data_dir = _cifar_dir(tmp_path) if dataset == "cifar10" else write_small_mnist(
+        tmp_path / "d")
+    quiet = {"download": False, "log": lambda s: None}
+    whole = load_dataset(dataset, data_dir, **quiet)
+    cut = load_dataset(dataset, data_dir, train_subset=sizes[0], test_subset=sizes[1],
+                       subset_seed=3, strict_subsets=False, **quiet)
+    expected = subset(whole, *sizes, seed=3)
+    for name in ("train_x", "train_y", "test_x", "test_y"):
+        assert torch.equal(getattr(cut, name), getattr(expected, name)), name
+    assert cut.info == expected.info and cut.info["subset"]["seed"] == 3
+    if sizes[0] is not None and sizes[0] < whole.train_size:
+        assert cut.train_size == sizes[0]
+
+
+def test_subsets_are_cut_before_the_float_conversion(tmp_path, monkeypatch):
+    """With a budget that holds the uint8 files but not all images as float32, the whole
+    set is refused in one line naming the options, and a subset loads."""
+    write_small_mnist(tmp_path / "d")  # 80 images: 62,720 bytes uint8, 250,880 float32
+    monkeypatch.setenv("NEGLU_STDP_MEMORY_BUDGET", "100000")
+    with pytest.raises(DataError) as exc:
+        load_dataset("mnist", tmp_path / "d", log=lambda s: None)
+    assert str(exc.value) == ("mnist: 60 training and 20 test images take 245 KiB as "
+                              "float32, more than the memory budget of 97.7 KiB "
+                              "(NEGLU_STDP_MEMORY_BUDGET sets it); ask for fewer with "
+                              "--train-subset / --test-subset")
+    data = load_dataset("mnist", tmp_path / "d", train_subset=20, test_subset=5,
+                        log=lambda s: None)
+    assert (data.train_size, data.test_size) == (20, 5)
+
+
+@pytest.mark.parametrize(("option", "sizes", "message"), [
+    ("--train-subset", (1_000_000_000, None),
+     "--train-subset 1000000000 is more than the 60 training images of mnist; give at most 60"),
+    ("--test-subset", (10, 21),
+     "--test-subset 21 is more than the 20 test images of mnist; give at most 20"),
+])
+def test_subset_larger_than_the_data_is_one_line(tmp_path, option, sizes, message):
+    write_small_mnist(tmp_path / "d")
+    with pytest.raises(DataError) as exc:
+        load_dataset("mnist", tmp_path / "d", train_subset=sizes[0], test_subset=sizes[1],
+                     log=lambda s: None)
+    assert str(exc.value) == message
+    whole = load_dataset("mnist", tmp_path / "d", log=lambda s: None)
+    with pytest.raises(DataError, match=f"^{option}"):
+        subset(whole, *sizes, strict=True)
+    # not strict (a demo's fixed sizes): the split is kept whole, as subset() by default
+    lenient = load_dataset("mnist", tmp_path / "d", train_subset=sizes[0],
+                           test_subset=sizes[1], strict_subsets=False, log=lambda s: None)
+    assert torch.equal(lenient.train_x, subset(whole, *sizes).train_x)
+    # the subset equal to the split is the split
+    same = load_dataset("mnist", tmp_path / "d", train_subset=60, test_subset=20,
+                        log=lambda s: None)
+    assert torch.equal(same.train_x, whole.train_x) and torch.equal(same.test_y, whole.test_y)
+
+
+def test_subset_sizes_must_be_positive(tmp_path):
+    write_small_mnist(tmp_path / "d")
+    for sizes in ((0, None), (None, -3)):
+        with pytest.raises(ValueError, match="must be positive"):
+            load_dataset("mnist", tmp_path / "d", train_subset=sizes[0],
+                         test_subset=sizes[1], log=lambda s: None)
+
+
+def test_registered_loader_without_subsets_is_cut_afterwards(tmp_path):
+    """A loader of the old signature (no ``subsets``) still gets its subsets, by subset()."""
+    x = torch.arange(40 * 4, dtype=torch.float32).reshape(40, 1, 2, 2)
+    y = torch.arange(40) % 10
+
+    def load_plain(*, data_dir, cache_dir, download, timeout, log):
+        return TensorData(x, y, x[:10], y[:10], name="plain")
+
+    register_dataset("plain-test", load_plain, "a loader without subsets")
+    data = load_dataset("plain-test", train_subset=7, test_subset=3, subset_seed=1)
+    expected = subset(load_plain(data_dir=None, cache_dir=None, download=False, timeout=0,
+                                 log=None), 7, 3, seed=1)
+    assert torch.equal(data.train_x, expected.train_x) and data.test_size == 3
+    with pytest.raises(DataError, match="--train-subset 41 is more than the 40 training "
+                                        "images of plain; give at most 40"):
+        load_dataset("plain-test", train_subset=41)
+
+
+def test_cifar_batch_larger_than_the_budget_is_refused_before_reading(tmp_path, monkeypatch):
+    d = _cifar_dir(tmp_path)
+    with open(d / "data_batch_2", "r+b") as fh:  # sparse: 4 GiB of nothing on disk
+        fh.truncate(4 * 2**30)
+    monkeypatch.setenv("NEGLU_STDP_MEMORY_BUDGET", "1G")  # never read gigabytes in a test
+    with pytest.raises(DataError) as exc:
+        load_dataset("cifar10", d, download=False, log=lambda s: None)
+    message = str(exc.value)
+    assert f"{d / 'data_batch_2'}: 4 GiB, too large for a CIFAR-10 batch file" in message
+    assert "NEGLU_STDP_MEMORY_BUDGET" in message and "\n" not in message

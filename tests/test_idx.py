@@ -2,13 +2,15 @@
 
 import gzip
 import hashlib
+import tracemalloc
 
 import numpy as np
 import pytest
 
-from common.data.idx import IdxError, parse_idx, read_idx, write_idx
+from common.data import idx
+from common.data.idx import IdxError, parse_idx, read_bytes, read_idx, write_idx
 
-from writers import idx_bytes
+from writers import idx_bytes, sparse_file, zeros_gzip
 
 
 @pytest.fixture
@@ -161,15 +163,138 @@ def test_header_whose_size_overflows_int64_is_an_error(tmp_path):
         read_idx(path)
 
 
-def test_gzip_too_large_for_memory_is_an_idx_error(tmp_path, images, monkeypatch):
+def test_out_of_memory_for_the_declared_shape_is_an_idx_error(tmp_path, images, monkeypatch):
     path = write_idx(tmp_path / "bomb.gz", images)
 
-    def out_of_memory(data):
+    def out_of_memory(*args, **kwargs):
         raise MemoryError
 
-    monkeypatch.setattr(gzip, "decompress", out_of_memory)
-    with pytest.raises(IdxError, match=r"bomb\.gz: gzip stream too large"):
+    monkeypatch.setattr(idx.np, "empty", out_of_memory)
+    with pytest.raises(IdxError, match=r"bomb\.gz: out of memory for its declared shape "
+                                       r"\(3, 4, 5\).*NEGLU_STDP_MEMORY_BUDGET"):
         read_idx(path)
+
+
+# ---- memory bombs: refused from the header, before anything large is allocated --------
+
+def _no_payload_allocation(monkeypatch):
+    """Make allocating the payload fail the test (the refusal must come before it)."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("read_idx allocated the payload of a file it must refuse")
+
+    monkeypatch.setattr(idx.np, "empty", refuse)
+
+
+def _header(count: int, *tail: int) -> bytes:
+    """The header of a uint8 IDX file of shape ``(count, *tail)`` (no payload)."""
+    return idx_bytes(np.zeros(0, np.uint8), shape=(count, *tail))
+
+
+def test_gzip_declaring_more_than_the_budget_is_refused_at_the_header(tmp_path, monkeypatch):
+    """A small gzip whose valid header declares 3,000,000 images (2.2 GiB) is refused from
+    its header against the budget, naming the file, the shape and the budget."""
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(zeros_gzip(2**20, 1, prefix=_header(3_000_000, 28, 28)))
+    _no_payload_allocation(monkeypatch)
+    with pytest.raises(IdxError, match=r"train-images-idx3-ubyte\.gz: header declares shape "
+                                       r"\(3000000, 28, 28\) \(2\.19 GiB\), more than the "
+                                       r"memory budget of 64 MiB \(NEGLU_STDP_MEMORY_BUDGET"):
+        read_idx(path, ndim=3, shape_tail=(28, 28), budget=64 * 2**20)
+
+
+def test_budget_defaults_to_the_environment_variable(tmp_path, images, monkeypatch):
+    path = write_idx(tmp_path / "x-idx3-ubyte", images)  # 60 bytes of payload
+    monkeypatch.setenv("NEGLU_STDP_MEMORY_BUDGET", "59")
+    with pytest.raises(IdxError, match=r"more than the memory budget of 59 bytes"):
+        read_idx(path)
+    monkeypatch.setenv("NEGLU_STDP_MEMORY_BUDGET", "60")
+    np.testing.assert_array_equal(read_idx(path).array, images)
+
+
+def test_multibyte_payload_counts_its_swapped_copy(tmp_path):
+    path = write_idx(tmp_path / "f", np.zeros(10, dtype=np.float32))  # 40 bytes on disk
+    with pytest.raises(IdxError, match="more than the memory budget of 79 bytes"):
+        read_idx(path, budget=79)
+    assert read_idx(path, budget=80).array.dtype == np.float32
+
+
+def test_headerless_gzip_bomb_is_refused_before_it_is_decompressed(tmp_path):
+    """32 MiB of zeros (no IDX header: type code 0x00): refused after the first bytes;
+    the peak of Python allocations stays far below the content's size."""
+    path = tmp_path / "bomb-idx3-ubyte.gz"
+    path.write_bytes(zeros_gzip(2**20, 32))
+    tracemalloc.start()
+    try:
+        with pytest.raises(IdxError, match=r"bomb-idx3-ubyte\.gz: unknown IDX type code 0x00"):
+            read_idx(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 2**20
+
+
+def test_gzip_expanding_past_the_declared_size_stops_at_the_cap(tmp_path, images, monkeypatch):
+    """A valid file followed by 32 MiB of zeros: decompression stops TRAILING_CAP bytes
+    past the declared size (here lowered to 1000), one line naming the file."""
+    path = tmp_path / "long-idx3-ubyte.gz"
+    path.write_bytes(zeros_gzip(2**20, 32, prefix=idx_bytes(images)))
+    monkeypatch.setattr(idx, "TRAILING_CAP", 1000)
+    tracemalloc.start()
+    try:
+        with pytest.raises(IdxError) as exc:
+            read_idx(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert str(exc.value) == (f"{path}: more than 1000 unexpected trailing bytes after the "
+                              f"declared shape (3, 4, 5) (decompression stopped there)")
+    assert peak < 4 * 2**20
+
+
+def test_small_trailing_garbage_in_gzip_is_counted(tmp_path, images):
+    path = tmp_path / "t.gz"
+    path.write_bytes(gzip.compress(idx_bytes(images) + b"\0" * 7, mtime=0))
+    with pytest.raises(IdxError, match=r"t\.gz: 7 unexpected trailing bytes after the declared "
+                                       r"shape \(3, 4, 5\)"):
+        read_idx(path)
+
+
+def test_read_bytes_stops_decompressing_at_the_cap(tmp_path):
+    path = tmp_path / "zeros.gz"
+    path.write_bytes(zeros_gzip(2**20, 4))
+    with pytest.raises(IdxError, match=r"zeros\.gz: gzip stream decompresses to more than "
+                                       r"9\.77 KiB, the decompression cap"):
+        read_bytes(path, limit=10_000)
+    assert read_bytes(path, limit=4 * 2**20) == bytes(4 * 2**20)
+    raw = tmp_path / "raw"
+    raw.write_bytes(bytes(20_000))
+    with pytest.raises(IdxError, match=r"raw: 19\.5 KiB, more than the limit"):
+        read_bytes(raw, limit=10_000)
+
+
+SPARSE_IMAGES = 10_956_549  # x 784 bytes: a raw images file of 8.0 GiB
+
+
+@pytest.mark.parametrize("case", ["fewer", "more", "exact"])
+def test_sparse_raw_file_is_judged_by_its_size_before_reading(tmp_path, monkeypatch, case):
+    """An 8 GiB raw file (sparse: no disk used) whose header declares fewer images than it
+    holds, more than it holds, or exactly what it holds: refused from the header and the
+    file's size (the last against the budget), nothing read or allocated."""
+    size = 16 + SPARSE_IMAGES * 784
+    declared = {"fewer": 200, "more": 3 * SPARSE_IMAGES, "exact": SPARSE_IMAGES}[case]
+    path = sparse_file(tmp_path / "train-images-idx3-ubyte", _header(declared, 28, 28), size)
+    _no_payload_allocation(monkeypatch)
+    shape = rf"\({declared}, 28, 28\)"
+    message = {
+        "fewer": rf"{size - 16 - 200 * 784} unexpected trailing bytes after the declared "
+                 rf"shape {shape}",
+        "more": rf"truncated: header declares shape {shape} \({16 + declared * 784} bytes\) "
+                rf"but the file has {size} bytes",
+        "exact": rf"header declares shape {shape} \(8 GiB\), more than the memory budget "
+                 rf"of 1 MiB",
+    }[case]
+    with pytest.raises(IdxError, match=rf"train-images-idx3-ubyte: {message}"):
+        read_idx(path, ndim=3, shape_tail=(28, 28), budget=2**20)
 
 
 def test_write_idx_is_atomic_and_creates_folders(tmp_path, images, monkeypatch):

@@ -19,7 +19,7 @@ from bridge.claims.analysis import (
     collapsed,
 )
 from bridge.claims.plan import Sweep, scale_sweeps, single_position_share
-from bridge.claims.report import build_report
+from bridge.claims.report import SMOKE_LABEL, build_report, label_scale
 from common.data import mnist as mnist_module
 from common.data.download import DownloadError
 
@@ -234,6 +234,20 @@ def test_report_has_a_summary_and_a_section_per_claim():
     assert len(doc["claims"]) == 9 and doc["wall_seconds"] == 60.0
 
 
+def test_only_smoke_verdicts_are_labelled_machinery_checks():
+    claims = analyse(thesis_like_runs(), [SWEEP], None)
+    words = [c["verdict"] for c in claims]
+    smoke = label_scale(claims, "smoke")
+    assert all(c["verdict_text"].endswith(f"({SMOKE_LABEL})") for c in smoke)
+    assert [c["verdict"] for c in smoke] == words  # the words stay for the tests
+    assert label_scale(claims, "offline") == claims
+    sweeps = [{"name": SWEEP.name, "data": SWEEP.describe_data(), "claims": [1], "runs": 25,
+               "expected": 25, "seconds": 25.0, "command": "cmd"}]
+    offline, doc = build_report(claims, sweeps, scale="offline", command="cmd",
+                                wall_seconds=1.0, environment={})
+    assert SMOKE_LABEL not in offline and doc["evidence"] is True
+
+
 def test_plans_name_their_data_and_matched_totals():
     ratio = single_position_share(1.0)
     assert 2.0 < ratio < 3.0  # 20,544 NegLU elements at four positions vs 8,192 at one
@@ -278,6 +292,10 @@ def test_smoke_scale_end_to_end_resumes_and_reports(tmp_path, capsys):
     assert script.main(argv) == 0
     printed = capsys.readouterr().out
     assert "thesis's evidence" in printed and "wall time" in printed
+    assert printed.count("(machinery check, not evidence)") == 9  # every smoke verdict
+    done = [line for line in printed.splitlines() if " done in " in line]
+    assert done and all(line.split(" on ")[-1].split(" (")[0] in ("mnist", "fashion-mnist")
+                        for line in done), done  # the data the sweep actually used
     doc = json.loads((out / "report.json").read_text())
     assert [c["claim"] for c in doc["claims"]] == list(range(1, 10))
     assert {c["verdict"] for c in doc["claims"]} <= WORDS
@@ -287,6 +305,8 @@ def test_smoke_scale_end_to_end_resumes_and_reports(tmp_path, capsys):
     assert all(s["runs"] == s["expected"] for s in doc["sweeps"])
     text = (out / "report.md").read_text()
     assert "## Summary" in text and "Scale **smoke**" in text
+    assert "**Smoke scale: a machinery check, not evidence.**" in text
+    assert doc["evidence"] is False
     for name in ("gap_vs_share.png", "divergence_vs_share.png", "errors_over_epochs.png",
                  "dead_units_vs_share.png", "prelu_slopes.png"):
         assert (out / name).read_bytes()[:4] == b"\x89PNG"

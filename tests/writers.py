@@ -44,6 +44,24 @@ def write_idx_file(path: Path, array, gz: bool | None = None, **header) -> Path:
     return path
 
 
+def zeros_gzip(nbytes: int, members: int = 1, prefix: bytes = b"") -> bytes:
+    """gzip data that decompresses to ``prefix`` then ``members`` x ``nbytes`` zero bytes:
+    concatenated gzip members (one stream to every gzip reader), so a "bomb" of gigabytes
+    is a few megabytes on disk and made in a fraction of a second."""
+    one = gzip.compress(bytes(nbytes), compresslevel=9, mtime=0)
+    return (gzip.compress(prefix, mtime=0) if prefix else b"") + one * members
+
+
+def sparse_file(path: Path, head: bytes, size: int) -> Path:
+    """``head`` followed by zeros up to ``size`` bytes, written sparse: the file reports
+    ``size`` (gigabytes if asked) but takes no disk past ``head``."""
+    path = Path(path)
+    with open(path, "wb") as fh:
+        fh.write(head)
+        fh.truncate(size)
+    return path
+
+
 def tiny_mnist_arrays(n_train: int = 200, n_test: int = 50, seed: int = 0) -> dict:
     """``{"train": (images, labels), "t10k": (images, labels)}``: uint8 28x28 noise with a
     bright block whose position is the class (learnable in a few steps)."""

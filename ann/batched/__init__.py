@@ -56,9 +56,13 @@ fails the built-in forward/gradient check against its members) are trained by
 :func:`ann.train.train_one` instead, with a warning that says so.
 
 K is split into chunks that fit memory (:func:`plan_chunks`): an estimate of bytes
-per member against a budget (half the available RAM on CPU, 80 % of free GPU memory
-on CUDA) and a cap ``max_members`` (on CPU by default :data:`CPU_STACK_BYTES`, since
-small stacks keep their activations in cache).
+per member against a budget (the process's memory budget on CPU, by default half the
+available RAM, ``NEGLU_STDP_MEMORY_BUDGET`` to set it; 80 % of free GPU memory on CUDA)
+and a cap ``max_members`` (on CPU by default :data:`CPU_STACK_BYTES`, since small
+stacks keep their activations in cache).  The stacks are planned from the specs (one
+model built per distinct model and activation, then dropped), and each stack's models
+are built when it trains; a sweep whose single member does not fit the budget is
+refused in one line (:class:`~common.data.budget.MemoryBudgetError`).
 """
 
 from common.lazy import lazy_exports

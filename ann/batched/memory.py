@@ -2,18 +2,22 @@
 
 K members are split into stacks that fit memory (:func:`plan_chunks`): an estimate
 of bytes per member (:func:`member_bytes`) against a budget
-(:func:`memory_budget_bytes`: half the available RAM on CPU, 80 % of free GPU memory
-on CUDA) and a cap (on CPU by default :data:`CPU_STACK_BYTES`, since small stacks
-keep their activations in cache).
+(:func:`memory_budget_bytes`: the process's memory budget on CPU, by default half the
+available RAM; 80 % of free GPU memory on CUDA) and a cap (on CPU by default
+:data:`CPU_STACK_BYTES`, since small stacks keep their activations in cache).  The
+plan is made before any member's model is built (:func:`ann.sweep_plan.plan_units`).
 """
 
 from __future__ import annotations
 
 import copy
 import math
+import os
 
 import torch
 from torch import Tensor, nn
+
+from common.data.budget import MEMORY_BUDGET_ENV, memory_budget
 
 __all__ = ["CPU_STACK_BYTES", "member_bytes", "memory_budget_bytes", "plan_chunks",
            "stack_cap"]
@@ -54,19 +58,17 @@ def member_bytes(model: nn.Module, x: Tensor, batch_size: int) -> int:
 
 
 def memory_budget_bytes(device: torch.device) -> int:
-    """Bytes the stacks may use: 80 % of free CUDA memory, or half of the available RAM
-    (``MemAvailable`` of ``/proc/meminfo``; 8 GiB if unreadable) on CPU."""
+    """Bytes the stacks may use: on CPU the process's memory budget
+    (:func:`common.data.budget.memory_budget`: ``NEGLU_STDP_MEMORY_BUDGET`` if set, else
+    half of the available RAM, within an ``RLIMIT_AS`` limit); on CUDA 80 % of the free
+    GPU memory, and at most ``NEGLU_STDP_MEMORY_BUDGET`` where that is set."""
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
-        return int(0.8 * free)
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024 // 2
-    except OSError:
-        pass
-    return 8 * 2**30
+        budget = int(0.8 * free)
+        if os.environ.get(MEMORY_BUDGET_ENV, "").strip():
+            budget = min(budget, memory_budget())
+        return budget
+    return memory_budget()
 
 
 def plan_chunks(n: int, per_member: int, budget: int, max_members: int | None) -> list[int]:

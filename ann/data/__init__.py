@@ -9,6 +9,7 @@ shared with ``stdp_sim``.
 from ann.data.datasets import (
     DataError,
     DataNotFound,
+    Subsets,
     TensorData,
     dataset_description,
     dataset_names,
@@ -18,11 +19,13 @@ from ann.data.datasets import (
     stratified_indices,
     subset,
     subtract_mean_image,
+    tensor_data,
 )
 
 __all__ = [
     "DataError",
     "DataNotFound",
+    "Subsets",
     "TensorData",
     "dataset_description",
     "dataset_names",
@@ -32,4 +35,5 @@ __all__ = [
     "stratified_indices",
     "subset",
     "subtract_mean_image",
+    "tensor_data",
 ]

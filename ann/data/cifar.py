@@ -45,10 +45,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from ann.data.datasets import DataError, DataNotFound, TensorData
+from ann.data.datasets import DataError, DataNotFound, Subsets, TensorData, tensor_data
 from ann.data.safe_pickle import MAX_PICKLE_DEPTH, PickleRefused, reason, safe_loads
+from common.data.budget import budget_note, format_bytes, memory_budget
 from common.data.download import DownloadError, fetch
 from common.files import atomic_write_bytes
 
@@ -106,7 +106,13 @@ def _unpickle(path: Path, raw: bytes, what: str) -> dict[str, Any]:
 
 def _checked(path: Path, what: str, parse: Callable[[Path, dict[str, Any]], Any]) -> Any:
     """Read ``path``, unpickle and ``parse`` it.  Any failure but an unreadable file (an
-    ``OSError``, left to the caller) or Ctrl-C is a one-line :class:`DataError`."""
+    ``OSError``, left to the caller) or Ctrl-C is a one-line :class:`DataError`; so is a
+    file larger than the memory budget, refused before it is read (its pickle and the
+    arrays built from it take about twice its size)."""
+    size, budget = path.stat().st_size, memory_budget()
+    if 2 * size > budget:
+        raise DataError(f"{path}: {format_bytes(size)}, too large for a CIFAR-10 {what} "
+                        f"(an official batch is about 30 MiB) within {budget_note(budget)}")
     raw = path.read_bytes()
     try:
         return parse(path, _unpickle(path, raw, what))
@@ -357,12 +363,15 @@ def load_cifar10(
     download: bool,
     timeout: float,
     log: Callable[[str], None],
+    subsets: Subsets | None = None,
 ) -> TensorData:
     """CIFAR-10 (50,000 training, 10,000 test images) as float32 pixels 0-255.
 
     The loader of the registered dataset ``"cifar10"`` (signature of
     :func:`ann.data.load_dataset`); sources in the module docstring.  Images are
-    ``(N, 3, 32, 32)`` float32 on the 0-255 scale, labels int64.
+    ``(N, 3, 32, 32)`` float32 on the 0-255 scale, labels int64; ``subsets`` are drawn
+    from the uint8 images, before the float conversion
+    (:func:`ann.data.datasets.tensor_data`).
 
     Raises:
         DataNotFound: the files are nowhere and cannot be downloaded; the message says
@@ -444,12 +453,5 @@ def load_cifar10(
     log(f"cifar10: {len(train_y)} training / {len(test_y)} test images from {folder} ({kind}"
         + (", archive md5 verified" if md5_checked else "")
         + ("" if official_sizes else ", NOT the official sizes 50000/10000") + ")")
-    return TensorData(
-        torch.from_numpy(train_x.astype(np.float32)),
-        torch.from_numpy(train_y),
-        torch.from_numpy(test_x.astype(np.float32)),
-        torch.from_numpy(test_y),
-        name="cifar10",
-        info=info,
-    )
+    return tensor_data(train_x, train_y, test_x, test_y, "cifar10", info, subsets)
 

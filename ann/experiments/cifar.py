@@ -40,7 +40,7 @@ from torch import nn
 
 from ann.activations import MixLU
 from ann.config import CIFAR_LENET5, TrainConfig
-from ann.data import load_dataset, subset
+from ann.data import load_dataset
 from ann.data.datasets import TensorData
 from ann.experiments.options import SweepOptions
 from ann.experiments.runner import Experiment
@@ -149,9 +149,10 @@ class CifarLeNet5Sweep(Experiment):
     def load_data(self, options: SweepOptions, log: Callable[[str], None] = print
                   ) -> TensorData:
         """The dataset of ``options``: subset first, then :func:`preprocess_cifar`."""
-        data = load_dataset(options.dataset, options.data_dir, log=log)
-        if options.train_subset or options.test_subset:
-            data = subset(data, options.train_subset, options.test_subset, seed=0)
+        # subsets are drawn before the images become floats (see the MNIST sweep)
+        data = load_dataset(options.dataset, options.data_dir, log=log,
+                            train_subset=options.train_subset, test_subset=options.test_subset,
+                            strict_subsets=not options.quick)
         try:
             return preprocess_cifar(data, PreprocessParams(), use_cache=not options.no_cache,
                                     log=log, progress=not options.no_progress)

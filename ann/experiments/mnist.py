@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ann.config import MNIST_LENET, TrainConfig
-from ann.data import DataNotFound, load_dataset, subset, subtract_mean_image
+from ann.data import DataNotFound, load_dataset, subtract_mean_image
 from ann.data.datasets import TensorData
 from ann.experiments.options import SweepOptions
 from ann.experiments.runner import Experiment
@@ -75,15 +75,17 @@ class MnistLeNetSweep(Experiment):
 
     def load_data(self, options: SweepOptions, log: Callable[[str], None] = print
                   ) -> TensorData:
+        # subsets are drawn before the images become floats; one larger than the data
+        # is an error, except for --quick's own sizes on small data
+        sizes = dict(train_subset=options.train_subset, test_subset=options.test_subset,
+                     strict_subsets=not options.quick)
         try:
-            data = load_dataset(options.dataset, options.data_dir, log=log)
+            data = load_dataset(options.dataset, options.data_dir, log=log, **sizes)
         except DataNotFound as exc:
             if options.dataset != "mnist":
                 raise
-            log(f"mnist not available ({exc}); falling back to mnist-5k")
-            data = load_dataset("mnist-5k", options.data_dir, log=log)
-        if options.train_subset or options.test_subset:
-            data = subset(data, options.train_subset, options.test_subset, seed=0)
+            log(f"{exc}; falling back to mnist-5k")
+            data = load_dataset("mnist-5k", options.data_dir, log=log, **sizes)
         return subtract_mean_image(data)
 
     def report(self, results: list[dict[str, Any]], dataset: str,

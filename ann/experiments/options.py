@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +21,14 @@ from typing import Any
 
 from ann.activations import BACKWARDS, MASK_MODES
 from ann.data.datasets import dataset_names
-from ann.executors import EXECUTORS, RayExecutor, RayNotInstalled, import_ray
+from ann.executors import (
+    EXECUTORS,
+    RayExecutor,
+    RayNotInstalled,
+    check_target,
+    import_ray,
+    parse_address,
+)
 from ann.specs import ActivationSpec, RunSpec, key_float, mixlu_grid, parse_activations
 from ann.sweep import ENGINES, make_specs
 from ann.train import resolve_device
@@ -209,7 +217,8 @@ def check_options(options: SweepOptions) -> None:
     elif options.percents is not None:
         parse_percents(options.percents)
     if options.report_only:
-        if options.out is None or not (options.out / "sweep.json").is_file():
+        # lexists: a sweep.json that is not a regular file is the store's error to name
+        if options.out is None or not os.path.lexists(options.out / "sweep.json"):
             raise UserError("--report-only needs --out DIR with a stored sweep (DIR/sweep.json)")
     elif options.out is not None:
         try:
@@ -224,7 +233,10 @@ def check_options(options: SweepOptions) -> None:
 
 
 def check_executor_options(options: Any) -> None:
-    """``executor`` and the ``ray_*`` options: values, and Ray installed."""
+    """``executor`` and the ``ray_*`` options: values, Ray installed, and (unless
+    ``report_only``) the Ray asked for able to run the tasks
+    (:func:`ann.executors.check_target`: the address parsed and answering, within
+    seconds; each task's CPUs and GPUs on this machine for a private instance)."""
     executor = getattr(options, "executor", "local")
     if executor not in EXECUTORS:
         raise UserError(f"--executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
@@ -240,12 +252,22 @@ def check_executor_options(options: Any) -> None:
     gpus = options.ray_gpus_per_task
     if gpus is not None and not (math.isfinite(gpus) and 0 <= gpus <= 64):
         raise UserError(f"--ray-gpus-per-task must be a number in 0..64, got {gpus}")
-    if options.ray_address is not None and not options.ray_address.strip():
-        raise UserError("--ray-address must be 'auto' or host:port, got ''")
     try:
         import_ray()
     except RayNotInstalled as exc:
         raise UserError(str(exc)) from None
+    by_default = gpus is None
+    if by_default:  # the executor's default: one GPU per task when training on CUDA
+        try:
+            cuda = resolve_device(getattr(options, "device", "cpu")).type == "cuda"
+        except ValueError:
+            cuda = False  # reported as a --device error
+        gpus = 1 if cuda else 0
+    if getattr(options, "report_only", False):  # a report starts no Ray
+        if options.ray_address is not None:
+            parse_address(options.ray_address)
+    else:
+        check_target(options.ray_address, cpus, gpus, gpus_by_default=by_default)
 
 
 def make_executor(options: Any):

@@ -27,10 +27,16 @@ def run_csv(results: Sequence[dict[str, Any]], dataset: str) -> str:
             writer.writerow([dataset, f"{r['neg_percent']:g}", r["backward"], r["seed"],
                              r["status"], e["epoch"], e["train_error"], e["test_error"],
                              e["loss"], r["train_error"], r["test_error"],
-                             f"{r['seconds']:.3f}", r.get("activation", ""),
+                             _seconds_cell(r), r.get("activation", ""),
                              r.get("model", ""), r.get("engine", ""),
                              *_diagnostic_cells(e.get("diagnostics"))])
     return buf.getvalue()
+
+
+def _seconds_cell(r: dict[str, Any]) -> str:
+    """A run's seconds (blank for a stored run that has none: ``seconds`` is not one of
+    the fields every run record has, :data:`ann.run_store.RUN_FIELDS`)."""
+    return "" if r.get("seconds") is None else f"{r['seconds']:.3f}"
 
 
 def _diagnostic_cells(diag: dict[str, Any] | None) -> list[Any]:

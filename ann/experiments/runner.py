@@ -37,11 +37,12 @@ from ann.experiments.options import (
 from ann.experiments.outputs import write_outputs
 from ann.report import column_of
 from ann.run_store import RunStore, StoreError
-from ann.specs import RunSpec
+from ann.specs import ActivationSpec, RunSpec, is_plain_relu
 from ann.step_observer import Observer
 from ann.sweep import present, run_sweep, sweep_meta
 from ann.train import resolve_device
 from common.cli import UserError
+from common.run_store import set_aside
 
 __all__ = ["Experiment", "check_store_layout", "stored_results"]
 
@@ -178,6 +179,11 @@ def _run(experiment: Experiment, options: SweepOptions, observer: Observer | Non
         check_store_layout(options.out, [f"{stem}.{ext}" for ext in ("json", "csv", "png")])
     if options.report_only:
         store = RunStore.open(options.out)
+        for key in ("experiment", "dataset"):  # what the report names
+            if not isinstance(store.meta.get(key, ""), str):
+                raise StoreError(f"{store.meta_path} is not a readable sweep.json ({key} is "
+                                 f"{str(store.meta[key])[:40]!r}, not a name); "
+                                 f"{set_aside(store.meta_path)}")
         if store.meta.get("experiment", stem) != stem:
             raise UserError(f"--report-only: {str(options.out)!r} holds a "
                             f"{store.meta['experiment']} sweep, not {stem}; report it with "
@@ -284,12 +290,14 @@ def stored_results(store: RunStore, model: str) -> list[dict[str, Any]]:
             r = {**r, **spec.fields(), "layout": "earlier"}
         results.append(r)
     # a ReLU run that stands for the 0 % MixLU of every backward/mask mode of the store
-    modes = list(dict.fromkeys((r["activation_spec"]["backward"], r["activation_spec"]["mask"])
-                               for r in results if r["activation_spec"]["kind"] == "mixlu"))
+    # (the specs in full: a stored one may leave out parameters at their defaults)
+    specs = [ActivationSpec.from_dict(r["activation_spec"]).to_dict() for r in results]
+    modes = list(dict.fromkeys((s["backward"], s["mask"]) for s in specs
+                               if s["kind"] == "mixlu"))
     if modes:
         expanded = []
-        for r in results:
-            if r["activation_spec"]["kind"] != "relu":
+        for r, spec in zip(results, specs, strict=True):
+            if not is_plain_relu(spec):  # ReLU with dropout is a baseline of its own
                 expanded.append(r)
                 continue
             expanded.extend(present(r, RunSpec.mixlu(0.0, b, r["seed"], m, r.get("model", model)))

@@ -15,7 +15,11 @@ from ann.report import markdown_table
 from bridge.claims.records import COLLAPSE_ERROR
 from common.stats import VERDICTS
 
-__all__ = ["summary_table", "build_report", "STATISTICS"]
+__all__ = ["summary_table", "build_report", "label_scale", "SMOKE_LABEL", "STATISTICS"]
+
+#: What a smoke study's verdicts are: tiny sweeps that run every step of the study,
+#: too small to decide anything (printed beside each of its verdicts).
+SMOKE_LABEL = "machinery check, not evidence"
 
 #: How the report's statistics are computed (printed in it).
 STATISTICS = (
@@ -32,6 +36,14 @@ STATISTICS = (
     "every error statistic is over the runs that did not collapse (n shown), except "
     "claim 6's equivalence, which counts a collapse with its error."
 )
+
+
+def label_scale(claims: Sequence[dict[str, Any]], scale: str) -> list[dict[str, Any]]:
+    """The claims as a study of ``scale`` reports them: at ``smoke`` every verdict text
+    carries :data:`SMOKE_LABEL` (the verdict word itself is kept, for the tests)."""
+    if scale != "smoke":
+        return list(claims)
+    return [{**c, "verdict_text": f"{c['verdict_text']} ({SMOKE_LABEL})"} for c in claims]
 
 
 def summary_table(claims: Sequence[dict[str, Any]]) -> str:
@@ -65,6 +77,9 @@ def build_report(claims: Sequence[dict[str, Any]], sweeps: Sequence[dict[str, An
         f"{sum(s['runs'] for s in sweeps)} runs stored of {sum(s['expected'] for s in sweeps)} "
         "planned.",
         "",
+        *([f"**Smoke scale: a {SMOKE_LABEL}.** Its sweeps are too small to decide any "
+           "claim; run `--scale offline` or `full` for verdicts.", ""]
+          if scale == "smoke" else []),
         "## Summary",
         "",
         summary_table(claims),
@@ -102,7 +117,8 @@ def build_report(claims: Sequence[dict[str, Any]], sweeps: Sequence[dict[str, An
         lines += [f"- {note}" for note in c["notes"]]
         if c["notes"]:
             lines.append("")
-    document = {"scale": scale, "command": command, "wall_seconds": wall_seconds,
+    document = {"scale": scale, "evidence": scale != "smoke",
+                "command": command, "wall_seconds": wall_seconds,
                 "verdict_words": VERDICTS, "statistics": STATISTICS,
                 "collapse_error": COLLAPSE_ERROR, "sweeps": list(sweeps),
                 "claims": list(claims), "environment": environment}

@@ -13,8 +13,10 @@ machine fails in seconds and callers can fall back.
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
+import socket
 import urllib.error
 import urllib.request
 import zlib
@@ -22,6 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from common.files import atomic_write
+from common.progress import progress_bar
 
 __all__ = [
     "DEFAULT_TIMEOUT", "DownloadError", "download", "download_first", "fetch", "content_sha256",
@@ -34,7 +37,25 @@ _CHUNK = 1 << 20
 
 
 class DownloadError(OSError):
-    """A download that failed (network error, HTTP error, checksum mismatch)."""
+    """A download that failed (network error, HTTP error, checksum mismatch).
+
+    ``offline`` is True when no server could be reached at all (no name resolution, no
+    route, connection refused or timed out): the message is then the short reason.
+    """
+
+    def __init__(self, message: str, *, offline: bool = False):
+        super().__init__(message)
+        self.offline = offline
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or the reason of a ``URLError``) means no network, as opposed to
+    a server that answered with an error."""
+    reason = getattr(exc, "reason", exc)
+    if isinstance(reason, (socket.gaierror, ConnectionRefusedError, TimeoutError)):
+        return True
+    return getattr(reason, "errno", None) in (errno.ENETUNREACH, errno.EHOSTUNREACH,
+                                               errno.ENETDOWN)
 
 
 def content_sha256(path: str | Path) -> str:
@@ -117,30 +138,38 @@ def fetch(
         cannot be written (its folder is not a writable directory, the disk is full).
     """
     dest = Path(dest)
+    failure: list[DownloadError] = []  # atomic_write turns errors into "cannot be written"
 
     def write(tmp: Path) -> None:
         try:
             with open(tmp, "wb") as out, urlopen(url, timeout=timeout) as response:
-                from tqdm.auto import tqdm
-
                 headers = getattr(response, "headers", None)
                 total = headers.get("Content-Length") if headers else None
-                with tqdm(total=int(total) if total else None, unit="B", unit_scale=True,
-                          desc=f"downloading {dest.name}", disable=not progress,
-                          leave=False) as bar:
+                with progress_bar(total=int(total) if total else None, unit="B",
+                                  unit_scale=True, desc=f"downloading {dest.name}",
+                                  enabled=progress, leave=False) as bar:
                     for chunk in iter(lambda: response.read(_CHUNK), b""):
                         out.write(chunk)
                         bar.update(len(chunk))
         except (urllib.error.URLError, OSError, ValueError) as exc:
             reason = getattr(exc, "reason", None) or exc
-            raise DownloadError(f"{url}: download failed ({reason})") from exc
-        verify(tmp)
+            text = getattr(reason, "strerror", None) or str(reason)
+            failure.append(DownloadError(f"{url}: download failed ({text})",
+                                         offline=_unreachable(exc)))
+            raise failure[-1] from exc
+        try:
+            verify(tmp)
+        except DownloadError as exc:
+            failure.append(exc)
+            raise
 
     try:
         return atomic_write(dest, write)
     except DownloadError:
         raise
     except OSError as exc:  # creating the folder or the temporary file, renaming it
+        if failure:
+            raise failure[-1] from exc
         reason = exc.strerror or type(exc).__name__
         raise DownloadError(f"{dest}: cannot be written ({reason}); check the folder "
                             f"{dest.parent}") from exc
@@ -162,10 +191,13 @@ def download_first(
     """
     if not urls:
         raise ValueError("urls must name at least one mirror, got an empty list")
-    failures = []
+    failures: list[DownloadError] = []
     for url in urls:
         try:
             return download(url, dest, sha256, timeout=timeout, urlopen=urlopen)
         except DownloadError as exc:
-            failures.append(str(exc))
-    raise DownloadError("; ".join(failures))
+            failures.append(exc)
+    if all(f.offline for f in failures):  # one short reason: the network is not there
+        reason = str(failures[0]).rsplit("download failed (", 1)[-1].rstrip(")")
+        raise DownloadError(reason, offline=True)
+    raise DownloadError("; ".join(map(str, failures)))

@@ -316,6 +316,9 @@ def load_idx_dataset(
                     timeout=timeout,
                 )
             except DownloadError as exc:
+                if exc.offline:  # one short line: the files are not here and no network
+                    raise DataNotFound(f"{spec.name}: not in {looked}, and no network to "
+                                       f"download it ({exc})") from exc
                 raise DataNotFound(
                     f"{spec.name}: {names} not all found in any of: {looked}; "
                     f"download failed: {exc}"

@@ -56,6 +56,7 @@ SCRIPTS = {
     "stdp": "experiments/stdp_table.py",
     "bench": "benchmarks/bench_sweep.py",
     "sbench": "benchmarks/stdp_bench.py",
+    "claims": "experiments/thesis_claims.py",
 }
 TRACEBACK = "Traceback (most recent call last)"
 PROGRESS = re.compile(r"\d+%\||\|\s*[\d.]+/[\d.]+ \[|it/s\]|s/it\]|sim/s\]")
