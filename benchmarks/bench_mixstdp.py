@@ -1,12 +1,17 @@
 """Our Diehl & Cook network against BindsNET's, on the same images, in one process.
 
 Trains our Brian2 network (:mod:`stdp_sim.diehl_cook`, share 0: the plain network)
-and BindsNET's ``DiehlAndCook2015`` with its own example's settings
+with each engine (``--engines``: Brian2's C++ standalone mode, one compiled program
+call per chunk, and its Cython runtime; the same images, seed and chunk) and BindsNET's
+``DiehlAndCook2015`` with its own example's settings
 (``examples/mnist/eth_mnist.py``; run by ``benchmarks/peers/bindsnet_diehl_cook.py``
 in a private virtual environment this script creates once, since BindsNET's pins —
 numpy >= 2, torch >= 2.14 — clash with ours) on the same training images, the same
-number of neurons, then tests both on the same test images.  Prints training images/s
-and test accuracy for each; the last line is ``ratio: <ours ÷ BindsNET's images/s>``.
+number of neurons, then tests all on the same test images.  Prints training images/s
+(wall and per CPU-second, the compiled program's CPU included) and test accuracy for
+each, the standalone ÷ runtime ratios, and as the last line ``ratio: <ours ÷
+BindsNET's images/s>`` for the first engine.  The standalone program is built (or
+found in the cache) before the timing starts.
 
 Not the same simulation: ours follows Diehl & Cook's code (conductance-based neurons,
 dt 0.5 ms, 350 ms per image + 150 ms rest, re-presentation of silent images); BindsNET's
@@ -18,6 +23,7 @@ Reproduce::
 
     python benchmarks/bench_mixstdp.py                       # 300 train / 300 test images
     python benchmarks/bench_mixstdp.py --n-train 1000 --n-test 1000
+    python benchmarks/bench_mixstdp.py --n-train 200 --n-test 100 --skip-peer  # engines
 """
 
 from __future__ import annotations
@@ -55,9 +61,22 @@ def main(argv=None) -> int:
     p.add_argument("--data-dir", type=Path, default=None,
                    help="folder with the official MNIST test files")
     p.add_argument("--skip-peer", action="store_true", help="time ours only")
+    p.add_argument("--engines", default="standalone,runtime",
+                   help="our engines to time, in order (default %(default)s)")
     a = p.parse_args(argv)
+    engines = [e.strip() for e in a.engines.split(",") if e.strip()]
+    if not engines or any(e not in ("standalone", "runtime") for e in engines):
+        p.error(f"--engines: a comma-separated list of standalone, runtime; got "
+                f"{a.engines!r}")
 
+    from stdp_sim.diehl_cook.standalone import compiler_problem
     from stdp_sim.diehl_cook.training import RunSettings, train_and_test
+
+    if "standalone" in engines and compiler_problem() is not None:
+        print(f"standalone skipped: {compiler_problem()}")
+        engines.remove("standalone")
+        if not engines:
+            return 2
 
     train_x, train_y, test_x, test_y, info = load_mnist_5k_arrays(
         data_dir=a.data_dir, cache_dir=default_cache_dir(), download=False,
@@ -69,19 +88,25 @@ def main(argv=None) -> int:
           f"({info['test_source']}), {a.n_exc} neurons, seed {a.seed}, "
           f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}")
 
-    # warm-up: Brian2 compiles its Cython modules once per machine (cached on disk)
-    began = time.perf_counter()
-    train_and_test(RunSettings(share=0.0, seed=a.seed, n_exc=a.n_exc, chunk=2),
-                   train_x[:2], train_y[:2], test_x[:2], test_y[:2])
-    print(f"ours: warm-up (compile if not cached) {time.perf_counter() - began:.1f} s")
-    began = time.perf_counter()
-    ours = train_and_test(RunSettings(share=0.0, seed=a.seed, n_exc=a.n_exc,
-                                      chunk=max(a.n_train, a.n_test)),
-                          train_x, train_y, test_x, test_y).record
-    ours_wall = time.perf_counter() - began
-    rows = [("ours (Brian2, cython)", ours["images_per_second"],
-             a.n_train / ours["cpu_seconds"]["train"], ours["test_accuracy"],
-             ours["train_accuracy"], ours_wall)]
+    chunk = max(a.n_train, a.n_test)
+    rows, ours = [], {}
+    for engine in engines:
+        # warm-up: Brian2 compiles its Cython modules once per machine, the standalone
+        # program once per shape and chunk (both cached on disk)
+        began = time.perf_counter()
+        train_and_test(RunSettings(share=0.0, seed=a.seed, n_exc=a.n_exc, chunk=chunk,
+                                   engine=engine),
+                       train_x[:2], train_y[:2], test_x[:2], test_y[:2])
+        print(f"ours ({engine}): warm-up (compile if not cached) "
+              f"{time.perf_counter() - began:.1f} s")
+        began = time.perf_counter()
+        record = train_and_test(RunSettings(share=0.0, seed=a.seed, n_exc=a.n_exc,
+                                            chunk=chunk, engine=engine),
+                                train_x, train_y, test_x, test_y).record
+        ours[engine] = record
+        rows.append((f"ours (Brian2, {engine})", record["images_per_second"],
+                     a.n_train / record["cpu_seconds"]["train"], record["test_accuracy"],
+                     record["train_accuracy"], time.perf_counter() - began))
     peer = None
     if not a.skip_peer:
         from private_venv import ensure_venv
@@ -119,11 +144,17 @@ def main(argv=None) -> int:
           f"with the other half's labels; BindsNET: its example's labelling (from the "
           f"training activity of completed 250-image blocks). Load now "
           f"{os.getloadavg()[0]:.2f}.")
+    if len(ours) == 2:
+        by = {row[0]: row for row in rows}
+        sa, rt = by["ours (Brian2, standalone)"], by["ours (Brian2, runtime)"]
+        print(f"standalone / runtime: {sa[1] / rt[1]:.2f} x the training images/s, "
+              f"{sa[2] / rt[2]:.2f} x per CPU-second")
     if peer is not None:
-        cpu_ratio = rows[0][2] / rows[1][2]
-        print(f"images per CPU-second, ours / BindsNET: {cpu_ratio:.2f} (less sensitive to "
-              f"other load than the wall-time ratio)")
-        print(f"ratio: {ours['images_per_second'] / peer['images_per_second_train']:.2f}")
+        first = engines[0]
+        cpu_ratio = rows[0][2] / rows[-1][2]
+        print(f"images per CPU-second, ours ({first}) / BindsNET: {cpu_ratio:.2f} (less "
+              f"sensitive to other load than the wall-time ratio)")
+        print(f"ratio: {ours[first]['images_per_second'] / peer['images_per_second_train']:.2f}")
     return 0
 
 

@@ -11,6 +11,12 @@ and the weight means per rule.  With ``--out``: ``mixstdp_mnist.json``/``.csv`` 
 three figures (receptive fields, accuracy and gap against the share, weight
 histograms); a rerun resumes, each unfinished run from its last chunk of images.
 
+``--engine auto`` (default) simulates with Brian2's C++ standalone mode (one compiled
+program call per chunk; the program is built once per network shape and chunk size,
+about a minute, and cached) when a C++ compiler works, else with the Cython runtime;
+one line says which.  The engines draw different Poisson input, so a store holds runs
+of one engine only.
+
 Reproduce::
 
     python experiments/mixstdp_mnist.py --quick --out results/mixstdp-quick
@@ -79,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder with the MNIST test files t10k-{images-idx3,labels-idx1}-ubyte[.gz]")
     add("--out", type=directory_argument, default=None, metavar="DIR",
         help="write JSON, CSV and figures here; a rerun resumes")
+    add("--engine", choices=("auto", "standalone", "runtime"), default=d.engine,
+        help="'standalone': Brian2's C++ standalone mode, one compiled run per chunk "
+        "(built once per network shape, about a minute); 'runtime': Brian2's Cython "
+        "runtime; 'auto' (default): standalone when a C++ compiler works, else runtime "
+        "(one line says which)")
     add("--no-progress", action="store_true", help="no progress bar")
     add("--quick", action="store_true",
         help=f"machinery check, not evidence: shares {QUICK['percents']}, "
@@ -90,7 +101,8 @@ def options(args: argparse.Namespace) -> MixSTDPOptions:
     return MixSTDPOptions(percents=args.percents, seeds=args.seeds, n_exc=args.n_exc,
                           n_train=args.n_train, n_test=args.n_test, by=args.by,
                           rule=args.rule, chunk=args.chunk, data_dir=args.data_dir,
-                          out=args.out, progress=not args.no_progress, quick=args.quick)
+                          out=args.out, progress=not args.no_progress, quick=args.quick,
+                          engine=args.engine)
 
 
 def run(args: argparse.Namespace) -> dict:

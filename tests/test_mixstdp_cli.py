@@ -29,6 +29,7 @@ def _run(args, cwd=None):
     (["--n-train", "99999"], "--n-train"),
     (["--rule", "nope"], "--rule"),
     (["--by", "axon"], "--by"),
+    (["--engine", "gpu"], "--engine"),
 ])
 def test_bad_options_are_one_line_and_exit_2(args, words, capsys):
     try:
@@ -50,6 +51,58 @@ def test_out_that_is_a_file_is_one_line(tmp_path, capsys):
 
 
 
+def test_standalone_without_a_compiler_is_one_line(monkeypatch, capsys):
+    monkeypatch.setenv("CXX", "/nonexistent/c++")
+    assert load_script(SCRIPT).main([*TINY, "--engine", "standalone"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: --engine"), lines
+    assert "/nonexistent/c++" in lines[0]
+
+
+def test_auto_without_a_compiler_says_runtime_in_one_line(monkeypatch):
+    from stdp_sim.diehl_cook.experiment import MixSTDPOptions, choose_engine
+
+    monkeypatch.setenv("CXX", "/nonexistent/c++")
+    lines = []
+    assert choose_engine(MixSTDPOptions(engine="auto"), lines.append) == "runtime"
+    assert len(lines) == 1 and lines[0].startswith("engine: runtime"), lines
+    assert "/nonexistent/c++" in lines[0]
+
+
+def test_auto_continues_a_store_with_the_engine_it_was_made_with(tmp_path):
+    from stdp_sim.diehl_cook.experiment import MixSTDPOptions, MixSTDPStore, choose_engine
+
+    out = tmp_path / "out"
+    MixSTDPStore(out, {"experiment": "mixstdp_mnist", "checkpoint_version": 2})  # runtime
+    lines = []
+    assert choose_engine(MixSTDPOptions(engine="auto", out=out), lines.append) == "runtime"
+    assert len(lines) == 1 and lines[0].startswith("engine: runtime (as the runs"), lines
+    assert choose_engine(MixSTDPOptions(engine="auto", out=tmp_path / "new"),
+                         lines.append) in ("standalone", "runtime")
+    assert lines[-1].startswith("engine: ") and "as the runs" not in lines[-1]
+
+
+@pytest.mark.slow
+def test_a_failed_standalone_build_is_one_line(tmp_path):
+    import os
+    import shutil
+
+    real = shutil.which("g++") or shutil.which("c++")
+    if real is None:
+        pytest.skip("no C++ compiler to wrap")
+    fake = tmp_path / "cxx"  # a compiler that fails on the project's code only
+    fake.write_text(f'#!/bin/sh\ncase "$*" in *code_objects*) echo "fake failure" >&2; '
+                    f'exit 1;; esac\nexec {real} "$@"\n')
+    fake.chmod(0o755)
+    env = dict(os.environ, CXX=str(fake), STDP_SIM_STANDALONE_DIR=str(tmp_path / "cache"))
+    done = subprocess.run([sys.executable, str(SCRIPT), *TINY, "--engine", "standalone"],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 2, done.stderr[-2000:]
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: --engine standalone:"), lines
+    assert "--engine runtime" in lines[0]
+
+
 @pytest.mark.slow
 def test_outputs_figures_and_resume(tmp_path):
     out = tmp_path / "out"
@@ -65,6 +118,9 @@ def test_outputs_figures_and_resume(tmp_path):
     assert runs[1]["n_mixed_neurons"] == 2 and runs[0]["n_mixed_neurons"] == 0
     assert "mixed" in runs[1]["updates"] and "mixed" not in runs[0]["updates"]
     assert "| 50 |" in first.stdout
+    engine = [line for line in first.stdout.splitlines() if line.startswith("engine: ")]
+    assert len(engine) == 1, first.stdout  # auto: one line says which engine
+    assert {r["engine"] for r in runs} == {engine[0].split()[1]}
     import matplotlib.image as mpimg
 
     for name, min_width in (("mixstdp_mnist.png", 1000), ("mixstdp_fields.png", 700),

@@ -6,8 +6,10 @@ Modules: :mod:`~stdp_sim.diehl_cook.parameters` (the published constants),
 :mod:`~stdp_sim.diehl_cook.plasticity` (the trace rules, their mirror, and which
 synapse follows which), :mod:`~stdp_sim.diehl_cook.network` (the Brian2 network and
 its presentation schedule), :mod:`~stdp_sim.diehl_cook.labels` (labelling and
-classification by spike counts), :mod:`~stdp_sim.diehl_cook.training` (one run:
-train, label, test, in resumable chunks).  Torch-free, like all of ``stdp_sim``.
+classification by spike counts), :mod:`~stdp_sim.diehl_cook.standalone` (the same
+network compiled by Brian2's C++ standalone mode, one program call per chunk of
+images), :mod:`~stdp_sim.diehl_cook.training` (one run: train, label, test, in
+resumable chunks, with either engine).  Torch-free, like all of ``stdp_sim``.
 """
 
 from common.lazy import lazy_exports
@@ -20,6 +22,8 @@ _EXPORTS = {
     "assign_rules": "stdp_sim.diehl_cook.plasticity",
     "mixed_rule": "stdp_sim.diehl_cook.plasticity",
     "DiehlCookNetwork": "stdp_sim.diehl_cook.network",
+    "StandaloneNetwork": "stdp_sim.diehl_cook.standalone",
+    "resolve_engine": "stdp_sim.diehl_cook.standalone",
     "assign_labels": "stdp_sim.diehl_cook.labels",
     "predict": "stdp_sim.diehl_cook.labels",
     "RunSettings": "stdp_sim.diehl_cook.training",

@@ -3,7 +3,9 @@
 For each share of neurons under the mixed-in rule (temporally-inverted STDP by
 default) and each seed, one run of :func:`~stdp_sim.diehl_cook.training.train_and_test`
 on mnist-5k training images and the official MNIST test set (when ``data_dir`` or the
-cache holds it; else a held-out split of the 5k).  The biological form of the thesis's
+cache holds it; else a held-out split of the 5k), with the engine of
+:func:`~stdp_sim.diehl_cook.standalone.resolve_engine` (C++ standalone when a compiler
+works, else the Cython runtime; one line says which).  The biological form of the thesis's
 question: does a share of temporally-inverted STDP change what the network learns and
 how it generalises (train − test gap), as MixLU is claimed to in LeNet?
 
@@ -21,6 +23,7 @@ import csv
 import hashlib
 import io
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -29,23 +32,30 @@ from typing import Any
 
 import numpy as np
 
-from common.checks import is_integer, is_real
+from common.checks import is_integer, is_real, is_within
 from common.cli import UserError
 from common.environment import environment
 from common.files import atomic_write, atomic_write_json, atomic_write_text
+from common.progress import progress_bar
 from common.run_store import RunStore, StoreError
 from common.stats import seed_stat, slope
 from stdp_sim.diehl_cook.parameters import DiehlCookParameters
 from stdp_sim.diehl_cook.plasticity import UPDATE_REGIMES, mixed_rule
+from stdp_sim.diehl_cook.standalone import (
+    ENGINES,
+    BuildError,
+    compiler_problem,
+    resolve_engine,
+)
 from stdp_sim.diehl_cook.training import CHECKPOINT_VERSION, RunSettings, train_and_test
 
 __all__ = ["MixSTDPOptions", "MixSTDPStore", "run_experiment", "summarize", "QUICK",
-           "DEFAULT_PERCENTS", "EXPERIMENT"]
+           "DEFAULT_PERCENTS", "EXPERIMENT", "choose_engine"]
 
 EXPERIMENT = "mixstdp_mnist"
 DEFAULT_PERCENTS = (0.0, 1.0, 5.0, 10.0, 25.0, 50.0, 100.0)
 #: ``--quick``: a machinery check (well under 2 minutes on 2 cores once Brian2's
-#: modules are compiled), not evidence.
+#: modules, or the standalone program, are compiled), not evidence.
 QUICK = {"percents": (0.0, 50.0), "seeds": 1, "n_exc": 20, "n_train": 100, "n_test": 100,
          "chunk": 50}
 
@@ -66,6 +76,9 @@ class MixSTDPOptions:
     out: Path | None = None
     progress: bool = True
     quick: bool = False
+    #: "auto" (C++ standalone when a compiler works, else the Cython runtime),
+    #: "standalone" or "runtime" (:func:`~stdp_sim.diehl_cook.standalone.resolve_engine`).
+    engine: str = "auto"
 
     def resolved(self) -> MixSTDPOptions:
         """These options with ``quick`` applied and every value checked."""
@@ -92,6 +105,9 @@ def check_options(o: MixSTDPOptions) -> None:
         if not is_integer(value) or not low <= value <= high:
             raise UserError(f"--{name.replace('_', '-')} must be an integer in "
                             f"[{low}, {high}], got {value!r}")
+    if o.engine not in ("auto", *ENGINES):
+        raise UserError(f"--engine must be 'auto', 'standalone' or 'runtime', got "
+                        f"{o.engine!r}")
     if o.by not in ("neuron", "synapse"):
         raise UserError(f"--by must be 'neuron' or 'synapse', got {o.by!r}")
     try:
@@ -108,8 +124,10 @@ class MixSTDPStore(RunStore):
 
     def problem(self, result: dict[str, Any]) -> str:
         for name in ("share", "train_accuracy", "test_accuracy"):
-            if not is_real(result[name]) or not 0 <= result[name] <= 1:
+            if not is_within(result[name], 0.0, 1.0):
                 return f"{name} is {result[name]!r}, not a fraction"
+        if not is_within(result["images_per_second"], 0.0):
+            return f"images_per_second is {result['images_per_second']!r}, not a rate"
         if not is_integer(result["seed"]) or result["seed"] < 0:
             return f"seed is {result['seed']!r}, not a non-negative integer"
         return ""
@@ -134,10 +152,34 @@ def _load_data(o: MixSTDPOptions, log: Callable[[str], None]):
     return train_x[pick], train_y[pick], test_x[test_pick], test_y[test_pick], info
 
 
-def _settings(o: MixSTDPOptions) -> list[RunSettings]:
+def _settings(o: MixSTDPOptions, engine: str) -> list[RunSettings]:
     return [RunSettings(share=float(p) / 100.0, seed=s, n_exc=o.n_exc, by=o.by, rule=o.rule,
-                        chunk=o.chunk)
+                        chunk=o.chunk, engine=engine)
             for p in o.percents for s in range(o.seeds)]
+
+
+def _stored_engine(out: Path | None) -> str | None:
+    """The engine of the runs already stored in ``out`` (``None``: no store there)."""
+    if out is None or not os.path.lexists(out / "sweep.json"):
+        return None
+    meta = MixSTDPStore.open(out).stored_meta
+    return meta.get("engine", "runtime")  # stores from before the option: runtime
+
+
+def choose_engine(o: MixSTDPOptions, log: Callable[[str], None]) -> str:
+    """The engine ``o.engine`` resolves to, logged in one line; a :class:`UserError`
+    when ``standalone`` is asked for and no compiler works.  ``auto`` continues a
+    store in ``o.out`` with the engine its runs were made with (when it can)."""
+    stored = _stored_engine(o.out) if o.engine == "auto" else None
+    if stored == "runtime" or (stored == "standalone" and compiler_problem() is None):
+        log(f"engine: {stored} (as the runs already stored in {o.out})")
+        return stored
+    try:
+        engine, line = resolve_engine(o.engine)
+    except ValueError as exc:
+        raise UserError(f"--engine: {exc}") from None
+    log(line)
+    return engine
 
 
 def run_experiment(options: MixSTDPOptions, *, log: Callable[[str], None] = print,
@@ -148,17 +190,21 @@ def run_experiment(options: MixSTDPOptions, *, log: Callable[[str], None] = prin
     parameters = (parameters or DiehlCookParameters()).replace(n_exc=o.n_exc)
     claim = RunStore.claim(o.out) if o.out is not None else contextlib.nullcontext()
     with claim:
+        engine = choose_engine(o, log)
+        target = "cpp_standalone" if engine == "standalone" else "cython"
         train_x, train_y, test_x, test_y, info = _load_data(o, log)
         fingerprint = hashlib.sha256(train_x.tobytes() + test_x.tobytes()).hexdigest()[:16]
         meta = {"experiment": EXPERIMENT, "checkpoint_version": CHECKPOINT_VERSION,
                 "n_exc": o.n_exc, "n_train": o.n_train, "n_test": o.n_test, "by": o.by,
                 "rule": o.rule, "data": fingerprint, "parameters": parameters.as_dict()}
-        store = (MixSTDPStore(o.out, meta, provenance=environment(target="cython"))
+        if engine != "runtime":  # runtime stores keep the identity they had before
+            meta["engine"] = engine
+        store = (MixSTDPStore(o.out, meta, provenance=environment(target=target))
                  if o.out is not None else None)
         runs: list[dict] = []
         arrays: dict[str, dict] = {}
         todo = []
-        for settings in _settings(o):
+        for settings in _settings(o, engine):
             stored = store.load(settings.key) if store is not None else None
             if stored is not None:
                 runs.append(stored)
@@ -167,8 +213,8 @@ def run_experiment(options: MixSTDPOptions, *, log: Callable[[str], None] = prin
                 todo.append(settings)
         log(f"{EXPERIMENT}: {len(runs) + len(todo)} runs ({len(o.percents)} shares x "
             f"{o.seeds} seeds), {o.n_exc} neurons, {o.n_train} training / {o.n_test} test "
-            f"images, mixed-in rule {o.rule!r} by {o.by}; {len(runs)} stored, "
-            f"{len(todo)} to run")
+            f"images, mixed-in rule {o.rule!r} by {o.by}, {engine} engine; {len(runs)} "
+            f"stored, {len(todo)} to run")
         per_run = 2 * o.n_train + o.n_test
         bar = _progress(o.progress, len(todo) * per_run)
         try:
@@ -176,9 +222,13 @@ def run_experiment(options: MixSTDPOptions, *, log: Callable[[str], None] = prin
                 checkpoint = (o.out / "checkpoints" / f"{settings.key}.npz"
                               if o.out is not None else None)
                 began = time.perf_counter()
-                result = train_and_test(settings, train_x, train_y, test_x, test_y,
-                                        parameters=parameters, checkpoint=checkpoint,
-                                        progress=bar.update)
+                try:
+                    result = train_and_test(settings, train_x, train_y, test_x, test_y,
+                                            parameters=parameters, checkpoint=checkpoint,
+                                            progress=bar.update)
+                except BuildError as exc:
+                    raise UserError(f"--engine standalone: {exc}; rerun with --engine "
+                                    f"runtime") from None
                 record = dict(result.record, percent=settings.share * 100,
                               wall_seconds=time.perf_counter() - began)
                 if o.out is not None:
@@ -197,7 +247,7 @@ def run_experiment(options: MixSTDPOptions, *, log: Callable[[str], None] = prin
         runs.sort(key=lambda r: (r["share"], r["seed"]))
         document = {"experiment": EXPERIMENT, "options": _options_dict(o), "data": info,
                     "meta": meta, "summary": summarize(runs), "runs": runs,
-                    "environment": environment(target="cython")}
+                    "environment": environment(target=target)}
         if o.out is not None:
             _write_outputs(o.out, document, arrays, log)
         return document
@@ -211,21 +261,10 @@ def _options_dict(o: MixSTDPOptions) -> dict:
     return d
 
 
-class _NoBar:
-    def update(self, n: int = 1) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 def _progress(enabled: bool, total: int):
     """A progress bar in images (with images/s) on a terminal; nothing otherwise."""
-    if not enabled or total == 0:
-        return _NoBar()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="img", desc=EXPERIMENT, disable=None, smoothing=0.05)
+    return progress_bar(total=total, unit="img", desc=EXPERIMENT, smoothing=0.05,
+                        enabled=enabled and total > 0)
 
 
 def _write_arrays(out: Path, key: str, result) -> None:
@@ -331,7 +370,7 @@ def table(document: dict) -> str:
 
 
 CSV_FIELDS = ("share", "percent", "seed", "train_accuracy", "test_accuracy", "gap",
-              "dead_neurons", "images_per_second", "n_train", "n_test", "key")
+              "dead_neurons", "images_per_second", "n_train", "n_test", "key", "engine")
 
 
 def _write_outputs(out: Path, document: dict, arrays: dict, log) -> None:

@@ -5,6 +5,10 @@ inputs → ``n_exc`` excitatory conductance-based LIF neurons with an adaptive t
 (all-to-all, plastic, 0–10 ms delays) → as many inhibitory neurons (one-to-one, 10.4)
 → back to every excitatory neuron but their own (17.0).
 
+This module is the Cython-runtime engine; :mod:`~stdp_sim.diehl_cook.standalone`
+builds the same layers (:func:`build_layers`) and plastic synapses
+(:func:`plastic_code`) into a C++ program with the schedule inside it.
+
 The presentation schedule runs inside one Brian2 ``run()`` per batch of images: a
 ``network_operation`` at the start of each phase (the presentation and the rest are
 multiples of its period) normalises the weights before every presentation while
@@ -45,7 +49,9 @@ from stdp_sim.diehl_cook.parameters import DiehlCookParameters
 from stdp_sim.diehl_cook.plasticity import UPDATE_REGIMES, RuleAssignment, assign_rules
 
 __all__ = ["DiehlCookNetwork", "Presentation", "COUNTED_UPDATE", "TARGET_COUNTERS",
-           "input_synapses", "set_rules", "derived_seed"]
+           "input_synapses", "set_rules", "derived_seed", "plastic_code", "rule_values",
+           "initial_weights", "schedule_counts", "shown_again", "build_layers",
+           "layer_namespace"]
 
 #: An applied update counts (in the ``n_*`` counters) when it moves the weight by more
 #: than this; the magnitude sums (``m_*``) take every update.
@@ -85,10 +91,12 @@ dy2/dt = -y2/tau_y2 : 1 (event-driven)
 """
 
 
-def _applied(change: str, side: str) -> str:
+def _applied(change: str, side: str, track_sum: bool = False) -> str:
     """Apply ``change`` to ``w`` (soft bounds where ``soft``, clipped to the bounds) and
-    add the applied update to the postsynaptic neuron's regime counters."""
+    add the applied update to the postsynaptic neuron's regime counters (and, with
+    ``track_sum``, to its running weight sum ``wsum``)."""
     factor = "(soft*(int(dw_raw > 0)*(w_max - w) + int(dw_raw < 0)*w)/w_max + (1 - soft))"
+    tracked = "wsum_post += w_new - w\n" if track_sum else ""
     return f"""
 dw_raw = plastic*{change}
 w_new = clip(w + dw_raw*{factor}, 0, w_max)
@@ -96,15 +104,26 @@ m_{side}_pot_post += int(w_new > w)*(w_new - w)
 m_{side}_dep_post += int(w_new < w)*(w - w_new)
 n_{side}_pot_post += int(w_new - w > counted)
 n_{side}_dep_post += int(w - w_new > counted)
-w = w_new
+{tracked}w = w_new
 """
 
 
-_ON_PRE = "ge_post += w\nx = x*(1 - nearest) + 1" + _applied("k_onpre*y1", "postpre")
-_ON_POST = _applied("k_onpost*x*(triplet*y2 + 1 - triplet)", "prepost") + """
-y1 = y1*(1 - nearest) + 1
-y2 = y2*(1 - nearest) + 1
-"""
+def plastic_code(track_sum: bool = False, y1: str = "y1", y2: str = "y2") -> tuple[str,
+                                                                                  str]:
+    """``(on_pre, on_post)`` of the plastic input synapses; with ``track_sum`` every
+    applied update is also added to the postsynaptic ``wsum`` (the C++ standalone
+    engine normalises from it).  ``y1``/``y2`` name the postsynaptic traces; when they
+    are not the synapses' own (the standalone engine keeps them per neuron, set at the
+    neuron's reset), the postsynaptic update leaves them alone."""
+    on_pre = "ge_post += w\nx = x*(1 - nearest) + 1" + _applied(f"k_onpre*{y1}", "postpre",
+                                                                 track_sum)
+    on_post = _applied(f"k_onpost*x*(triplet*{y2} + 1 - triplet)", "prepost", track_sum)
+    if (y1, y2) == ("y1", "y2"):
+        on_post += "y1 = y1*(1 - nearest) + 1\ny2 = y2*(1 - nearest) + 1\n"
+    return on_pre, on_post
+
+
+_ON_PRE, _ON_POST = plastic_code()
 
 
 def derived_seed(*parts) -> int:
@@ -131,15 +150,33 @@ def input_synapses(source, target, *, w_max: float = 1.0, **kwargs) -> Synapses:
 def set_rules(synapses: Synapses, base, other, mixed: np.ndarray) -> None:
     """Give each synapse ``base``'s coefficients, or ``other``'s where ``mixed`` (a
     boolean per synapse, in the synapses' order), and switch learning on."""
+    for name, values in rule_values(base, other, mixed).items():
+        setattr(synapses, name, values * second if name.startswith("tau_") else values)
+    synapses.plastic = 1
+
+
+def rule_values(base, other, mixed: np.ndarray) -> dict[str, np.ndarray]:
+    """The per-synapse rule coefficients that :func:`set_rules` sets, as plain arrays
+    (time constants in seconds)."""
+    out = {}
     for name, attr in (("k_onpre", "on_pre"), ("k_onpost", "on_post"),
                        ("triplet", "triplet"), ("nearest", "nearest"),
-                       ("soft", "multiplicative")):
-        values = np.where(mixed, float(getattr(other, attr)), float(getattr(base, attr)))
-        setattr(synapses, name, values)
-    for name in ("tau_x", "tau_y1", "tau_y2"):
-        values = np.where(mixed, float(getattr(other, name)), float(getattr(base, name)))
-        setattr(synapses, name, values * second)
-    synapses.plastic = 1
+                       ("soft", "multiplicative"), ("tau_x", "tau_x"),
+                       ("tau_y1", "tau_y1"), ("tau_y2", "tau_y2")):
+        out[name] = np.where(mixed, float(getattr(other, attr)), float(getattr(base, attr)))
+    return out
+
+
+def initial_weights(parameters: DiehlCookParameters, seed: int) -> tuple[np.ndarray,
+                                                                          np.ndarray]:
+    """``(w, delay)`` of the input synapses at construction, one value per synapse in
+    :meth:`Synapses.connect` order (input ``i`` to neuron ``j`` at ``i*n_exc + j``;
+    delays in seconds), drawn from ``seed``."""
+    p = parameters
+    rng = np.random.default_rng([int(seed), 0xD1C0])
+    n = p.n_input * p.n_exc
+    w = (rng.random(n) + 0.01) * p.w_init_scale
+    return w, rng.random(n) * float(p.delay_max)
 
 
 @dataclass
@@ -151,6 +188,90 @@ class Presentation:
     counts: np.ndarray  # (n_images, n_exc) int32
     repeats: np.ndarray  # (n_images,) int32
     gave_up: np.ndarray  # (n_images,) bool
+
+
+def shown_again(spikes: int, repeats: int, parameters: DiehlCookParameters) -> bool:
+    """Whether an image that drew ``spikes`` excitatory spikes after ``repeats``
+    re-presentations is shown again (with the intensity one step higher)."""
+    return spikes < parameters.min_spikes and repeats < parameters.max_repeats
+
+
+def schedule_counts(slot_counts: np.ndarray, n_images: int,
+                    parameters: DiehlCookParameters) -> Presentation:
+    """The :class:`Presentation` of ``n_images`` images from the spike counts of every
+    presentation slot in order (``(n_slots, n_exc)``), by the re-presentation rule
+    (:func:`shown_again`); the slots must be exactly those the images took."""
+    p = parameters
+    counts = np.zeros((n_images, slot_counts.shape[1]), dtype=np.int32)
+    repeats = np.zeros(n_images, dtype=np.int32)
+    gave_up = np.zeros(n_images, dtype=bool)
+    image = 0
+    for slot in slot_counts:
+        if image >= n_images:
+            raise ValueError(f"{len(slot_counts)} slots are more than {n_images} images "
+                             f"took")
+        total = int(slot.sum())
+        if shown_again(total, int(repeats[image]), p):
+            repeats[image] += 1
+            continue
+        gave_up[image] = total < p.min_spikes
+        counts[image] = slot
+        image += 1
+    if image != n_images:
+        raise ValueError(f"{len(slot_counts)} slots finish {image} of {n_images} images")
+    return Presentation(counts, repeats, gave_up)
+
+
+def layer_namespace(parameters: DiehlCookParameters) -> dict:
+    """The constants the excitatory and inhibitory layers' equations name."""
+    p = parameters
+    return {
+        "v_rest_e": p.v_rest_e, "v_rest_i": p.v_rest_i, "tau_e": p.tau_e,
+        "tau_i": p.tau_i, "tau_ge": p.tau_ge, "tau_gi": p.tau_gi, "e_exc": p.e_exc,
+        "e_inh_e": p.e_inh_e, "e_inh_i": p.e_inh_i, "tau_theta": p.tau_theta,
+        "theta_plus": p.theta_plus, "threshold_e": p.v_thresh_e - p.theta_offset,
+        "lockout_e": p.threshold_lockout_e,
+        "v_reset_e": p.v_reset_e, "v_reset_i": p.v_reset_i,
+        "v_thresh_i": p.v_thresh_i, "w_max": p.w_max, "counted": COUNTED_UPDATE,
+        "w_exc_inh": p.w_exc_inh, "w_inh_exc": p.w_inh_exc, "weight_sum": p.weight_sum,
+    }
+
+
+def build_layers(parameters: DiehlCookParameters, *, exc_model: str = "",
+                 exc_reset: str = "", lockout: str = "t - lastspike > lockout_e",
+                 **exc_options):
+    """``(exc, inh, exc_inh, inh_exc)``: the excitatory layer (its equations plus
+    ``exc_model``, its reset plus ``exc_reset``; spikes also need ``lockout``), the
+    inhibitory layer and the two fixed connections between them, on the current Brian2
+    device."""
+    p = parameters
+    namespace = layer_namespace(p)
+    exc = NeuronGroup(
+        p.n_exc, _EXC + TARGET_COUNTERS + exc_model,
+        threshold=f"v > theta + threshold_e and {lockout}",
+        reset="v = v_reset_e\ntheta += theta_plus*learning\ncount += 1\n" + exc_reset,
+        refractory=p.refractory_e, method="euler", namespace=namespace, dt=p.dt,
+        name="exc", **exc_options)
+    inh = NeuronGroup(
+        p.n_exc, _INH, threshold="v > v_thresh_i", reset="v = v_reset_i",
+        refractory=p.refractory_i, method="euler", namespace=namespace, dt=p.dt,
+        name="inh")
+    exc_inh = Synapses(exc, inh, on_pre="ge_post += w_exc_inh", namespace=namespace,
+                       dt=p.dt, name="exc_inh")
+    exc_inh.connect(j="i")
+    inh_exc = Synapses(inh, exc, on_pre="gi_post += w_inh_exc", namespace=namespace,
+                       dt=p.dt, name="inh_exc")
+    inh_exc.connect(condition="i != j")
+    return exc, inh, exc_inh, inh_exc
+
+
+#: The variables of each group that change during a run (the network's state).
+_STATE = {
+    "exc": ("v", "ge", "gi", "theta", "lastspike", "not_refractory", "count",
+            *(f"{k}_{name}" for name in _REGIME_NAMES for k in ("m", "n"))),
+    "inh": ("v", "ge", "gi", "lastspike", "not_refractory"),
+    "synapses": ("w", "x", "y1", "y2", "lastupdate"),
+}
 
 
 class DiehlCookNetwork:
@@ -174,6 +295,8 @@ class DiehlCookNetwork:
     (20, 10)
     """
 
+    engine = "runtime"
+
     def __init__(self, parameters: DiehlCookParameters | None = None,
                  rules: RuleAssignment | None = None, *, seed: int = 0):
         p = parameters or DiehlCookParameters()
@@ -186,38 +309,12 @@ class DiehlCookNetwork:
                              f"{p.n_input} x {p.n_exc}")
         self.rules = rules
         self.seed = int(seed)
-        namespace = {
-            "v_rest_e": p.v_rest_e, "v_rest_i": p.v_rest_i, "tau_e": p.tau_e,
-            "tau_i": p.tau_i, "tau_ge": p.tau_ge, "tau_gi": p.tau_gi, "e_exc": p.e_exc,
-            "e_inh_e": p.e_inh_e, "e_inh_i": p.e_inh_i, "tau_theta": p.tau_theta,
-            "theta_plus": p.theta_plus, "threshold_e": p.v_thresh_e - p.theta_offset,
-            "lockout_e": p.threshold_lockout_e,
-            "v_reset_e": p.v_reset_e, "v_reset_i": p.v_reset_i,
-            "v_thresh_i": p.v_thresh_i, "w_max": p.w_max, "counted": COUNTED_UPDATE,
-            "w_exc_inh": p.w_exc_inh, "w_inh_exc": p.w_inh_exc,
-        }
-        dt = p.dt
-        self.exc = NeuronGroup(
-            p.n_exc, _EXC + TARGET_COUNTERS,
-            threshold="v > theta + threshold_e and t - lastspike > lockout_e",
-            reset="v = v_reset_e\ntheta += theta_plus*learning\ncount += 1",
-            refractory=p.refractory_e, method="euler", namespace=namespace, dt=dt,
-            name="exc")
-        self.inh = NeuronGroup(
-            p.n_exc, _INH, threshold="v > v_thresh_i", reset="v = v_reset_i",
-            refractory=p.refractory_i, method="euler", namespace=namespace, dt=dt,
-            name="inh")
-        self.input = PoissonGroup(p.n_input, rates=np.zeros(p.n_input) * Hz, dt=dt,
+        self.exc, self.inh, exc_inh, inh_exc = build_layers(p)
+        self.input = PoissonGroup(p.n_input, rates=np.zeros(p.n_input) * Hz, dt=p.dt,
                                   name="input")
-        self.synapses = input_synapses(self.input, self.exc, w_max=p.w_max, dt=dt,
+        self.synapses = input_synapses(self.input, self.exc, w_max=p.w_max, dt=p.dt,
                                        name="input_exc")
         self.synapses.connect()
-        exc_inh = Synapses(self.exc, self.inh, on_pre="ge_post += w_exc_inh",
-                           namespace=namespace, dt=dt, name="exc_inh")
-        exc_inh.connect(j="i")
-        inh_exc = Synapses(self.inh, self.exc, on_pre="gi_post += w_inh_exc",
-                           namespace=namespace, dt=dt, name="inh_exc")
-        inh_exc.connect(condition="i != j")
         self._set_initial_state()
         self._control = NetworkOperation(self._phase, dt=self._phase_length, when="start",
                                          name="schedule")
@@ -235,11 +332,10 @@ class DiehlCookNetwork:
 
     def _set_initial_state(self) -> None:
         p, rules = self.parameters, self.rules
-        rng = np.random.default_rng([self.seed, 0xD1C0])
-        n = p.n_input * p.n_exc
         # Synapses.connect() orders synapses by source, then target: (i, j) -> i*n_exc+j
-        self.synapses.w = (rng.random(n) + 0.01) * p.w_init_scale
-        self.synapses.delay = rng.random(n) * p.delay_max
+        w, delay = initial_weights(p, self.seed)
+        self.synapses.w = w
+        self.synapses.delay = delay * second
         set_rules(self.synapses, rules.base, rules.other, rules.mixed.reshape(-1))
         self.exc.v = p.v_rest_e - 40 * mV  # as the original code
         self.exc.theta = p.theta_init
@@ -294,12 +390,7 @@ class DiehlCookNetwork:
         return Presentation(schedule.counts, schedule.repeats, schedule.gave_up)
 
     # -- state ----------------------------------------------------------------------------
-    _STATE = {
-        "exc": ("v", "ge", "gi", "theta", "lastspike", "not_refractory", "count",
-                *(f"{k}_{name}" for name in _REGIME_NAMES for k in ("m", "n"))),
-        "inh": ("v", "ge", "gi", "lastspike", "not_refractory"),
-        "synapses": ("w", "x", "y1", "y2", "lastupdate"),
-    }
+    _STATE = _STATE
 
     def state(self) -> dict[str, np.ndarray]:
         """Every variable that changes during a run, and the clock, as plain arrays
@@ -383,7 +474,7 @@ class _Schedule:
         elif self.phase == self.on_phases:
             net.input.rates = 0 * Hz
             counts = np.asarray(net.exc.count[:]).astype(np.int32)
-            if counts.sum() < p.min_spikes and self.repeats[self.index] < p.max_repeats:
+            if shown_again(int(counts.sum()), int(self.repeats[self.index]), p):
                 self.repeats[self.index] += 1
                 self.intensity += 1
             else:

@@ -14,12 +14,15 @@ Both accuracies use labels fitted on half the training images, never on the imag
 scored (:func:`~stdp_sim.diehl_cook.labels.split_half_accuracies`); the in-sample
 numbers are kept beside them.
 
-Each phase runs in chunks of ``chunk`` images.  Brian2's generator is reseeded from
-``(seed, phase, image, repeat)`` at the start of every presentation, so the numbers do
-not depend on the chunk size; after every chunk the whole state (network, counts so
-far, timings) is written atomically to ``checkpoint``; a run killed at any moment and
-started again with the same settings resumes from its last chunk and gives the same
-numbers as a run never interrupted.  Chunks end after a
+Each phase runs in chunks of ``chunk`` images (with the standalone engine, one call of
+the compiled program each).  The Poisson input of every presentation is drawn from
+``(seed, phase, image, repeat)`` (the runtime reseeds Brian2's generator; the
+standalone program hashes them), so the runtime's numbers do not depend on the chunk
+size (the standalone's spike times are rounded per chunk: the same chunk size gives the
+same numbers).  After every chunk the whole state (network, counts so far, timings) is
+written atomically to ``checkpoint``; a run killed at any moment and started again
+with the same settings (the chunk size and engine are among them) resumes from its
+last chunk and gives the same numbers as a run never interrupted.  Chunks end after a
 rest, when no input spike is in flight (the input is silent for ``rest`` = 150 ms,
 longer than the 10 ms delays).
 """
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 import zipfile
 from collections.abc import Callable
@@ -40,6 +44,7 @@ from common.files import atomic_write
 from stdp_sim.diehl_cook.labels import accuracy, assign_labels, split_half_accuracies
 from stdp_sim.diehl_cook.parameters import DiehlCookParameters
 from stdp_sim.diehl_cook.plasticity import UPDATE_REGIMES, assign_rules, mixed_rule
+from stdp_sim.diehl_cook.standalone import ENGINES
 
 __all__ = ["RunSettings", "RunResult", "train_and_test", "PHASES", "CHECKPOINT_VERSION"]
 
@@ -58,6 +63,11 @@ class RunSettings:
     ``share`` is the fraction (0–1) of neurons (``by="neuron"``) or input synapses
     (``by="synapse"``) under ``rule`` ("mirror": Diehl & Cook's rule temporally
     inverted; or a preset of :mod:`stdp_sim.rule`); the rest follow Diehl & Cook's.
+    ``engine`` is ``"runtime"`` (Brian2's Cython runtime) or ``"standalone"`` (the
+    program compiled by Brian2's C++ standalone mode,
+    :mod:`~stdp_sim.diehl_cook.standalone`; one program call per ``chunk``); the two
+    draw different Poisson input, so their numbers agree statistically, not bit for
+    bit, and a standalone run's key ends in ``-standalone``.
     """
 
     share: float
@@ -66,16 +76,21 @@ class RunSettings:
     by: str = "neuron"
     rule: str = "mirror"
     chunk: int = 100
+    engine: str = "runtime"
 
     def __post_init__(self):
         if not isinstance(self.chunk, int) or self.chunk < 1:
             raise ValueError(f"chunk must be a positive integer, got {self.chunk!r}")
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got "
+                             f"{self.engine!r}")
         mixed_rule(self.rule)  # raises for an unknown name
 
     @property
     def key(self) -> str:
         share = f"{self.share:.6g}".replace(".", "p")
-        return f"{self.rule}-{self.by}-{share}-n{self.n_exc}-seed{self.seed}"
+        suffix = "" if self.engine == "runtime" else f"-{self.engine}"  # runtime: as before
+        return f"{self.rule}-{self.by}-{share}-n{self.n_exc}-seed{self.seed}{suffix}"
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -90,6 +105,13 @@ class RunResult:
     mixed_neurons: np.ndarray  # (n_exc,) bool, neurons under the mixed-in rule
     assignments: np.ndarray  # (n_exc,) int, class of each neuron (-1: none)
     theta: np.ndarray  # (n_exc,) float32, adaptive thresholds (volt)
+
+
+def _cpu_time() -> float:
+    """CPU seconds of this process and of its finished children (the standalone
+    engine's compiled program runs as a child)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def _save(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
@@ -154,6 +176,7 @@ def train_and_test(settings: RunSettings, train_x: np.ndarray, train_y: np.ndarr
     weight distribution per rule, re-presentations, timings.
     """
     from stdp_sim.diehl_cook.network import DiehlCookNetwork
+    from stdp_sim.diehl_cook.standalone import StandaloneNetwork
 
     p = (parameters or DiehlCookParameters()).replace(n_exc=settings.n_exc)
     train_x = np.asarray(train_x).reshape(len(train_x), -1)
@@ -161,7 +184,10 @@ def train_and_test(settings: RunSettings, train_x: np.ndarray, train_y: np.ndarr
     other = mixed_rule(settings.rule)
     rules = assign_rules(p.n_input, p.n_exc, settings.share, by=settings.by,
                          seed=settings.seed, other=other)
-    net = DiehlCookNetwork(p, rules, seed=settings.seed)
+    if settings.engine == "standalone":
+        net = StandaloneNetwork(p, rules, seed=settings.seed, chunk=settings.chunk)
+    else:
+        net = DiehlCookNetwork(p, rules, seed=settings.seed)
     order = np.random.default_rng([settings.seed, 0x0DE5]).permutation(len(train_x))
     inputs = {"train": (train_x[order], train_y[order]), "label": (train_x[order],
               train_y[order]), "test": (test_x, test_y)}
@@ -199,11 +225,11 @@ def train_and_test(settings: RunSettings, train_x: np.ndarray, train_y: np.ndarr
             position = {"phase": position["phase"] + 1, "done": 0}
             continue
         stop = min(start + settings.chunk, len(images))
-        began, began_cpu = time.perf_counter(), time.process_time()
+        began, began_cpu = time.perf_counter(), _cpu_time()
         shown = net.present(images[start:stop], learning=phase == "train", progress=progress,
                             stream=(settings.seed, phase), first=start)
         seconds[phase] += time.perf_counter() - began
-        cpu_seconds[phase] += time.process_time() - began_cpu
+        cpu_seconds[phase] += _cpu_time() - began_cpu
         counts[phase][start:stop] = shown.counts
         repeats[phase][start:stop] = shown.repeats
         gave_up[phase][start:stop] = shown.gave_up
@@ -231,6 +257,7 @@ def train_and_test(settings: RunSettings, train_x: np.ndarray, train_y: np.ndarr
     record = {
         "share": settings.share,
         "seed": settings.seed,
+        "engine": settings.engine,
         "train_accuracy": train_accuracy,
         "test_accuracy": test_accuracy,
         "gap": train_accuracy - test_accuracy,
