@@ -1,7 +1,8 @@
 """Negative-linear units (NegLU), mixed ReLU/NegLU layers (MixLU) and the one op under both.
 
 NegLU is :math:`\\eta(x) = \\min(0, x)`.  Its forward pass is the same in every
-mode; what differs is the backward pass (REFERENCE §3), selected by ``backward``:
+mode; what differs is the backward pass (``docs/reference.md#neglu-backward-passes``),
+selected by ``backward``:
 
 ``"exact"``
     The true derivative of ``min(0, x)``: 1 where ``x < 0``, 0 where ``x > 0``.
@@ -225,7 +226,9 @@ class NegLU(PiecewiseLinearUnit):
         backward: which backward pass to use: ``"exact"`` (true derivative, 1 for
             ``x < 0``), ``"reference"`` (gradient passed where ``x > 0``, as the
             published MatConvNet layer did) or ``"inverted"`` (-1 for ``x < 0``).
-            Default: ``"exact"``.
+            Default: ``"exact"``, the true derivative.  :class:`MixLU` defaults to
+            ``"reference"`` instead, because its default reproduces the thesis's
+            layer; pass ``backward`` explicitly when the two must agree.
 
     Shape:
         - Input: :math:`(*)`, any shape.
@@ -235,7 +238,7 @@ class NegLU(PiecewiseLinearUnit):
 
         >>> m = NegLU()
         >>> m(torch.tensor([-2.0, 0.0, 3.0]))
-        tensor([-2., 0., 0.])
+        tensor([-2.,  0.,  0.])
     """
 
     #: The type of every unit (:mod:`ann.unit_types`).
@@ -317,13 +320,16 @@ class MixLU(PiecewiseLinearUnit, PrivateGenerator):
 
     Args:
         num_units: number of units ``C`` (size of input dimension 1).
-        neg_fraction: share of NegLU units, in [0, 1]; 0 is exactly ReLU.  With
+        neg_fraction: share of NegLU units as a *fraction*, in [0, 1]; 0 is exactly
+            ReLU.  The scripts take percents (``--percents 5`` is
+            ``neg_fraction=0.05``); pass ``neg_percent=5`` instead to say the same.  With
             ``mask="fixed"``, ``neg_fraction * num_units`` rounded half up
             (:func:`neg_unit_count`) units are NegLUs; with ``mask="resample"``,
             ``numel - floor((1 - neg_fraction) * numel)`` elements of each input
             (:func:`resample_neg_count`, the published layer's rule).
         backward: NegLU backward pass, ``"exact"``, ``"reference"`` (default, as the
-            published layer) or ``"inverted"``.
+            published layer, so that a MixLU with defaults reproduces the thesis) or
+            ``"inverted"``.  Note that :class:`NegLU` defaults to ``"exact"``.
         mask: ``"fixed"`` (default) draws the NegLU units once and keeps them in the
             bool buffer ``neg_mask`` of shape ``(num_units,)``, saved in the
             ``state_dict``.  ``"resample"`` draws a fresh mask over *all elements*
@@ -341,6 +347,8 @@ class MixLU(PiecewiseLinearUnit, PrivateGenerator):
             which needs no host synchronisation; the masks differ).
             ``None`` draws from torch's global generator (reproducible under
             ``torch.manual_seed``).
+        neg_percent: keyword-only alternative to ``neg_fraction``, in percent
+            (0-100), as the scripts' ``--percents``; give one of the two.
 
     Shape:
         - Input: :math:`(N, C, *)` with ``C == num_units``.
@@ -351,6 +359,8 @@ class MixLU(PiecewiseLinearUnit, PrivateGenerator):
         >>> m = MixLU(500, neg_fraction=0.05, seed=0)
         >>> int(m.neg_mask.sum())
         25
+        >>> MixLU(500, neg_percent=5, seed=0).neg_fraction
+        0.05
         >>> y = m(torch.randn(8, 500))
     """
 
@@ -359,14 +369,23 @@ class MixLU(PiecewiseLinearUnit, PrivateGenerator):
     def __init__(
         self,
         num_units: int,
-        neg_fraction: float,
+        neg_fraction: float | None = None,
         backward: str = "reference",
         mask: str = "fixed",
         seed: int | None = None,
+        *,
+        neg_percent: float | None = None,
     ):
         super().__init__()
         if not is_integer(num_units) or num_units < 1:
             raise ValueError(f"num_units must be a positive integer, got {num_units!r}")
+        if (neg_fraction is None) == (neg_percent is None):
+            raise TypeError("MixLU needs exactly one of neg_fraction (0-1) and "
+                            "neg_percent (0-100)")
+        if neg_percent is not None:
+            if not 0.0 <= float(neg_percent) <= 100.0:
+                raise ValueError(f"neg_percent must be in [0, 100], got {neg_percent!r}")
+            neg_fraction = float(neg_percent) / 100.0
         if not 0.0 <= float(neg_fraction) <= 1.0:
             raise ValueError(f"neg_fraction must be in [0, 1], got {neg_fraction!r}")
         if mask not in MASK_MODES:
@@ -445,7 +464,8 @@ class MixLU(PiecewiseLinearUnit, PrivateGenerator):
         return super().forward(x)
 
     def extra_repr(self) -> str:
-        return (
-            f"num_units={self.num_units}, neg_fraction={self.neg_fraction}, "
-            f"backward={self.backward!r}, mask={self.mask!r}, num_neg={self.num_neg}"
-        )
+        text = (f"num_units={self.num_units}, neg_fraction={self.neg_fraction}, "
+                f"backward={self.backward!r}, mask={self.mask!r}")
+        if self.mask == "fixed":  # under resample no unit is a NegLU for long
+            return f"{text}, num_neg={self.num_neg}"
+        return f"{text}, seed={self.seed}"

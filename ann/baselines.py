@@ -1,4 +1,4 @@
-"""The activations the thesis compares NegLUs with, and dropout (REFERENCE §7).
+"""The activations the thesis compares NegLUs with, and dropout (docs/reference.md#baselines).
 
 Each is a functional op and a thin ``nn.Module``, as ``torch.nn`` does:
 

@@ -115,14 +115,15 @@ class TrainConfig:
         return d
 
 
-#: ReLU-LeNet on MNIST (MatConvNet ``cnn_mnist``; REFERENCE §4): SGD, batch 100,
+#: ReLU-LeNet on MNIST (MatConvNet ``cnn_mnist``; docs/reference.md#lenet-on-mnist): SGD, batch 100,
 #: learning rate 0.001, momentum 0.9, weight decay 0.0005, 20 epochs.
 MNIST_LENET = TrainConfig(lr=1e-3, momentum=0.9, weight_decay=5e-4, batch_size=100, epochs=20)
 
-#: The CIFAR-10 schedule (REFERENCE §4): 0.05 for 15 epochs, 0.005 for 10, 0.0005 for 5.
+#: The CIFAR-10 schedule (docs/reference.md#lenet5-on-cifar-10): 0.05 for 15 epochs, 0.005
+#: for 10, 0.0005 for 5.
 CIFAR_LR_SCHEDULE = (0.05,) * 15 + (0.005,) * 10 + (0.0005,) * 5
 
-#: ReLU-LeNet5 on CIFAR-10 (MatConvNet ``cnn_cifar`` 'lenet'; REFERENCE §4): the
+#: ReLU-LeNet5 on CIFAR-10 (``cnn_cifar`` 'lenet'; docs/reference.md#lenet5-on-cifar-10): the
 #: schedule above over 30 epochs, batch 100, momentum 0.9, weight decay 0.0001,
 #: learning-rate multipliers 0.1 (weights) and 2 (biases), last conv 0.01 and 0.2, a
 #: random horizontal flip of each batch with probability 0.5.

@@ -1,4 +1,4 @@
-r"""ConvAct units: activations whose sign and degree are learned (REFERENCE §7).
+r"""ConvAct units: activations whose sign and degree are learned (docs/reference.md#proposed-units).
 
 The thesis proposes units whose activation is not fixed as ReLU or NegLU but learned
 like weights, and, extended with convolutional filters over activations, depends on a

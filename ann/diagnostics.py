@@ -33,7 +33,7 @@ members (:mod:`ann.batched`) — and returns one JSON-ready record per member:
 ``layers`` (every convolution and linear layer by name)
     ``weight_norm`` (Frobenius) and ``bias`` mean, sd, min, max.
 ``neglu_per_image``
-    the sum over positions (the total-count hypothesis of REFERENCE §7).
+    the sum over positions (the total-count hypothesis, ``docs/reference.md#claims-of-the-thesis``).
 
 The probe pass leaves training exactly as it was: private generators (resampled
 masks) are saved before and restored after it, and the model's mode is restored.

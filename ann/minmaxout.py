@@ -1,4 +1,4 @@
-"""Min-Maxout units: the thesis's proposed mix of Max and Min units (REFERENCE §7).
+"""Min-Maxout units: the thesis's mix of Max and Min units (docs/reference.md#proposed-units).
 
 A Maxout unit (Goodfellow et al. 2013) outputs the largest of its ``k`` affine pieces;
 a Min unit outputs the smallest.  Max units compute convex piecewise-linear

@@ -1,4 +1,4 @@
-"""The thesis's two benchmark networks, exactly as the MatConvNet reference (REFERENCE §4).
+"""The thesis's two networks, exactly as MatConvNet's (docs/reference.md#benchmarks-and-protocols).
 
 Both take the activation as an argument so that ReLU, MixLU or any module can sit in
 the ReLU positions.  ``activation`` is either

@@ -1,6 +1,6 @@
 """CIFAR-10 preprocessing of the reference (MatConvNet ``cnn_cifar``), cached on disk.
 
-The steps of MatConvNet's ``getCifarImdb`` (REFERENCE §4), in order, on float pixels
+The steps of ``getCifarImdb`` (docs/reference.md#lenet5-on-cifar-10), in order, on float pixels
 0-255, each image flattened to ``D = C*H*W`` values:
 
 1. **Mean image**: the mean *training* image is subtracted from both splits.
@@ -47,6 +47,7 @@ from torch import Tensor
 from ann.data.datasets import TensorData, default_cache_dir, subtract_mean_image
 from common.checks import is_integer, is_real
 from common.files import atomic_write
+from common.progress import progress_bar
 
 __all__ = [
     "PREPROCESS_VERSION",
@@ -244,12 +245,10 @@ def cache_key(data: TensorData, params: PreprocessParams) -> str:
 
 def _compute(data: TensorData, params: PreprocessParams, log: Callable[[str], None],
              progress: bool) -> tuple[Tensor, Tensor, list[str]]:
-    from tqdm.auto import tqdm
-
     steps = ["mean image", "contrast", "zca fit", "zca apply"]
     done: list[str] = []
-    bar = tqdm(total=len(steps), desc="preprocessing", unit="step", disable=not progress,
-               leave=False)
+    bar = progress_bar(total=len(steps), desc="preprocessing", unit="step", enabled=progress,
+                       leave=False)
     try:
         t0 = time.perf_counter()
         if params.mean_image:

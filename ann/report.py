@@ -1,7 +1,7 @@
 """Thesis-versus-ours tables and seed statistics for MixLU sweeps.
 
-The thesis's figures (REFERENCE §4) are stored here as data; tables put them beside
-measured results.  Tables are Markdown, so they paste into a README.
+The thesis's figures (docs/reference.md#benchmarks-and-protocols) are stored here as data;
+tables put them beside measured results.  Tables are Markdown, so they paste into a README.
 
 All functions take *results* as produced by :func:`ann.train.train_one` (fractions
 in [0, 1]); displayed numbers are percentages.  ``metric="error"`` shows error rates
@@ -123,8 +123,26 @@ def _fmt_thesis(thesis: dict, p: float, i: int) -> str:
     return f"{thesis[p][i]:.2f}" if p in thesis else "—"
 
 
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A right-aligned Markdown table of string cells (every report table of the toolkit)."""
+#: The cell of a value that does not exist (not run, not reached, not applicable).
+EMPTY = "—"
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], *,
+                   drop_empty: bool = False) -> str:
+    """A right-aligned Markdown table of string cells (every report table of the toolkit).
+
+    ``drop_empty`` leaves out the columns whose every row is :data:`EMPTY` (a quick
+    run's shares that did not run, levels no run reached) and names them in a line
+    under the table, so that nothing is hidden silently.
+    """
+    dropped: list[str] = []
+    if drop_empty and rows:
+        keep = [i for i in range(len(header)) if any(r[i] != EMPTY for r in rows)]
+        dropped = [header[i] for i in range(len(header)) if i not in keep]
+        header, rows = [header[i] for i in keep], [[r[i] for i in keep] for r in rows]
+    if dropped:
+        return (markdown_table(header, rows) + "\n\nLeft out, no value in any row: "
+                + ", ".join(dropped) + ".")
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
     def line(cells: Sequence[str]) -> str:
         return "| " + " | ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)) + " |"
@@ -248,7 +266,7 @@ def epoch_table(
                     cells.append("—")
             rows.append(cells)
         blocks.append(f"{title} — test {metric} per epoch (fraction), backward={b}\n\n"
-                      + markdown_table(header, rows))
+                      + markdown_table(header, rows, drop_empty=True))
     return "\n\n".join(blocks)
 
 
@@ -381,7 +399,8 @@ def diagnostics_table(results: Iterable[dict[str, Any]],
         ])
     return ("Unit diagnostics at the last epoch (probe: first 1,000 training images; dead: "
             "never in the active regime; large negative bias: below -2 sd of the unit's "
-            "input; hidden: the last activation position)\n\n" + markdown_table(header, rows))
+            "input; hidden: the last activation position)\n\n"
+            + markdown_table(header, rows, drop_empty=True))
 
 
 def _hidden_bias_mean(diag: dict[str, Any]) -> float | None:

@@ -5,7 +5,8 @@ the :class:`~ann.run_store.RunStore`, with one of two engines:
 
 ``"batched"`` (the scripts' default)
     :func:`ann.sweep_plan.train_batched`: runs of one structure trained as stacks, with
-    results equal to the loop's to float tolerance.
+    results equal to the loop's to float tolerance.  The stacks are planned from the
+    specs and each stack's models built when it trains, so memory holds one stack.
 ``"loop"``
     :func:`ann.train.train_one` for each run in turn (the reference trainer).
 
@@ -39,6 +40,7 @@ from ann.sweep_plan import WorkUnit, plan_units, train_batched
 from ann.train import resolve_device, train_loop
 from common.checks import is_integer
 from common.cli import Interrupted
+from common.progress import progress_bar
 
 if TYPE_CHECKING:
     from ann.executors import RayExecutor
@@ -150,6 +152,8 @@ def run_sweep(
 
     Raises:
         ValueError: unknown engine, duplicate specs.
+        MemoryBudgetError: (batched engine) one member needs more than the memory budget
+            of ``device`` (:func:`ann.sweep_plan.plan_units`; a one-line user error).
         Interrupted: Ctrl-C, saying how many finished runs are kept and where.
         StoreError: another process is writing to ``store``.
     """
@@ -210,12 +214,10 @@ def run_sweep(
 
 def _train(todo, data, config, build_model, device, engine, store, checkpoints, progress,
            log, trained, total, observer, executor) -> None:
-    from tqdm.auto import tqdm
-
     if executor is None:
         data = data.to(device)
-    bar = tqdm(total=total, initial=total - len(todo), desc="runs", unit="run",
-               disable=not progress)
+    bar = progress_bar(total=total, initial=total - len(todo), desc="runs", unit="run",
+                       enabled=progress)
     try:
         if executor is not None:
             builder = build_model or default_build_model

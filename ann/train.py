@@ -89,6 +89,7 @@ from ann.epoch import (
 from ann.models import build_model as default_build_model
 from ann.specs import RunSpec
 from ann.step_observer import Observer
+from common.progress import progress_bar
 
 __all__ = [
     "CHANCE_ERROR",
@@ -242,10 +243,8 @@ def train_one(
     status = "ok"
     bar = None
     if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=config.epochs, initial=completed, desc=f"  {spec.key}", unit="epoch",
-                   leave=False)
+        bar = progress_bar(total=config.epochs, initial=completed, desc=f"  {spec.key}",
+                           unit="epoch", leave=False)
     try:
         for epoch in range(completed, config.epochs):
             set_epoch_lr(optimizer, config, epoch)

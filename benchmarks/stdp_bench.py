@@ -35,9 +35,9 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from brian2 import ms  # noqa: E402
-from tqdm.auto import tqdm  # noqa: E402
 
 from common.cli import OneLineArgumentParser, UserError, cli_main  # noqa: E402
+from common.progress import progress_bar  # noqa: E402
 from stdp_sim import resolve_target, run_conditions  # noqa: E402
 from stdp_sim.backend import TARGETS  # noqa: E402
 from stdp_sim.tables import TABLES, TableConfig  # noqa: E402
@@ -114,7 +114,7 @@ def bench(cfg: TableConfig, target: str, repeats: int = 3) -> dict:
 
     start = time.perf_counter()
     # closed (its line cleared) also on Ctrl-C, before cli_main prints "interrupted"
-    with tqdm(conditions, desc="(b) one run per condition", leave=False) as bar:
+    with progress_bar(conditions, desc="(b) one run per condition", leave=False) as bar:
         separate = [run_conditions([c], progress=False, **kwargs)[0] for c in bar]
     time_b = time.perf_counter() - start
 

@@ -51,7 +51,7 @@ biological counterpart of a positive descent signal.  For every two-sided preset
 the sign of the preset's *pre-before-post* amplitude, which is what the
 ``"rate"`` convention predicts and the opposite of what ``"literal"`` predicts;
 the one-sided presets cannot tell the two apart.  The measured numbers are in
-the README (section "update_signs").
+``docs/update-signs.md``.
 """
 
 from __future__ import annotations

@@ -36,7 +36,8 @@ from common.checks import is_integer
 
 __all__ = ["SignObserver", "DEFAULT_EVERY", "summarise_records", "share_series"]
 
-#: Default ``--signs-every``: one step in 10 (measured overhead in the README).
+#: Default ``--signs-every``: one step in 10 (measured overhead in
+#: ``docs/update-signs.md#update-signs-in-every-sweep``).
 DEFAULT_EVERY = 10
 _FIELDS = ("step", "layer", "unit_type", "normal", "inverted", "silent")
 

@@ -7,7 +7,7 @@ applied local derivatives, mean ± sd over the seeds (a diverged run's counts up
 divergence, and how many diverged), beside each
 regime's biological Δw sign as the :mod:`stdp_sim` presets give it.
 :func:`plot_inverted` draws the inverted fraction (all unit types together) against
-the NegLU share, one line per backward mode.
+the NegLU share, one line per backward mode (:func:`draw_inverted` builds the figure).
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ann.plots import RC, new_figure, offsets, save_figure, series_style, styled, wrap
 from ann.report import column_of, markdown_table, mean_sd, seed_stat
-from common.files import atomic_write
 from stdp_sim.regime import Regime
 
-__all__ = ["biology_signs", "signs_table", "plot_inverted", "inverted_fraction"]
+__all__ = ["biology_signs", "signs_table", "plot_inverted", "draw_inverted", "inverted_fraction"]
 
 
 def biology_signs() -> dict[str, int]:
@@ -100,12 +100,18 @@ def signs_table(results: Iterable[dict[str, Any]]) -> str:
 
 def plot_inverted(results: Iterable[dict[str, Any]], path: str | Path, title: str = ""
                   ) -> Path | None:
-    """PNG of the inverted fraction (all unit types) vs NegLU share, one line per column
-    (backward mode and mask), mean ± sd over seeds (diverged runs up to their
-    divergence); ``None`` (nothing written) when no run carries signs."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    """PNG of :func:`draw_inverted`; ``None`` (nothing written) when no run carries
+    signs."""
+    fig = draw_inverted(results, title)
+    return None if fig is None else save_figure(fig, path)
 
+
+def draw_inverted(results: Iterable[dict[str, Any]], title: str = ""):
+    """The inverted fraction (all unit types) vs NegLU share, one series per column
+    (backward mode and mask, or activation), mean ± sd over seeds (diverged runs up to
+    their divergence), the columns set side by side at each share with their own colour,
+    marker and line style, the legend under the axes; the Figure, or ``None`` when no
+    run carries signs."""
     groups: dict[str, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in results:
         if "signs" in r:
@@ -114,17 +120,26 @@ def plot_inverted(results: Iterable[dict[str, Any]], path: str | Path, title: st
                 groups[column_of(r)][float(r["neg_percent"])].append(100.0 * value)
     if not groups:
         return None
-    fig = Figure(figsize=(5.0, 3.4), layout="constrained")
-    FigureCanvasAgg(fig)
-    ax = fig.subplots()
-    for column, by_percent in groups.items():
-        xs = sorted(by_percent)
-        stats = [seed_stat(by_percent[x]) for x in xs]
-        means = [s.mean for s in stats]
-        sds = [0.0 if math.isnan(s.sd) else s.sd for s in stats]
-        ax.errorbar(xs, means, yerr=sds, marker="o", markersize=3, capsize=2, label=column)
-    ax.set_xlabel("NegLU share (%)")
-    ax.set_ylabel("inverted local derivatives (%)")
-    ax.legend(fontsize=7)
-    ax.set_title(title or "Temporally-inverted updates vs NegLU share", fontsize=9)
-    return atomic_write(Path(path), lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
+    shares = sorted({x for by_percent in groups.values() for x in by_percent})
+    shift = offsets(len(groups), shares)
+    with styled():
+        fig = new_figure(5.6, 3.4 + 0.25 * math.ceil(len(groups) / 3))
+        ax = fig.subplots()
+        for i, (column, by_percent) in enumerate(groups.items()):
+            xs = sorted(by_percent)
+            stats = [seed_stat(by_percent[x]) for x in xs]
+            means = [s.mean for s in stats]
+            sds = [0.0 if math.isnan(s.sd) else s.sd for s in stats]
+            ax.errorbar([x + shift[i] for x in xs], means,
+                        yerr=[[min(m, sd) for m, sd in zip(means, sds, strict=True)], sds],
+                        **series_style(i), markersize=4, capsize=2, label=column)
+        ax.set_xticks(shares)
+        ax.set_xlabel("NegLU share (%)")
+        ax.set_ylabel("inverted local derivatives (%),\nmean ± sd over seeds")
+        top = ax.get_ylim()[1]
+        ax.set_ylim(-0.03 * top, top)  # a share: from 0, markers at 0 whole
+        fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center",
+                   ncols=min(3, len(groups)))
+        ax.set_title(wrap(title or "Temporally-inverted updates vs NegLU share", 5.0,
+                          RC["axes.titlesize"]))
+    return fig

@@ -2,7 +2,7 @@
 
 Trains the ReLU-LeNet5 of MatConvNet's ``cnn_cifar`` ('lenet', CIFAR10-quick) with a
 share of the units of all four ReLU positions turned into NegLUs (0 .. 3 %, as the
-thesis), by the reference protocol (REFERENCE §4): SGD with momentum 0.9, weight
+thesis), by the reference protocol (docs/reference.md#lenet5-on-cifar-10): SGD, momentum 0.9, weight
 decay 1e-4, batch 100, learning rate 0.05 for 15 epochs, 0.005 for 10, 0.0005 for 5
 (``--epochs N`` runs the first N epochs of this schedule), learning-rate multipliers
 0.1 for weights and 2 for biases (last conv: 0.01 and 0.2), a random horizontal flip

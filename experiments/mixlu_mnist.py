@@ -2,8 +2,8 @@
 
 Trains the ReLU-LeNet of MatConvNet's ``cnn_mnist`` with a share of its 500 hidden
 units turned into NegLUs (0 .. 10 %, as the thesis), by the reference protocol
-(REFERENCE §4: SGD lr 0.001, momentum 0.9, weight decay 0.0005, batch 100, 20 epochs,
-mean image subtracted, pixels 0-255), and prints
+(docs/reference.md#lenet-on-mnist: SGD lr 0.001, momentum 0.9, weight decay 0.0005,
+batch 100, 20 epochs, mean image subtracted, pixels 0-255), and prints
 
 - Table 6: final test error per NegLU percentage;
 - Table 7: test, training, their gap, their increases over 0 % and the ratio;

@@ -42,6 +42,15 @@ from ann.data.datasets import (  # noqa: E402
     subtract_mean_image,
 )
 from ann.environment import environment  # noqa: E402
+from ann.plots import (  # noqa: E402
+    RC,
+    integer_ticks,
+    new_figure,
+    save_figure,
+    series_style,
+    styled,
+    wrap,
+)
 from ann.train import resolve_device  # noqa: E402
 from bridge.biology import pairing_signs, rate_verdicts  # noqa: E402
 from bridge.sign_mapping import CONVENTIONS, DEFAULT_CONVENTION  # noqa: E402
@@ -55,7 +64,6 @@ from bridge.training_signs import (  # noqa: E402
 )
 from common.cli import OneLineArgumentParser, UserError, cli_main  # noqa: E402
 from common.files import (  # noqa: E402
-    atomic_write,
     atomic_write_json,
     check_writable_dir,
     directory_argument,
@@ -233,34 +241,61 @@ def rate_markdown(verdicts: list[dict], convention: str) -> str:
 
 
 # ------------------------------------------------------------------ figure
-def plot_shares(path: Path, series: list[tuple[str, dict]]) -> None:
-    import matplotlib
+#: Share every regime would have if the four were equally common (%).
+EQUAL_SHARE = 100.0 / len(LABELS)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def draw_shares(series: list[tuple[str, dict]]):
+    """Regime shares of synapse-level update events over training, one panel per
+    ``(title, series_arrays(...))``, a moving average over a twentieth of the steps
+    (none under 40 steps).
+    Every panel has the same axes, 0-50 % (0-100 % when a share passes 45 %) with the
+    equal-share line at 25 %, so that panels compare and noise is not magnified; the
+    legend sits under the panels.  Returns the Figure."""
     import numpy as np
 
+    if not series:
+        raise ValueError("series must hold at least one panel")
     n = len(series)
     cols = min(n, 4)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.8 * rows), squeeze=False)
-    for ax, (title, s) in zip(axes.flat, series, strict=False):
-        window = max(1, len(s["step"]) // 20)
-        kernel = np.ones(window) / window
-        for label in LABELS:
-            if len(s["step"]) >= window:
-                smooth = np.convolve(s[label], kernel, mode="valid")
-                ax.plot(s["step"][window - 1 :], 100 * smooth, label=label)
-        ax.set_title(title, fontsize=9)
-        ax.set_xlabel("training step")
-        ax.set_ylabel("share of events (%)")
-    for ax in list(axes.flat)[n:]:
-        ax.axis("off")
-    axes.flat[0].legend(fontsize=7)
-    fig.suptitle("Regime shares of synapse-level updates over training")
-    fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
-    plt.close(fig)
+    highest, windows = 0.0, set()
+    with styled():
+        fig = new_figure(2.6 * cols + 0.3, 2.2 * rows + 1.0)
+        axes = fig.subplots(rows, cols, squeeze=False, sharex=True, sharey=True)
+        for k, (ax, (title, s)) in enumerate(zip(axes.flat, series, strict=False)):
+            window = max(1, len(s["step"]) // 20)
+            windows.add(window)
+            kernel = np.ones(window) / window
+            ax.axhline(EQUAL_SHARE, color="0.5", linewidth=0.8, linestyle=(0, (1, 2)),
+                       label=f"equal shares ({EQUAL_SHARE:g} %)")
+            for i, label in enumerate(LABELS):
+                if len(s["step"]) >= window:
+                    smooth = 100 * np.convolve(s[label], kernel, mode="valid")
+                    highest = max(highest, float(smooth.max(initial=0.0)))
+                    ax.plot(s["step"][window - 1:], smooth, label=label,
+                            **{**series_style(i), "marker": None})
+            ax.set_title(wrap(title, 2.4, RC["axes.titlesize"]))
+            if k % cols == 0:
+                ax.set_ylabel("share of events (%)")
+            if k + cols >= n:
+                ax.set_xlabel("training step")
+                ax.tick_params(labelbottom=True)
+        for ax in list(axes.flat)[n:]:
+            ax.set_axis_off()
+        first = axes.flat[0]
+        integer_ticks(first.xaxis)
+        first.set_ylim(0.0, 50.0 if highest <= 45.0 else 100.0)
+        fig.legend(*first.get_legend_handles_labels(), loc="outside lower center", ncols=5)
+        smoothed = max(windows)
+        fig.suptitle("Regime shares of synapse-level updates over training"
+                     + (f" (moving average over {smoothed} steps)" if smoothed > 1 else ""))
+    return fig
+
+
+def plot_shares(path: Path, series: list[tuple[str, dict]]) -> Path:
+    """Write :func:`draw_shares` to ``path`` as a PNG, atomically; return ``path``."""
+    return save_figure(draw_shares(series), path)
 
 
 # ------------------------------------------------------------------ main

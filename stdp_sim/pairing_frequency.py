@@ -57,7 +57,7 @@ __all__ = [
 
 #: Sjöström, Turrigiano & Nelson (2001), visual cortex layer 5, 60 pairings: relative
 #: weight change at each pairing rate, keyed by THEIR Δt = t_post - t_pre in ms
-#: (REFERENCE §10; sd 0.05–0.32 across points).
+#: (docs/reference.md#pairing-frequency-data; sd 0.05–0.32 across points).
 SJOSTROM_2001 = {
     "rates_hz": (0.1, 10.0, 20.0, 40.0, 50.0),
     "n_pairings": 60,

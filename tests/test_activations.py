@@ -232,6 +232,26 @@ def test_mixlu_rejects_fraction_outside_unit_interval(fraction):
         MixLU(10, fraction)
 
 
+def test_mixlu_takes_a_percent_by_name_as_the_scripts_do():
+    by_percent = MixLU(500, neg_percent=5, seed=3)
+    assert by_percent.neg_fraction == 0.05
+    assert torch.equal(by_percent.neg_mask, MixLU(500, 0.05, seed=3).neg_mask)
+    with pytest.raises(TypeError, match="exactly one of neg_fraction"):
+        MixLU(500, 0.05, neg_percent=5)
+    with pytest.raises(TypeError, match="exactly one of neg_fraction"):
+        MixLU(500)
+    for bad in (-1, 100.5, float("nan")):
+        with pytest.raises(ValueError, match="neg_percent"):
+            MixLU(500, neg_percent=bad)
+
+
+def test_mixlu_repr_names_a_unit_count_only_for_a_fixed_mask():
+    assert "num_neg=25" in repr(MixLU(500, 0.05, seed=0))
+    resampled = repr(MixLU(500, 0.05, mask="resample", seed=7))
+    assert "num_neg" not in resampled and "mask='resample'" in resampled
+    assert "seed=7" in resampled
+
+
 def test_mixlu_rejects_bad_mode_count_and_shape():
     with pytest.raises(ValueError, match="'sometimes'"):
         MixLU(10, 0.1, mask="sometimes")

@@ -166,10 +166,16 @@ def test_dynamics_first_epoch_and_roughness():
 def test_diagnostics_table_over_seeds():
     runs = [run_of([0.03, 0.014, 0.011], seed=0), run_of([0.03, 0.02, 0.013], seed=1)]
     table = diagnostics_table(runs, levels=(0.015,))
-    row = [ln for ln in table.splitlines() if ln.strip("| ").startswith("relu")][0]
-    cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[:4] == ["relu", "0", "2", "20.0 ± 0.0"]  # 2 of 10 dead at the last epoch
-    assert cells[5] == "10.0 ± 0.0" and cells[6] == "-0.5000 ± 0.0000"
-    assert cells[8] == "2.5 ± 0.7"  # epochs 2 and 3
+    lines = table.splitlines()
+    header = [c.strip() for c in next(ln for ln in lines if "% NegLU" in ln).strip("|").split("|")]
+    row = [ln for ln in lines if ln.strip("| ").startswith("relu")][0]
+    cells = dict(zip(header, (c.strip() for c in row.strip("|").split("|")), strict=True))
+    assert [cells[h] for h in header[:4]] == ["relu", "0", "2", "20.0 ± 0.0"]  # 2 of 10 dead
+    assert cells["large neg. bias %"] == "10.0 ± 0.0"
+    assert cells["hidden bias mean"] == "-0.5000 ± 0.0000"
+    assert cells["epochs to ≤1.5 %"] == "2.5 ± 0.7"  # epochs 2 and 3
+    # a ReLU net has no NegLU units: the empty column is left out, and said to be
+    assert "dead NegLU %" not in header
+    assert "Left out, no value in any row: dead NegLU %, parameters." in table
     earlier = [{**runs[0], "epochs": [{"epoch": 1, "test_error": 0.1}]}]  # no diagnostics
     assert diagnostics_table(earlier).startswith("Unit diagnostics: none recorded")

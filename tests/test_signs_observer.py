@@ -60,7 +60,7 @@ def test_sampled_shares_equal_every_step_shares_within_tolerance():
     every = train_one(spec, data, config, observer=SignObserver(every=1))["signs"]
     sampled = train_one(spec, data, config, observer=SignObserver(every=4))["signs"]
     assert every["steps"] == 40 and sampled["steps"] == 10
-    # stated tolerance (README): 3 points on every share and fraction
+    # stated tolerance (docs/update-signs.md): 3 points on every share and fraction
     for unit, row in every["by_unit_type"].items():
         other = sampled["by_unit_type"][unit]
         for label, share in row["shares"].items():

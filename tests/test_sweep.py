@@ -23,7 +23,7 @@ from ann.report import (
     summarize,
 )
 from ann.run_store import RunStore, StoreError, SweepMismatch
-from ann.specs import ActivationSpec, RunSpec, mixlu_grid
+from ann.specs import ActivationSpec, RunSpec, mixlu_grid, parse_activation
 from ann.sweep import make_specs, run_sweep, sweep_meta
 from ann.train import train_one
 from common.cli import Interrupted, UserError
@@ -290,6 +290,19 @@ def test_batched_engine_plugs_in(monkeypatch, tmp_path, data):
     assert store.keys() == sorted([relu.key, specs[1].key])
 
 
+def test_only_plain_relu_stands_for_the_zero_percent_mixlu(tmp_path, data):
+    """A ReLU with dropout is a baseline of its own, not the 0 % of every MixLU mode."""
+    store = RunStore(tmp_path, meta_of(data, engine="loop"))
+    for spec in (RunSpec(ActivationSpec.make("relu"), 0),
+                 RunSpec(parse_activation("relu:dropout=0.5"), 0),
+                 RunSpec.mixlu(5.0, "reference", 0, "fixed", "lenet")):
+        store.save(spec.key, train_one(spec, data, CONFIG, tiny_builder))
+    results = stored_results(store, "lenet")
+    zero = [r for r in results if r["neg_percent"] == 0.0 and "mixlu" in r["activation"]]
+    assert len(zero) == 1 and zero[0]["activation_spec"]["kind"] == "mixlu"
+    assert sum("dropout" in r["activation"] for r in results) == 1
+
+
 def test_report_only_reads_a_store_of_the_earlier_layout(tmp_path, data):
     old = {"experiment": "mixlu_mnist", "dataset": "synthetic", "mask": "resample",
            "mask_draw": "subset-v2"}
@@ -400,13 +413,13 @@ def test_plot_draws_every_mode_and_percent_with_both_curves(tmp_path, monkeypatc
         expected = two_seeds if k == 5 else one_seed
         assert list(train.get_ydata()) == pytest.approx(expected[0])
         assert list(test.get_ydata()) == pytest.approx(expected[1])
-        # y from 0 to 1.15 x the largest value of epochs 2..3
-        assert ax.get_ylim() == pytest.approx((0.0, 1.15 * expected[1][1]))
-    assert [t.get_text() for t in axes[0].get_legend().get_texts()] == ["train", "test"]
-    # 6.3 x 4.8 inches (3 panels of 2.1 in, 2 rows of 2 in + 0.8) at 90 dpi, not blank:
-    # the train curves' blue (C0) and the test curves' red (C3) are drawn in it
+        # one y range for all panels: 0 to 1.15 x the largest value drawn (epoch 1 too)
+        assert ax.get_ylim() == pytest.approx((0.0, 1.15 * two_seeds[1][0]))
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["train", "test"]
+    # 7.25 x 4.8 inches (3 panels of 2.25 in + 0.5, 2 rows of 1.9 in + 1.0) at 150 dpi,
+    # not blank: the train curves' blue (C0) and the test curves' red (C3) are drawn in it
     image = imread(path)
-    assert image.shape == (432, 567, 4)
+    assert image.shape == (720, 1088, 4)
 
     def pixels(rgb):
         return int((abs(image[..., :3] - [c / 255 for c in rgb]) < 0.05).all(axis=-1).sum())

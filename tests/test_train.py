@@ -57,7 +57,7 @@ def strip_seconds(result):
 def test_train_config_defaults_validation_and_dict():
     c = TrainConfig()  # neutral: torch.optim.SGD's defaults
     assert (c.lr, c.momentum, c.weight_decay, c.batch_size, c.epochs) == (1e-3, 0.0, 0.0, 100, 1)
-    m = MNIST_LENET  # REFERENCE §4
+    m = MNIST_LENET  # docs/reference.md#lenet-on-mnist
     assert (m.lr, m.momentum, m.weight_decay, m.batch_size, m.epochs) == (1e-3, 0.9, 5e-4, 100, 20)
     assert CIFAR_LENET5.epochs == 30 and CIFAR_LENET5.flip
     assert CIFAR_LENET5.lr_schedule == (0.05,) * 15 + (0.005,) * 10 + (0.0005,) * 5

@@ -28,7 +28,8 @@ from stdp_sim.tables import TableConfig, run_tables
 from stdp_sim.triplet import TRIPLET_PARAMETERS, triplet_parameters
 from stdp_sim.window import replay
 
-#: REFERENCE §10 (Pfister & Gerstner 2006, Table 4): tau_x, tau_y (ms), A2+, A3+, A2-, A3-
+#: docs/reference.md#triplet-rule (Pfister & Gerstner 2006, Table 4):
+#: tau_x, tau_y (ms), A2+, A3+, A2-, A3-
 PUBLISHED = {
     "triplet_visual_all_to_all": (101, 125, 5e-10, 6.2e-3, 7e-3, 2.3e-4, "all-to-all"),
     "triplet_visual_nearest": (714, 40, 8.8e-11, 5.3e-2, 6.6e-3, 3.1e-3, "nearest-symmetric"),

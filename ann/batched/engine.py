@@ -53,6 +53,7 @@ from ann.members import select_rows
 from ann.specs import RunSpec
 from ann.step_observer import Observer
 from ann.train import TEST_CHUNK, param_groups, run_result
+from common.progress import progress_bar
 
 __all__ = ["StackedRun"]
 
@@ -311,10 +312,8 @@ class StackedRun:
         steps = math.ceil(self.data.train_size / cfg.batch_size)
         bar = None
         if progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=cfg.epochs * steps, initial=self.completed * steps, desc=desc,
-                       unit="step", leave=False)
+            bar = progress_bar(total=cfg.epochs * steps, initial=self.completed * steps,
+                               desc=desc, unit="step", leave=False)
         on_step = (lambda: bar.update(1)) if bar is not None else None
         try:
             for epoch in range(self.completed, cfg.epochs):

@@ -36,8 +36,8 @@ from common.stats import (
 )
 
 # ----------------------------------------------------------------------------- claim 7
-#: The backwards whose local NegLU derivative is 0 or 1 (REFERENCE §3: the exact
-#: derivative of min(0, x), and the published layer's mask x > 0): never negative.
+#: The backwards whose local NegLU derivative is 0 or 1 (docs/reference.md#neglu-backward-passes:
+#: the exact derivative of min(0, x), and the published layer's mask x > 0): never negative.
 NON_NEGATIVE_BACKWARDS = {
     "exact": "the derivative of min(0, x) is 1 for x < 0 and 0 for x > 0, never negative",
     "reference": "the published layer passes the gradient where x > 0 and blocks it "

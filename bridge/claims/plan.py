@@ -49,7 +49,7 @@ __all__ = [
 
 SCALES = ("smoke", "offline", "full")
 
-#: The backward and mask mode of the published MatConvNet layer (REFERENCE §3): the
+#: The backward and mask mode of the published MatConvNet layer (docs/reference.md#mixlu-masks): the
 #: headline mode of the summary table.
 PUBLISHED_MODE = ("reference", "resample")
 
@@ -158,7 +158,7 @@ def _mixlu(shares: Sequence[float], backwards: Sequence[str], masks: Sequence[st
     return ", ".join(f"mixlu:{p:g}:{b}:{m}" for b in backwards for m in masks for p in shares)
 
 
-#: The baselines of claim 6 (REFERENCE §8), besides ReLU: Noisy ReLU with fixed and
+#: The baselines of claim 6 (docs/reference.md#baselines), besides ReLU: Noisy ReLU with fixed and
 #: Nair-Hinton variance, Leaky ReLU at the paper's slope and at 0.05, PReLU, bipolar
 #: units and dropout 0.5 after the hidden layer.
 BASELINES = "noisy:1, noisy:1:nair-hinton, leaky:0.01, leaky:0.05, prelu, bipolar, relu:dropout=0.5"
