@@ -6,7 +6,6 @@ No torch import at module level: the stdp_sim tests must run without PyTorch ins
 
 import pytest
 
-
 #: Test files that run one at a time even under ``pytest -n`` (pytest-xdist), on one
 #: worker, beside the hostile suite: they start Ray instances, which must not meet.
 SERIAL_FILES = ("test_ray_executor.py",)
