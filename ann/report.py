@@ -135,6 +135,10 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], *,
     run's shares that did not run, levels no run reached) and names them in a line
     under the table, so that nothing is hidden silently.
     """
+    def cell(text: str) -> str:  # a line break or "|" in a value would break the table
+        return str(text).replace("\r", " ").replace("\n", " ").replace("|", "\\|")
+
+    header, rows = [cell(h) for h in header], [[cell(c) for c in r] for r in rows]
     dropped: list[str] = []
     if drop_empty and rows:
         keep = [i for i in range(len(header)) if any(r[i] != EMPTY for r in rows)]

@@ -41,7 +41,7 @@ from ann.activations import BACKWARDS, MASK_MODES, MixLU
 from ann.baselines import NOISE_VARIANCES, BipolarReLU, LeakyReLU, NoisyReLU, PReLU
 from ann.convact import ConvAct
 from ann.minmaxout import MinMaxout
-from common.checks import is_integer
+from common.checks import decimal, is_integer
 from common.lazy import resolve
 
 __all__ = [
@@ -69,7 +69,7 @@ def _float_in(lo: float, hi: float, unit: str = "") -> Callable[[Any], float]:
         if isinstance(value, bool):
             raise ValueError(f"must be a number in [{lo:g}, {hi:g}]{unit}, got {value!r}")
         try:
-            v = float(value)
+            v = decimal(value) if isinstance(value, str) else float(value)
         except (TypeError, ValueError):
             raise ValueError(f"must be a number in [{lo:g}, {hi:g}]{unit}, got {value!r}") \
                 from None
@@ -435,7 +435,7 @@ def _int_in(lo: int, hi: int, odd_or_zero: bool = False) -> Callable[[Any], int]
         if isinstance(value, bool):
             raise ValueError(f"must be {what}, got {value!r}")
         try:
-            v = float(value)
+            v = decimal(value) if isinstance(value, str) else float(value)
         except (TypeError, ValueError):
             raise ValueError(f"must be {what}, got {value!r}") from None
         if not (math.isfinite(v) and v == int(v) and lo <= v <= hi) or (

@@ -15,6 +15,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -54,6 +55,10 @@ def top_ops(averages, total_us: float, top: int) -> list[tuple[str, float, float
 def run(args: argparse.Namespace) -> dict:
     if args.steps < 1 or args.top < 1:
         raise UserError("--steps and --top must be positive")
+    cores = os.cpu_count() or 1
+    if args.threads is not None and not 1 <= args.threads <= 4 * cores:
+        raise UserError(f"--threads must be an integer in 1..{4 * cores} (this machine has "
+                        f"{cores} cores), got {args.threads}")
     try:
         percents = parse_percents(args.percents)
     except ValueError as exc:

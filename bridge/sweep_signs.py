@@ -43,14 +43,24 @@ def add_signs_arguments(parser: argparse.ArgumentParser) -> None:
              "unit type, stored with each run, printed as a table beside the others and "
              "drawn in STEM_signs.png")
     parser.add_argument(
-        "--signs-every", type=int, default=DEFAULT_EVERY, metavar="K",
-        help="with --signs, watch one optimizer step in K (the measured overhead is printed; "
-             "default: %(default)s)")
+        "--signs-every", type=int, default=None, metavar="K",
+        help=f"with --signs, watch one optimizer step in K (the measured overhead is "
+             f"printed; default: {DEFAULT_EVERY})")
 
 
 def signs_every_of(args: argparse.Namespace) -> int | None:
-    """``--signs-every`` when ``--signs`` is given, else ``None``."""
-    return args.signs_every if args.signs else None
+    """``--signs-every`` (default :data:`DEFAULT_EVERY`) when ``--signs`` is given, else
+    ``None``.
+
+    Raises:
+        UserError: ``--signs-every`` without ``--signs`` (it would do nothing).
+    """
+    if not args.signs:
+        if args.signs_every is not None:
+            raise UserError("--signs-every needs --signs (it sets how often the signs are "
+                            "watched)")
+        return None
+    return DEFAULT_EVERY if args.signs_every is None else args.signs_every
 
 
 def _observer(every: int | None) -> SignObserver | None:

@@ -19,16 +19,18 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import re
 import sys
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from common.cache import quiet_matplotlib_cache
+from common.checks import decimal, decimal_integer
 from common.terminal import safe_streams
 
-__all__ = ["UserError", "Interrupted", "OneLineArgumentParser", "cli_main", "EXIT_USER",
-           "EXIT_INTERRUPTED", "raise_interrupt"]
+__all__ = ["UserError", "Interrupted", "OneLineArgumentParser", "cli_main", "shorten",
+           "EXIT_USER", "EXIT_INTERRUPTED", "raise_interrupt"]
 
 # before any script imports Brian2, which imports matplotlib (every script imports this
 # module first): an unwritable home must not print matplotlib's paragraph of warnings
@@ -54,10 +56,20 @@ class Interrupted(KeyboardInterrupt):
 
 
 class OneLineArgumentParser(argparse.ArgumentParser):
-    """``argparse`` parser whose usage errors are one ``error: ...`` line, exit 2."""
+    """``argparse`` parser whose usage errors are one ``error: ...`` line, exit 2.
+
+    Its ``type=float`` and ``type=int`` options take plain decimal numbers only
+    (:func:`common.checks.decimal`): ``1_0``, ``0x10`` or ``inf`` are errors, not 10, 16
+    or infinity.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.register("type", float, decimal)
+        self.register("type", int, decimal_integer)
 
     def error(self, message: str):  # noqa: D102 - argparse API
-        self.exit(EXIT_USER, f"error: {message} (see --help)\n")
+        self.exit(EXIT_USER, f"error: {shorten(message)} (see --help)\n")
 
 
 def raise_interrupt(signum: int, frame: Any) -> None:
@@ -83,7 +95,7 @@ def cli_main(parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace]
         except OSError as exc:
             raise OSError(exc.errno, exc.strerror, "stdout") from exc
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {shorten(str(exc))}", file=sys.stderr)
         return EXIT_USER
     except BrokenPipeError:
         # the reader of stdout has gone (``| head``): stop quietly, as shell tools do,
@@ -109,6 +121,21 @@ def cli_main(parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace]
     finally:
         warnings.showwarning = previous
     return 0
+
+
+#: The longest run of non-blank characters (a user's value) that a message shows whole.
+LONGEST_VALUE = 160
+_LONG = re.compile(r"\S{" + str(LONGEST_VALUE + 1) + ",}")
+
+
+def shorten(message: str) -> str:
+    """``message`` with every value longer than :data:`LONGEST_VALUE` characters cut to
+    its start and end (a 130 KB spec stays one readable line), and line breaks shown as
+    ``\\n``: an error is one line."""
+    def cut(match: re.Match) -> str:
+        text = match.group()
+        return f"{text[:100]}...[{len(text) - 140:,} characters]...{text[-40:]}"
+    return _LONG.sub(cut, message.replace("\r", "\\r").replace("\n", "\\n"))
 
 
 def _remedy(number: int | None) -> str:

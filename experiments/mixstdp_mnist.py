@@ -36,6 +36,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from common.checks import decimal  # noqa: E402
 from common.cli import OneLineArgumentParser, UserError, cli_main  # noqa: E402
 from common.files import check_writable_dir, directory_argument  # noqa: E402
 from stdp_sim.diehl_cook.experiment import (  # noqa: E402
@@ -48,7 +49,7 @@ from stdp_sim.diehl_cook.experiment import (  # noqa: E402
 
 def _percents(text: str) -> tuple[float, ...]:
     try:
-        values = tuple(float(v) for v in text.split(",") if v.strip())
+        values = tuple(decimal(v) for v in text.split(",") if v.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be comma-separated numbers, got {text!r}") \
             from None

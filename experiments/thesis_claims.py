@@ -137,8 +137,12 @@ def check_arguments(args: argparse.Namespace) -> None:
     if args.cifar_dir is not None and not args.report_only \
             and (args.scale or DEFAULT_SCALE) != "full":
         raise UserError("--cifar-dir is used by --scale full only")
-    if args.executor != "ray" and (args.ray_address or args.ray_cpus_per_task):
+    if args.executor != "ray" and (args.ray_address is not None
+                                   or args.ray_cpus_per_task is not None):
         raise UserError("--ray-address and --ray-cpus-per-task need --executor ray")
+    if args.ray_cpus_per_task is not None and not 1 <= args.ray_cpus_per_task <= 1024:
+        raise UserError(f"--ray-cpus-per-task must be an integer in 1..1024, got "
+                        f"{args.ray_cpus_per_task}")
     try:
         resolve_device(args.device)
     except ValueError as exc:

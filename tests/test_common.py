@@ -265,7 +265,8 @@ def test_cli_main_user_error_subclass_is_one_line_exit_2(capsys):
     assert capsys.readouterr().err.splitlines() == ["error: store.json is corrupt"]
 
 
-@pytest.mark.parametrize("argv", [["--bogus"], ["--n", "abc"], ["--n"]])
+@pytest.mark.parametrize("argv", [["--bogus"], ["--n", "abc"], ["--n"], ["--n", "1_0"],
+                                  ["--n", "0x10"], ["--n", "1e3"]])
 def test_cli_main_bad_option_exits_2_with_one_error_line(capsys, argv):
     called = []
     with pytest.raises(SystemExit) as info:
@@ -277,6 +278,37 @@ def test_cli_main_bad_option_exits_2_with_one_error_line(capsys, argv):
     lines = err.splitlines()
     assert len(lines) == 1
     assert lines[0].startswith("error: ")
+
+
+def test_numbers_typed_by_users_are_plain_decimals():
+    from common.checks import decimal, decimal_integer
+
+    assert [decimal(t) for t in ("5", "-0.25", "1e-3", ".5", " 7 ", "+2.")] == [
+        5.0, -0.25, 0.001, 0.5, 7.0, 2.0]
+    assert decimal_integer("-12") == -12
+    for text in ("1_0", "0x10", "inf", "nan", "1 0", "", "1,5", "e3"):
+        with pytest.raises(ValueError, match="not a decimal number"):
+            decimal(text)
+    for text in ("1_0", "1.0", "1e3", "0x10", ""):
+        with pytest.raises(ValueError, match="not a decimal integer"):
+            decimal_integer(text)
+    parser = OneLineArgumentParser()
+    parser.add_argument("--x", type=float)
+    assert parser.parse_args(["--x", "2.5"]).x == 2.5
+
+
+def test_long_values_are_cut_and_an_error_stays_one_line(capsys):
+    from common.cli import LONGEST_VALUE, shorten
+
+    spec = "mixlu:5," * 20_000
+    message = shorten(f"--activations: {spec!r} is bad;\nsee --help")
+    assert len(message) < 2 * LONGEST_VALUE + 100 and "\n" not in message
+    assert "characters]" in message and message.endswith("is bad;\\nsee --help")
+    assert shorten("--out 'short' is not a directory") == "--out 'short' is not a directory"
+    run = raising(UserError(f"--activations: {spec!r} is not a spec"))
+    assert cli_main(make_parser(), run, []) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and len(err) < 400
 
 
 def test_cli_main_keyboard_interrupt_exits_130(capsys):

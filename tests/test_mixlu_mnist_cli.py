@@ -159,6 +159,14 @@ def test_help_documents_every_option(capsys):
     (["--activations", ""], "error: --activations: needs at least one activation spec"),
     (["--activations", "relu", "--percents", "1"], "error: give either --activations or"),
     (["--signs", "--signs-every", "0"], "error: --signs-every must be an integer in 1..1000000"),
+    (["--signs-every", "5"], "error: --signs-every needs --signs"),
+    # digit separators, hexadecimal and the like are not numbers here (Python's float()
+    # and int() take "1_0" as 10)
+    (["--percents", "0,1_0"], "error: --percents: '1_0' is not a number"),
+    (["--activations", "relu, mixlu:1_0"], "error: --activations: 'mixlu:1_0': activation "
+                                           "'mixlu': percent must be a number"),
+    (["--seeds", "1_0"], "error: argument --seeds: invalid int value: '1_0'"),
+    (["--epochs", "0x10"], "error: argument --epochs: invalid int value: '0x10'"),
     (["--activations", "minmaxout:50:0"], "error: --activations: 'minmaxout:50:0': activation "
                                           "'minmaxout': pieces must be an integer in [1, 16]"),
 ])

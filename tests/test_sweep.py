@@ -76,7 +76,9 @@ def test_parse_percents():
     assert parse_percents("0, 1,2.5") == [0.0, 1.0, 2.5]
     assert parse_percents("1,1.0000001") == [1.0, 1.0000001]  # distinct values, distinct keys
     for bad, match in (("0,x", "'x' is not a number"), ("101", "101 is outside 0..100"),
-                       ("-1", "outside"), ("", "comma-separated"), ("nan", "outside"),
+                       ("-1", "outside"), ("", "comma-separated"),
+                       ("nan", "'nan' is not a number"), ("1_0", "'1_0' is not a number"),
+                       ("0x10", "'0x10' is not a number"), ("inf", "'inf' is not a number"),
                        ("1,", "comma-separated"), ("1,1.0", "lists 1.0 twice")):
         with pytest.raises(UserError, match=match):
             parse_percents(bad)
@@ -443,3 +445,12 @@ def test_plot_ranges_stay_on_the_scale():
 def test_json_round_trip_of_results(data):
     r = train_one(RunSpec.mixlu(0, "exact", 0), data, CONFIG, tiny_builder)
     assert json.loads(json.dumps(r, allow_nan=False)) == r
+
+
+def test_a_line_break_or_bar_in_a_value_cannot_break_a_table():
+    from ann.report import markdown_table
+
+    table = markdown_table(["sweep", "command"], [["a", "python x.py --out 'dir\nwith|bar'"]])
+    lines = table.splitlines()
+    assert len(lines) == 3 and all(line.count(" | ") == 1 for line in lines[::2])
+    assert "dir with\\|bar" in table

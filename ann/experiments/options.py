@@ -32,7 +32,7 @@ from ann.executors import (
 from ann.specs import ActivationSpec, RunSpec, key_float, mixlu_grid, parse_activations
 from ann.sweep import ENGINES, make_specs
 from ann.train import resolve_device
-from common.checks import is_integer
+from common.checks import decimal, is_integer
 from common.cli import UserError
 from common.files import check_writable_dir
 
@@ -165,7 +165,7 @@ def parse_percents(text: str) -> list[float]:
     values: dict[float, str] = {}
     for item in items:
         try:
-            value = float(item)
+            value = decimal(item)
         except ValueError:
             raise UserError(f"--percents: {item!r} is not a number (in {text!r})") from None
         if not math.isfinite(value) or not 0.0 <= value <= 100.0:
