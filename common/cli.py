@@ -98,12 +98,8 @@ def cli_main(parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace]
         print(f"error: {shorten(str(exc))}", file=sys.stderr)
         return EXIT_USER
     except BrokenPipeError:
-        # the reader of stdout has gone (``| head``): stop quietly, as shell tools do,
-        # with nothing left for the interpreter to flush at exit
-        try:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        except (OSError, ValueError):
-            pass
+        # the reader of stdout has gone (``| head``): stop quietly, as shell tools do
+        _drop_stdout()
         return EXIT_BROKEN_PIPE
     except OSError as exc:
         if exc.errno is not None and exc.errno not in _ENVIRONMENT_ERRNOS:
@@ -113,6 +109,10 @@ def cli_main(parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace]
         where = f" writing {exc.filename}" if exc.filename else ""
         print(f"error: {reason}{where}; {_remedy(exc.errno)}, then rerun the same command "
               f"(finished results are kept)", file=sys.stderr)
+        try:  # what is left in a full stdout's buffer would fail again at exit
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            _drop_stdout()
         return EXIT_USER
     except KeyboardInterrupt as exc:
         note = str(exc) if isinstance(exc, Interrupted) and str(exc) else "interrupted"
@@ -136,6 +136,16 @@ def shorten(message: str) -> str:
         text = match.group()
         return f"{text[:100]}...[{len(text) - 140:,} characters]...{text[-40:]}"
     return _LONG.sub(cut, message.replace("\r", "\\r").replace("\n", "\\n"))
+
+
+def _drop_stdout() -> None:
+    """Point stdout at the null device, so that what is still buffered for a stdout
+    that cannot take it (closed pipe, full disk) does not fail again, and print a
+    second message, when the interpreter flushes it at exit."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def _remedy(number: int | None) -> str:

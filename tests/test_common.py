@@ -497,3 +497,20 @@ def test_cli_main_environment_errors_say_what_to_do(capsys, number, remedy):
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith("error: ") and f"; {remedy}" in line
     assert ("writing /out/x.json" in line) == bool(number)
+
+
+@pytest.mark.parametrize("written", ["x" * 100, "line\n" * 5000])
+def test_a_full_stdout_is_one_error_line_and_status_2(written):
+    """Stdout on /dev/full: whether the write or the final flush fails, one line and
+    status 2; nothing left over fails again when the interpreter exits (status 120)."""
+    code = ("import sys\nfrom common.cli import OneLineArgumentParser, cli_main\n"
+            f"sys.exit(cli_main(OneLineArgumentParser(), lambda a: sys.stdout.write({written!r}),"
+            " []))\n")
+    with open(os.devnull if not os.path.exists("/dev/full") else "/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-c", code], stdout=full, stderr=subprocess.PIPE,
+                              text=True, cwd=Path(__file__).resolve().parents[1], timeout=60)
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("error: No space left on device")
+    assert len(done.stderr.splitlines()) == 1, done.stderr
