@@ -18,8 +18,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ann.plots import RC, new_figure, offsets, save_figure, series_style, styled, wrap
 from ann.report import column_of, markdown_table, mean_sd, seed_stat
+from common.plotting import RC, new_figure, offsets, save_figure, series_style, styled, wrap
 from stdp_sim.regime import Regime
 
 __all__ = ["biology_signs", "signs_table", "plot_inverted", "draw_inverted", "inverted_fraction"]

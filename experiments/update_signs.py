@@ -42,15 +42,6 @@ from ann.data.datasets import (  # noqa: E402
     subtract_mean_image,
 )
 from ann.environment import environment  # noqa: E402
-from ann.plots import (  # noqa: E402
-    RC,
-    integer_ticks,
-    new_figure,
-    save_figure,
-    series_style,
-    styled,
-    wrap,
-)
 from ann.train import resolve_device  # noqa: E402
 from bridge.biology import pairing_signs, rate_verdicts  # noqa: E402
 from bridge.sign_mapping import CONVENTIONS, DEFAULT_CONVENTION  # noqa: E402
@@ -67,6 +58,15 @@ from common.files import (  # noqa: E402
     atomic_write_json,
     check_writable_dir,
     directory_argument,
+)
+from common.plotting import (  # noqa: E402
+    RC,
+    integer_ticks,
+    new_figure,
+    save_figure,
+    series_style,
+    styled,
+    wrap,
 )
 from stdp_sim.regime import Regime  # noqa: E402
 

@@ -17,16 +17,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ann.plots import (
-    RC,
-    integer_ticks,
-    new_figure,
-    offsets,
-    save_figure,
-    series_style,
-    styled,
-    wrap,
-)
 from bridge.claims.plan import PUBLISHED_MODE
 from bridge.claims.records import (
     by_share,
@@ -40,6 +30,16 @@ from bridge.claims.records import (
     modes,
     points,
     prelu_slopes,
+)
+from common.plotting import (
+    RC,
+    integer_ticks,
+    new_figure,
+    offsets,
+    save_figure,
+    series_style,
+    styled,
+    wrap,
 )
 from common.stats import exact_binomial, seed_stat
 

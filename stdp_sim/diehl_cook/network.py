@@ -126,6 +126,19 @@ def plastic_code(track_sum: bool = False, y1: str = "y1", y2: str = "y2") -> tup
 _ON_PRE, _ON_POST = plastic_code()
 
 
+def network_rules(p: DiehlCookParameters, rules: RuleAssignment | None,
+                  seed: int) -> RuleAssignment:
+    """``rules``, checked against the network's shape; ``None``: every synapse under
+    Diehl & Cook's rule (a 0 % share)."""
+    if rules is None:
+        rules = assign_rules(p.n_input, p.n_exc, 0.0, seed=seed)
+    if rules.mixed.shape != (p.n_input, p.n_exc):
+        raise ValueError(f"rules are for {rules.mixed.shape[0]} inputs x "
+                         f"{rules.mixed.shape[1]} neurons, the network has "
+                         f"{p.n_input} x {p.n_exc}")
+    return rules
+
+
 def derived_seed(*parts) -> int:
     """A 32-bit seed from any JSON-ready parts (a hash: nearby parts give unrelated
     seeds)."""
@@ -301,13 +314,7 @@ class DiehlCookNetwork:
                  rules: RuleAssignment | None = None, *, seed: int = 0):
         p = parameters or DiehlCookParameters()
         self.parameters = p
-        if rules is None:
-            rules = assign_rules(p.n_input, p.n_exc, 0.0, seed=seed)
-        if rules.mixed.shape != (p.n_input, p.n_exc):
-            raise ValueError(f"rules are for {rules.mixed.shape[0]} inputs x "
-                             f"{rules.mixed.shape[1]} neurons, the network has "
-                             f"{p.n_input} x {p.n_exc}")
-        self.rules = rules
+        self.rules = network_rules(p, rules, seed)
         self.seed = int(seed)
         self.exc, self.inh, exc_inh, inh_exc = build_layers(p)
         self.input = PoissonGroup(p.n_input, rates=np.zeros(p.n_input) * Hz, dt=p.dt,

@@ -58,11 +58,12 @@ from stdp_sim.diehl_cook.network import (
     build_layers,
     derived_seed,
     initial_weights,
+    network_rules,
     plastic_code,
     schedule_counts,
 )
 from stdp_sim.diehl_cook.parameters import DiehlCookParameters
-from stdp_sim.diehl_cook.plasticity import RuleAssignment, assign_rules
+from stdp_sim.diehl_cook.plasticity import RuleAssignment
 
 __all__ = ["ENGINES", "StandaloneNetwork", "compiler_problem", "resolve_engine",
            "project_dir", "uniform", "BUILD_VERSION", "BuildError"]
@@ -523,12 +524,7 @@ class StandaloneNetwork:
                  rules: RuleAssignment | None = None, *, seed: int = 0, chunk: int = 100):
         p = parameters or DiehlCookParameters()
         self.parameters = p
-        if rules is None:
-            rules = assign_rules(p.n_input, p.n_exc, 0.0, seed=seed)
-        if rules.mixed.shape != (p.n_input, p.n_exc):
-            raise ValueError(f"rules are for {rules.mixed.shape[0]} inputs x "
-                             f"{rules.mixed.shape[1]} neurons, the network has "
-                             f"{p.n_input} x {p.n_exc}")
+        rules = network_rules(p, rules, seed)
         if not isinstance(chunk, int) or chunk < 1:
             raise ValueError(f"chunk must be a positive integer, got {chunk!r}")
         self.rules, self.seed, self.chunk = rules, int(seed), chunk
