@@ -76,6 +76,10 @@ def cython_available() -> bool:
             log.parent.mkdir(parents=True, exist_ok=True)
             with output_to(log):  # a failing compiler prints; the warning names the log
                 _cython_ok = bool(CythonCodeObject.is_available())
+                if not _cython_ok:  # Brian2 caches its own answer now, quietly, rather
+                    from brian2.devices.device import auto_target  # than at a later
+
+                    auto_target()  # object's creation, on the terminal
         except Exception:  # noqa: BLE001 - any failure means "not available"
             _cython_ok = False
     return _cython_ok
