@@ -562,10 +562,11 @@ class RayExecutor:
         if threading.current_thread() is not threading.main_thread():
             return
         current = signal.getsignal(signal.SIGTERM)
-        if current is signal.SIG_IGN:
-            return
-        if self._sigterm is _UNSET:
+        if self._sigterm is _UNSET:  # the first call sees the process's own handler
             self._sigterm = current
+        if self._sigterm is signal.SIG_IGN:  # ignored before Ray came: ignored again
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # (ray.init may have set one)
+            return
         signal.signal(signal.SIGTERM, raise_interrupt)
 
     def _start(self, target: RayAddress | None, local_cpus: int | None) -> None:

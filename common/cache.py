@@ -10,11 +10,12 @@ cache is rebuilt when it is gone.
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 import warnings
 from pathlib import Path
 
-__all__ = ["writable_cache", "user_cache_home", "quiet_matplotlib_cache"]
+__all__ = ["writable_cache", "user_cache_home", "quiet_matplotlib_cache", "private_temp_dir"]
 
 _warned: set[str] = set()
 
@@ -32,6 +33,24 @@ def _usable(path: Path) -> bool:
     return path.is_dir() and os.access(path, os.W_OK | os.X_OK)
 
 
+def private_temp_dir() -> Path:
+    """This user's own folder in the system's temporary directory
+    (``<tmp>/neglu-stdp-<uid>``), created with mode 0700; one that exists must belong
+    to this user and be writable by nobody else (else another user could plant a
+    build there), or a fresh private folder is made instead."""
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    path = Path(tempfile.gettempdir()) / f"neglu-stdp-{uid if uid is not None else 'user'}"
+    try:
+        path.mkdir(mode=0o700, exist_ok=True)
+        info = os.lstat(path)
+    except OSError:
+        return Path(tempfile.mkdtemp(prefix="neglu-stdp-"))
+    if not stat.S_ISDIR(info.st_mode) or (uid is not None and info.st_uid != uid) or (
+            info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)):
+        return Path(tempfile.mkdtemp(prefix="neglu-stdp-"))
+    return path
+
+
 def writable_cache(path: str | Path, what: str) -> Path:
     """``path`` (created) if it can be written, else ``<tmp>/neglu-stdp-<uid>/<name>``.
 
@@ -45,8 +64,7 @@ def writable_cache(path: str | Path, what: str) -> Path:
     path = Path(path)
     if _usable(path):
         return path
-    uid = os.getuid() if hasattr(os, "getuid") else "user"
-    fallback = Path(tempfile.gettempdir()) / f"neglu-stdp-{uid}" / path.name
+    fallback = private_temp_dir() / path.name
     if not _usable(fallback):
         raise PermissionError(13, f"cannot write {what} in {path} or in {fallback}", str(path))
     if str(path) not in _warned:
@@ -65,9 +83,12 @@ def quiet_matplotlib_cache() -> None:
     if os.environ.get("MPLCONFIGDIR"):
         return
     config_home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    if _usable(config_home.expanduser() / "matplotlib"):
+    # matplotlib writes its config folder, and its font list in the cache folder
+    if all(_usable(d / "matplotlib") for d in (config_home.expanduser(), user_cache_home())):
         return
-    uid = os.getuid() if hasattr(os, "getuid") else "user"
-    fallback = Path(tempfile.gettempdir()) / f"neglu-stdp-{uid}" / "matplotlib"
+    try:
+        fallback = private_temp_dir() / "matplotlib"
+    except OSError:
+        return
     if _usable(fallback):
         os.environ["MPLCONFIGDIR"] = str(fallback)

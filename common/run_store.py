@@ -245,6 +245,7 @@ def _flock(path: Path) -> int | None | bool:
         except OSError as exc:
             if exc.errno in _NO_FLOCK:
                 os.close(fd)
+                fd = -1  # closed: the handler below must not close it again
                 if created:  # empty, and not a lock without flock: leave no trace
                     path.unlink(missing_ok=True)
                 return False
@@ -266,8 +267,9 @@ def _flock(path: Path) -> int | None | bool:
             os.close(writer)
         return fd
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.close(fd)
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(fd)
         raise
 
 

@@ -28,15 +28,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
 from brian2 import BrianLogger, prefs
 
-from common.cache import user_cache_home, writable_cache
+from common.cache import private_temp_dir, user_cache_home, writable_cache
 from stdp_sim import _checks
 
 # stdp_sim adds every object it creates to a Network at once; an object can only go
@@ -87,7 +87,10 @@ def cython_available() -> bool:
 
 def standalone_available() -> bool:
     """Whether a C++ compiler and ``make`` are on the PATH (what cpp_standalone needs)."""
-    chosen = os.environ.get("CXX", "").split()[:1]
+    try:
+        chosen = shlex.split(os.environ.get("CXX", ""))[:1]
+    except ValueError:  # an unbalanced quote: no compiler can be named by it
+        return False
     if chosen:  # the compiler the user named, or none: never another one behind its back
         has_compiler = shutil.which(chosen[0])
     else:
@@ -189,8 +192,7 @@ def output_to(path: Path):
 
 def compiler_test_log() -> Path:
     """Where :func:`cython_available` keeps the output of Brian2's test compilation."""
-    uid = os.getuid() if hasattr(os, "getuid") else "user"
-    return Path(tempfile.gettempdir()) / f"neglu-stdp-{uid}" / "compiler-test.log"
+    return private_temp_dir() / "compiler-test.log"
 
 
 _said_no_compiler = False

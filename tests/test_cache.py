@@ -23,6 +23,7 @@ def test_a_writable_cache_is_used_as_it_is(tmp_path):
 
 
 def test_an_unwritable_cache_falls_back_with_one_warning(blocked, monkeypatch, tmp_path):
+    (tmp_path / "tmp").mkdir(exist_ok=True)
     monkeypatch.setattr(cache.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
     monkeypatch.setattr(cache, "_warned", set())
     with pytest.warns(UserWarning, match="cannot be written; the build goes to") as record:
@@ -41,6 +42,7 @@ def test_the_standalone_cache_follows_xdg_and_falls_back(blocked, monkeypatch, t
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert standalone_dir() == tmp_path / "xdg" / "stdp_sim" / "cpp_standalone"
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    (tmp_path / "tmp").mkdir(exist_ok=True)
     monkeypatch.setattr(cache.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
     with pytest.warns(UserWarning, match="C\\+\\+ build cache"):
         assert standalone_dir().is_dir()
@@ -48,11 +50,28 @@ def test_the_standalone_cache_follows_xdg_and_falls_back(blocked, monkeypatch, t
 
 def test_matplotlib_gets_a_temporary_folder_only_when_its_own_is_unwritable(
         blocked, monkeypatch, tmp_path):
-    monkeypatch.delenv("MPLCONFIGDIR", raising=False)
+    monkeypatch.setenv("MPLCONFIGDIR", "")  # unset for the function, restored afterwards
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     cache.quiet_matplotlib_cache()
-    assert "MPLCONFIGDIR" not in __import__("os").environ
+    assert __import__("os").environ["MPLCONFIGDIR"] == ""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(blocked))
+    (tmp_path / "tmp").mkdir(exist_ok=True)
     monkeypatch.setattr(cache.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
     cache.quiet_matplotlib_cache()
     assert __import__("os").environ["MPLCONFIGDIR"].startswith(str(tmp_path / "tmp"))
+
+
+def test_the_temporary_fallback_is_this_users_own(monkeypatch, tmp_path):
+    """A folder another user made first (or one others may write) is not used: a
+    build or log planted there would be run or overwritten."""
+    import os
+    import stat
+
+    monkeypatch.setattr(cache.tempfile, "gettempdir", lambda: str(tmp_path))
+    mine = cache.private_temp_dir()
+    assert mine.parent == tmp_path and stat.S_IMODE(os.stat(mine).st_mode) == 0o700
+    os.chmod(mine, 0o777)  # now others could write there
+    other = cache.private_temp_dir()
+    assert other != mine and other.parent == tmp_path
+    assert stat.S_IMODE(os.stat(other).st_mode) == 0o700

@@ -241,7 +241,10 @@ def compiler_problem() -> str | None:
     if cxx in _compiler_checked:
         return _compiler_checked[cxx]
     problem = None
-    command = shlex.split(cxx)
+    try:
+        command = shlex.split(cxx)
+    except ValueError:
+        command = []
     if not command or not standalone_available():
         problem = f"no C++ compiler (CXX={cxx}) or no make found"
     else:
@@ -583,6 +586,9 @@ class StandaloneNetwork:
         if images.shape[1] != p.n_input:
             raise ValueError(f"images have {images.shape[1]} pixels, the network "
                              f"{p.n_input} inputs")
+        if len(images) == 0:  # nothing to show: no program call
+            return Presentation(np.zeros((0, p.n_exc), np.int32), np.zeros(0, np.int32),
+                                np.zeros(0, bool))
         if stream is None:
             stream = (self.seed, "call", self._calls)
             self._calls += 1
