@@ -412,7 +412,12 @@ class _progress_bar:
 
 def _run_standalone(build_and_run, directory, progress, file=None):
     from brian2 import device, set_device
+    from brian2.devices.device import all_devices
     from brian2.utils.filelock import FileLock
+
+    # a compiled program that ran in this process before (a MixSTDP network) leaves the
+    # one standalone device marked as run: start it afresh
+    all_devices["cpp_standalone"].reinit()
 
     directory = Path(directory) if directory is not None else backend.standalone_dir()
     directory.mkdir(parents=True, exist_ok=True)

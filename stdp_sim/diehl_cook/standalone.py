@@ -495,8 +495,11 @@ _PROGRAM: dict[str, _Program] = {}
 def _program(p: DiehlCookParameters, chunk: int) -> _Program:
     """The compiled program for this shape and chunk size; Brian2 holds one standalone
     project per process, so asking for another shape rebuilds (reusing its folder)."""
+    from brian2.devices.device import all_devices
+
     key = str(project_dir(p, chunk))
-    if key not in _PROGRAM:
+    built = all_devices["cpp_standalone"].project_dir  # another network's build since?
+    if key not in _PROGRAM or built is None or str(built) != key:
         _PROGRAM.clear()
         try:
             _PROGRAM[key] = _Program(p, chunk)
