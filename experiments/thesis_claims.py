@@ -161,7 +161,12 @@ def check_arguments(args: argparse.Namespace) -> None:
 def _stored_document(path: Path, what: str, problem) -> dict[str, Any]:
     """The JSON object in ``path`` (:func:`common.run_store.read_document`) for which
     ``problem(document)`` says ``""``; else one-line :class:`StoreError` naming it."""
-    document = read_document(path, what)
+    return _checked(read_document(path, what), path, what, problem)
+
+
+def _checked(document: dict[str, Any], path: Path, what: str, problem) -> dict[str, Any]:
+    """``document`` (read from ``path``) if ``problem(document)`` says ``""``; else
+    one-line :class:`StoreError` naming the file."""
     reason = problem(document)
     if reason:
         raise StoreError(f"{path} is not a {what} ({reason}); {set_aside(path)}")
@@ -329,8 +334,8 @@ def rate_experiment(out: Path, scale: str, train: bool) -> dict[str, Any] | None
     params = {"n_synapses": RATE_SYNAPSES[scale], "duration_s": 1.0, "seed": 0}
     if os.path.lexists(path):
         stored = read_document(path, "rate experiment document")
-        if stored.get("params") == params:
-            return _stored_document(path, "rate experiment document", rate_problem)
+        if stored.get("params") == params:  # (read once, checked once)
+            return _checked(stored, path, "rate experiment document", rate_problem)
     if not train:
         return None
     from bridge.biology import rate_verdicts
