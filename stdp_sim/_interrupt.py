@@ -38,20 +38,23 @@ __all__ = ["interrupts_raise", "killed_by_sigint", "build_failed"]
 _MAKE_FAILED = re.compile(r"compilation failed \(error code: (\d+)\)")
 
 
+def _make_status(exc: BaseException) -> int | None:
+    """``make``'s wait status if ``exc`` is Brian2's failed ``cpp_standalone`` build."""
+    match = _MAKE_FAILED.search(str(exc)) if isinstance(exc, RuntimeError) else None
+    return None if match is None else int(match.group(1))
+
+
 def build_failed(exc: BaseException) -> bool:
     """Whether ``exc`` is Brian2's failed ``cpp_standalone`` build."""
-    return isinstance(exc, RuntimeError) and bool(_MAKE_FAILED.search(str(exc)))
+    return _make_status(exc) is not None
 
 
 def killed_by_sigint(exc: BaseException) -> bool:
     """Whether ``exc`` is Brian2's failed ``cpp_standalone`` build whose ``make`` was
     ended by Ctrl-C (``os.system``'s wait status: killed by SIGINT, or exit 130)."""
-    if not isinstance(exc, RuntimeError):
+    status = _make_status(exc)
+    if status is None:
         return False
-    match = _MAKE_FAILED.search(str(exc))
-    if match is None:
-        return False
-    status = int(match.group(1))
     if os.WIFSIGNALED(status):
         return os.WTERMSIG(status) == signal.SIGINT
     return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 128 + signal.SIGINT
