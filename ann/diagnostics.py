@@ -73,8 +73,9 @@ def probe_images(train_x: Tensor) -> Tensor:
 
 
 def _is_position(module: nn.Module) -> bool:
-    return isinstance(module, nn.ReLU | PiecewiseLinearUnit | NoisyReLU | MinMaxout | ConvAct
-                      | MemberUnits)
+    if isinstance(module, MemberUnits):  # a stack's position is one if its units are
+        return bool(module.units) and _is_position(module.units[0])
+    return isinstance(module, nn.ReLU | PiecewiseLinearUnit | NoisyReLU | MinMaxout | ConvAct)
 
 
 def position_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -114,8 +115,8 @@ class _Inputs:
         self.count = 0  # elements per unit so far
         self.active: list[Tensor] = []  # (b, K) per chunk
         self.shape: tuple[int, ...] = ()
-        self.selected: Tensor | None = None  # Min-Maxout: (units, pieces) ever selected
-        self.convact: dict[str, Any] | None = None  # ConvAct: slope summary
+        self.selected: Tensor | None = None  # Min-Maxout: (K*units, pieces) ever selected
+        self.convact: list[dict[str, Any]] | None = None  # ConvAct: per member, slopes
 
     def add(self, x: Tensor) -> None:
         flat = x.detach().reshape(x.shape[0], x.shape[1], -1)  # (b, KC, S)
@@ -134,11 +135,15 @@ class _Inputs:
         self.active.append(active.view(x.shape[0], self.members, -1).sum(2))
         self.shape = tuple(x.shape[1:])
 
-    def add_selection(self, module: MinMaxout, x: Tensor) -> None:
-        """Mark the pieces a Min-Maxout unit selected (plain models only)."""
-        index = selected_pieces(x, module.pieces, module.min_mask)
-        chosen = F.one_hot(index.flatten(), module.pieces).bool()  # (elements, k)
-        per_unit = chosen.view(index.shape[0], module.units, -1, module.pieces).any(2).any(0)
+    def add_selection(self, modules: list[MinMaxout], parts: tuple[Tensor, ...]) -> None:
+        """Mark the pieces each member's Min-Maxout units selected on its input part."""
+        marks = []
+        for module, x in zip(modules, parts, strict=True):
+            index = selected_pieces(x, module.pieces, module.min_mask.to(x.device))
+            chosen = F.one_hot(index.flatten(), module.pieces).bool()  # (elements, k)
+            marks.append(chosen.view(index.shape[0], module.units, -1,
+                                     module.pieces).any(2).any(0))
+        per_unit = torch.cat(marks)
         self.selected = per_unit if self.selected is None else self.selected | per_unit
 
     def sd(self) -> Tensor:
@@ -148,7 +153,7 @@ class _Inputs:
 
 def _member_units(module: nn.Module, members: int) -> list[nn.Module]:
     if isinstance(module, MemberUnits):
-        return list(module.units)
+        return module.member_modules()
     return [module] * members
 
 
@@ -177,10 +182,12 @@ def unit_diagnostics(model: nn.Module, probe: Tensor, members: int = 1,
                                for u in _member_units(module, members)])
             records[index] = _Inputs(neglu, members)
         records[index].add(x)
-        if isinstance(module, MinMaxout):
-            records[index].add_selection(module, x)
-        elif isinstance(module, ConvAct) and records[index].convact is None:
-            records[index].convact = module.slope_summary(x)
+        units = _member_units(module, members)
+        if isinstance(units[0], MinMaxout):
+            records[index].add_selection(units, x.chunk(members, 1))
+        elif isinstance(units[0], ConvAct) and records[index].convact is None:
+            records[index].convact = [u.slope_summary(part)
+                                      for u, part in zip(units, x.chunk(members, 1), strict=True)]
 
     handles = [m.register_forward_pre_hook(lambda mod, inp, i=i: hook(i, mod, inp))
                for i, (_, m) in enumerate(found)]
@@ -243,12 +250,13 @@ def unit_diagnostics(model: nn.Module, probe: Tensor, members: int = 1,
             if isinstance(unit, PReLU):
                 entry["prelu"] = unit.slope_summary()
             if isinstance(unit, MinMaxout):
+                mine = rec.selected[k * unit.units : (k + 1) * unit.units]
                 entry["minmaxout"] = {
                     "pieces": unit.pieces,
-                    "idle_piece_share": float((~rec.selected.cpu()).double().mean()),
+                    "idle_piece_share": float((~mine.cpu()).double().mean()),
                 }
             if isinstance(unit, ConvAct):
-                entry["convact"] = rec.convact
+                entry["convact"] = rec.convact[k]
             pos_out.append(entry)
         for layer_name, position in feeding.items():
             layer = model.get_submodule(layer_name)

@@ -26,7 +26,12 @@ def select_rows(t: Tensor, members: int, keep: Tensor) -> Tensor:
 
 
 class MemberUnits(nn.Module):
-    """An activation position of a stack: ``units`` holds each member's own activation
-    module, in member order (a plain list, not submodules)."""
+    """A position of a stack that carries one unit per member: ``units`` holds each
+    member's own module, in member order (a plain list, not submodules)."""
 
     units: list[nn.Module]
+
+    def member_modules(self) -> list[nn.Module]:
+        """The members' own modules, as they compute now (a stack whose units hold
+        parameters copies its current ones into them first)."""
+        return list(self.units)

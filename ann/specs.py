@@ -256,15 +256,16 @@ class ActivationSpec:
 
     @property
     def stackable(self) -> bool:
-        """Whether the batched engine can stack this spec (its kind, and no dropout)."""
-        return KINDS[self.kind].stackable and not self.dropout
+        """Whether the batched engine can stack this spec (its kind's registration;
+        seeded dropout stacks with any kind)."""
+        return KINDS[self.kind].stackable
 
     @property
     def unstackable_reason(self) -> str:
         """Why :attr:`stackable` is False (one phrase)."""
         if not KINDS[self.kind].stackable:
             return f"activation kind {self.kind!r} is not stackable"
-        return "dropout is not stackable" if self.dropout else ""
+        return ""
 
     def build(self, num_units: int, mask_seed: int) -> nn.Module:
         """The module for one position of ``num_units`` units."""
@@ -416,7 +417,7 @@ register(ActivationKind(
     canonical=_relu_when("slope")))
 register(ActivationKind(
     name="prelu", params=(Param("init", _float_in(0.0, 1.0), 0.25, doc="initial slope"),),
-    build=_build_prelu, stackable=False,
+    build=_build_prelu,
     doc="PReLU, a learned negative slope per channel from INIT (He et al. 2015)"))
 register(ActivationKind(
     name="bipolar", params=(), build=_build_bipolar,
@@ -425,7 +426,7 @@ register(ActivationKind(
     name="noisy",
     params=(Param("sigma", _float_in(0.0, 1e6), 1.0, doc="noise sd"),
             Param("variance", _one_of(NOISE_VARIANCES), "fixed", doc="fixed|nair-hinton")),
-    build=_build_noisy, stackable=False, canonical=_relu_when("sigma"),
+    build=_build_noisy, canonical=_relu_when("sigma"),
     doc="max(0, x + N(0, SIGMA^2)) in training (VARIANCE nair-hinton: SIGMA^2 sigmoid(x))"))
 
 def _int_in(lo: int, hi: int, odd_or_zero: bool = False) -> Callable[[Any], int]:
@@ -457,7 +458,7 @@ register(ActivationKind(
     name="minmaxout",
     params=(Param("min_percent", _float_in(0.0, 100.0, " %"), 0.0, doc="share of Min units, %"),
             Param("pieces", _int_in(1, 16), 2, doc="affine pieces per unit")),
-    build=_build_minmaxout, stackable=False,
+    build=_build_minmaxout,
     doc="Min-Maxout: units output the max (Maxout, Goodfellow et al. 2013) or, MIN_PERCENT "
         "% of them, the min of PIECES pieces; the feeding layer widens PIECES times"))
 register(ActivationKind(
@@ -466,7 +467,7 @@ register(ActivationKind(
                   doc="0: per-unit slopes; k: depthwise k x k slope convolution"),
             Param("pos", _float_in(-1e3, 1e3), 1.0, doc="initial slope (bias) for x > 0"),
             Param("neg", _float_in(-1e3, 1e3), 0.0, doc="initial slope (bias) for x < 0")),
-    build=_build_convact, stackable=False,
+    build=_build_convact,
     doc="ConvAct: learned slopes POS for x > 0 and NEG for x < 0 per unit (KERNEL 0) or "
         "from a depthwise KERNEL x KERNEL convolution of the input; init ReLU"))
 

@@ -3,7 +3,6 @@
 Their text forms (parsing, keys, canonical forms, errors) are tested with every other
 kind's in test_specs.py."""
 
-import warnings
 
 import pytest
 import torch
@@ -150,27 +149,3 @@ def test_stackable_baselines_train_alike_in_both_engines(text):
             assert a["test_error"] == pytest.approx(b["test_error"], abs=1 / 40 + 1e-9)
 
 
-@pytest.mark.parametrize("texts, why", [
-    (["prelu"], "activation kind 'prelu' is not stackable"),
-    (["noisy:1"], "activation kind 'noisy' is not stackable"),
-    (["relu:dropout=0.5"], "dropout is not stackable"),
-    # the thesis's proposals; several runs: still one warning, each reason once
-    (["minmaxout:50:2", "convact:3"],
-     "activation kind 'convact' is not stackable; activation kind 'minmaxout' is not stackable"),
-])
-def test_unstackable_runs_fall_back_to_the_loop_in_one_warning(texts, why):
-    data = synthetic(n_train=80, n_test=20)
-    config = TrainConfig(lr=0.01, epochs=1, batch_size=40)
-    specs = [RunSpec(parse_activation(text), seed) for seed, text in enumerate(texts)]
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        results = dict(train_batched(specs, data, config, progress=False))
-    (note,) = [str(w.message) for w in caught]
-    assert note.startswith(f"{len(specs)} run(s) cannot be stacked and are trained one at a time")
-    assert note.endswith(f": {why}") and "\n" not in note
-    for spec in specs:
-        result = results[spec]
-        assert result["engine"] == "loop"
-        assert result == {**train_one(spec, data, config), "seconds": result["seconds"]}
-        # Min-Maxout widens the layer that feeds it: the count is the built model's
-        assert result["parameters"] == sum(p.numel() for p in build_model(spec).parameters())

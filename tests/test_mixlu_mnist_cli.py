@@ -317,7 +317,7 @@ def test_script_runs_as_a_program(tmp_path):
 @pytest.mark.slow
 def test_signs_in_both_engines_print_the_table_and_overhead_and_store_per_run(tmp_path,
                                                                              capsys):
-    """--signs: a stacked MixLU run and a loop-trained Min-Maxout run (not stackable) both
+    """--signs: a stacked MixLU run and a stacked Min-Maxout run (a stack of its own) both
     carry signs; the table, the overhead line and the figure come out; resume keeps them."""
     script = load_script(SCRIPT)
     data_dir = write_tiny_mnist(tmp_path / "data")
@@ -332,7 +332,7 @@ def test_signs_in_both_engines_print_the_table_and_overhead_and_store_per_run(tm
     doc = json.loads((out / "mixlu_mnist.json").read_text())
     runs = {r["activation"]: r for r in doc["runs"]}
     assert runs["mixlu10-inverted-fixed"]["engine"] == "batched"
-    assert runs["minmaxout50-2"]["engine"] == "loop"
+    assert runs["minmaxout50-2"]["engine"] == "batched"
     assert set(runs["minmaxout50-2"]["signs"]["by_unit_type"]) == {"max", "min"}
     neglu = runs["mixlu10-inverted-fixed"]["signs"]["by_unit_type"]["neglu"]
     assert neglu["inverted_fraction"] > 0 and runs["relu"]["signs"]["steps"] > 0

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ann.activations import MixLU
@@ -89,6 +90,34 @@ def test_avg_pool_ignores_padding_like_matconvnet():
 def test_max_pool_ignores_padding():
     x = -torch.ones(1, 1, 16, 16)
     torch.testing.assert_close(_pool_pad_right_bottom(x, "max"), -torch.ones(1, 1, 8, 8))
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_ceil_mode_pooling_is_the_explicit_right_bottom_padding_ties_included(layout):
+    """``ceil_mode`` clips the overhanging window exactly as padding with -inf (max) or
+    dividing sums by the counts inside (average) does, values and gradients alike; the
+    plateau makes ties, whose gradient goes to the same element."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 4, 17, 16, generator=g)
+    x[:, :, 4:11, 3:9] = 1.5  # a plateau: tied maxima
+    weights = torch.randn(3, 4, 8, 8, generator=g)
+    ones = torch.ones(1, 1, 17, 16)
+    counts = F.avg_pool2d(F.pad(ones, (0, 1, 0, 1)), 3, 2, divisor_override=1)
+    explicit = {
+        "max": lambda t: F.max_pool2d(F.pad(t.contiguous(memory_format=torch.channels_last),
+                                            (0, 1, 0, 1), value=float("-inf")), 3, 2),
+        "avg": lambda t: F.avg_pool2d(F.pad(t, (0, 1, 0, 1)), 3, 2, divisor_override=1)
+        / counts,
+    }
+    for method, reference in explicit.items():
+        grads = []
+        for pool in (lambda t, m=method: _pool_pad_right_bottom(t, m), reference):
+            t = x.clone().contiguous(memory_format=layout).requires_grad_()
+            out = pool(t)
+            (out * weights).sum().backward()
+            grads.append((out.detach(), t.grad))
+        assert torch.equal(grads[0][0], grads[1][0]), method
+        assert torch.equal(grads[0][1], grads[1][1]), method
 
 
 def test_build_model_is_deterministic_given_spec():

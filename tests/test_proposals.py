@@ -1,7 +1,7 @@
 """Min-Maxout and ConvAct units (the thesis's proposals): maths, gradients, specs, models.
 
-That the batched engine trains them by the loop, in one warning, is in test_baselines.py
-with the other kinds that cannot be stacked."""
+That the batched engine stacks them, equal to the loop, is in test_stacked_units.py.
+"""
 
 import itertools
 
@@ -171,8 +171,7 @@ def test_specs_build_widened_models_and_count_parameters():
     assert lenet5(torch.randn(2, 3, 32, 32)).shape == (2, 10)
     convact = build_model(RunSpec(parse_activation("convact:3"), 0, "lenet5"))
     assert isinstance(convact.act2, ConvAct) and convact.act2.kernel_size == 3
-    assert not parse_activation("convact").stackable
-    assert not parse_activation("minmaxout").stackable
+    assert parse_activation("convact").stackable and parse_activation("minmaxout").stackable
 
 
 def test_convact_per_unit_is_the_piecewise_linear_op():

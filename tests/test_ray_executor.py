@@ -9,6 +9,7 @@ process ids of that driver's own process tree.  The command-line cases (unreacha
 malformed addresses, impossible CPUs, signals) are tests/hostile/test_ray_faults.py.
 """
 
+import dataclasses
 import json
 import os
 import shutil
@@ -44,7 +45,7 @@ from ann.executors import (  # noqa: E402
 )
 from ann.experiments.options import check_executor_options  # noqa: E402
 from ann.run_store import RunStore  # noqa: E402
-from ann.specs import ActivationSpec, RunSpec  # noqa: E402
+from ann.specs import KINDS, ActivationSpec, RunSpec  # noqa: E402
 from ann.sweep import run_sweep, sweep_meta  # noqa: E402
 from common.cli import UserError, raise_interrupt  # noqa: E402
 
@@ -90,7 +91,11 @@ def _listening_off_loopback():
 
 
 @pytest.mark.slow
-def test_private_instance_gives_the_local_numbers_and_binds_loopback_only(tmp_path):
+def test_private_instance_gives_the_local_numbers_and_binds_loopback_only(tmp_path,
+                                                                          monkeypatch):
+    # Min-Maxout registered as not stackable: the driver plans a loop unit beside the stacks
+    monkeypatch.setitem(KINDS, "minmaxout",
+                        dataclasses.replace(KINDS["minmaxout"], stackable=False))
     data = synthetic(200, 40)
     config = MNIST_LENET.replace(epochs=2)
     local = run_sweep(SPECS, data, config, engine="batched", progress=False,

@@ -23,6 +23,7 @@ from ann.batched.layers import (
     _member_unit,
     is_activation,
 )
+from ann.batched.units import StackedUnits, is_stateful_unit
 from ann.generators import reset_generators
 from ann.members import member_view
 
@@ -43,7 +44,9 @@ def check_stackable(model: nn.Module) -> None:
     """Raise :class:`UnsupportedModel` for an activation of ``model`` that a stack
     cannot carry (the layers are checked by :func:`stack_models`)."""
     for module in model.modules():
-        if is_activation(module):
+        if is_stateful_unit(module):
+            StackedUnits([module])
+        elif is_activation(module):
             _member_unit(module)
 
 
@@ -53,7 +56,11 @@ def _own_state(module: nn.Module) -> list[str]:
 
 
 def _layer_key(module: nn.Module) -> tuple:
-    """What must agree between members at one position (activations: only that one is)."""
+    """What must agree between members at one position (slope-table activations: only
+    that one is; units with parameters or draws: their class and parameter shapes)."""
+    if is_stateful_unit(module):
+        return ("unit", type(module).__name__,
+                tuple((n, p.shape) for n, p in module.named_parameters()))
     if is_activation(module):
         return ("activation",)
     if isinstance(module, nn.Conv2d | nn.Linear):
@@ -67,15 +74,16 @@ def model_signature(model: nn.Module) -> tuple:
     signatures can be stacked together (activations may differ)."""
     return (type(model).__qualname__,
             tuple((name, _layer_key(m)) for name, m in model.named_modules()
-                  if not list(m.children()) or is_activation(m)))
+                  if not list(m.children()) or is_activation(m) or is_stateful_unit(m)))
 
 
 def stack_models(models: Sequence[nn.Module]) -> nn.Module:
     """One module that computes all ``models`` at once (see the module docstring).
 
     The result is a deep copy of ``models[0]`` whose convolutions, linear layers and
-    activations are replaced by :class:`StackedConv2d`, :class:`StackedLinear` and
-    :class:`StackedActivation`; it takes ``(B, K*C, H, W)`` (member ``k``'s images in
+    activations are replaced by :class:`StackedConv2d`, :class:`StackedLinear`,
+    :class:`StackedActivation` and (units with parameters or draws, dropout included)
+    :class:`~ann.batched.units.StackedUnits`; it takes ``(B, K*C, H, W)`` (member ``k``'s images in
     channels ``k*C .. (k+1)*C - 1``) and returns ``(B, K*classes)``, member-major.
     Parameter names are those of the members.  The models are not modified.
 
@@ -93,8 +101,12 @@ def stack_models(models: Sequence[nn.Module]) -> nn.Module:
     member_modules = [dict(m.named_modules()) for m in models]
     replacements: dict[str, nn.Module] = {}
     for name, module in template.named_modules():
+        if any(name.startswith(f"{done}.") for done in replacements if done):
+            continue  # inside a unit stacked as a whole
         peers = [mm[name] for mm in member_modules]
-        if is_activation(module):
+        if is_stateful_unit(module):
+            replacements[name] = StackedUnits(peers)
+        elif is_activation(module):
             replacements[name] = StackedActivation(peers)
         elif isinstance(module, nn.Conv2d):
             if type(module) is not nn.Conv2d:
@@ -122,8 +134,8 @@ def stack_models(models: Sequence[nn.Module]) -> nn.Module:
 
 def select_members(stacked: nn.Module, keep: Sequence[int]) -> None:
     """Keep only members ``keep`` of a :func:`stack_models` module, in place."""
-    for module in stacked.modules():
-        if isinstance(module, STACKED_TYPES):
+    for module in list(stacked.modules()):  # a stacked unit rebuilds its children
+        if isinstance(module, (*STACKED_TYPES, StackedUnits)):
             module.select_members(keep)
     stacked.stacked_members = len(keep)
 
@@ -138,6 +150,10 @@ def verify_stacked(stacked: nn.Module, models: Sequence[nn.Module], x: Tensor,
     """Check forward values and parameter gradients of ``stacked`` against each member
     on the images ``x`` (CPU, float32).  Members are compared as copies; resampling
     masks of both sides restart from their seeds first (and ``stacked``'s stay used).
+    Both sides are compared in eval mode, so noise and dropout are off: a Noisy ReLU
+    draw that lands within float rounding of zero flips a unit's gate, and with it a
+    whole channel's gradient (the draws themselves are tested against the loop by
+    training, ``tests/test_stacked_units.py``).
 
     Raises:
         UnsupportedModel: a mismatch beyond ``rtol`` (relative to the largest magnitude)
@@ -146,9 +162,19 @@ def verify_stacked(stacked: nn.Module, models: Sequence[nn.Module], x: Tensor,
     """
     k = len(models)
     gen = torch.Generator().manual_seed(0)
-    models = [copy.deepcopy(m) for m in models]
+    models = [copy.deepcopy(m).eval() for m in models]
+    was_training = stacked.training
+    stacked.eval()
     for m in (stacked, *models):  # resampling masks: both sides draw from fresh generators
         reset_generators(m)
+    try:
+        _compare(stacked, models, x, k, gen, rtol)
+    finally:
+        stacked.train(was_training)
+
+
+def _compare(stacked: nn.Module, models: Sequence[nn.Module], x: Tensor, k: int,
+             gen: torch.Generator, rtol: float) -> None:
     try:
         out = stacked(stack_input(x, k))
         if out.dim() != 2 or out.shape[1] % k:
