@@ -445,16 +445,22 @@ class MixLU(PiecewiseLinearUnit, PrivateGenerator):
         """ReLU and NegLU slope vectors and the per-unit table, on ``x``'s device and
         dtype, cached (no host-device copy per pass); rebuilt when ``neg_mask`` changes."""
         mask = self.neg_mask
-        key = (x.device, x.dtype, x.dim(), mask.data_ptr(), mask._version)
+        try:
+            key = (x.device, x.dtype, x.dim(), mask.data_ptr(), mask._version)
+        except RuntimeError:  # a buffer without storage (torch.func's vmap): no cache
+            return self._make_tables(x, mask)
         cached = self._slope_cache.get(key[:3])
         if cached is None or cached[0] != key:
-            relu = torch.tensor(SLOPES["relu"], dtype=x.dtype).to(x.device)
-            neg = torch.tensor(SLOPES[self.backward], dtype=x.dtype).to(x.device)
-            unit_neg = mask.to(x.device)[:, None] & (self.neg_fraction > 0.0)
-            table = _unit_table(x, torch.where(unit_neg, neg, relu))
-            cached = (key, (relu, neg, table))
+            cached = (key, self._make_tables(x, mask))
             self._slope_cache[key[:3]] = cached
         return cached[1]
+
+    def _make_tables(self, x: Tensor, mask: Tensor
+                     ) -> tuple[Tensor, Tensor, tuple[Tensor, ...]]:
+        relu = torch.tensor(SLOPES["relu"], dtype=x.dtype).to(x.device)
+        neg = torch.tensor(SLOPES[self.backward], dtype=x.dtype).to(x.device)
+        unit_neg = mask.to(x.device)[:, None] & (self.neg_fraction > 0.0)
+        return relu, neg, _unit_table(x, torch.where(unit_neg, neg, relu))
 
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() < 2 or x.shape[1] != self.num_units:

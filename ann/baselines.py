@@ -14,8 +14,8 @@ Each is a functional op and a thin ``nn.Module``, as ``torch.nn`` does:
 
 The piecewise-linear ones (leaky, PReLU, bipolar) are slope tables of
 :func:`ann.activations.piecewise_linear`, so the batched engine stacks leaky and
-bipolar units like any other; PReLU (learned slopes), noisy units and dropout are
-trained by the loop.
+bipolar units like any other; PReLU (learned slopes), noisy units and dropout stack as
+units with parameters or draws (:mod:`ann.batched.units`).
 """
 
 from __future__ import annotations

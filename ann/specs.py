@@ -23,8 +23,9 @@ fully connected hidden activation (:func:`ann.models.build_model`).
 Adding a kind is one :func:`register` call: its parameters, how to build its module
 for a position of ``num_units`` units, its canonical form (a spec that trains the same
 network as another, e.g. ``mixlu:0`` is ``relu``, is trained once) and whether the
-batched engine can stack it (it can stack every :class:`~ann.activations.PiecewiseLinearUnit`
-and ``nn.ReLU``; for other kinds it falls back to the loop trainer with a one-line note).
+batched engine can stack it (every registered kind can: :mod:`ann.batched.layers` and
+:mod:`ann.batched.units`; a kind registered with ``stackable=False`` is trained by the
+loop trainer after a one-line note).
 """
 
 from __future__ import annotations

@@ -45,9 +45,12 @@ from common.progress import progress_bar
 if TYPE_CHECKING:
     from ann.executors import RayExecutor
 
-__all__ = ["ENGINES", "make_specs", "sweep_meta", "run_sweep", "run_line", "present"]
+__all__ = ["ENGINES", "ENGINE_CHOICES", "make_specs", "sweep_meta", "run_sweep", "run_line",
+           "present"]
 
 ENGINES = ("batched", "loop")
+#: What a user may ask for: an engine, or ``auto`` (:mod:`ann.engine_choice`).
+ENGINE_CHOICES = ("auto", *ENGINES)
 
 
 def make_specs(activations: Iterable[ActivationSpec], seeds: int | Iterable[int],

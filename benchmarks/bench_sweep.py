@@ -11,11 +11,16 @@ over the whole sweep's time) and for all models together, how far the two
 engines' results are apart, the model's FLOPs per image (counted from its layer shapes,
 :mod:`ann.flops`), each engine's achieved GFLOP/s and the fraction of this device's fp32
 matrix-product peak that is (measured in the same process), and as its last line
-``ratio: <loop time / batched time>``.
+``ratio: <loop time / batched time>``.  With ``--peer vmap`` it also trains the sweep by
+PyTorch's ``torch.func`` model-ensembling recipe (``benchmarks/peers/``) and prints
+``vmap ratio: <vmap time / batched time>`` before it; with ``--engines loop,batched,auto``
+it times ``--engine auto``'s probe (:mod:`ann.engine_choice`) and prints what auto would
+cost against the better engine.
 
 Examples::
 
     python benchmarks/bench_sweep.py                     # CPU: 50 steps per model
+    python benchmarks/bench_sweep.py --engines loop,batched,auto --peer vmap
     python benchmarks/bench_sweep.py --device cuda --train-size 60000 --test-size 10000 \\
         --epochs 20 --loop-sample 1 --loop-epochs 1      # GPU: full Table 6 sweep
 
@@ -44,10 +49,11 @@ from ann.batched import train_batched  # noqa: E402
 from ann.checkpoint import Checkpoints, checkpoint_identity  # noqa: E402
 from ann.config import MNIST_LENET  # noqa: E402
 from ann.data import TensorData  # noqa: E402
+from ann.engine_choice import PROBE_FROM_STEPS, choose_engine  # noqa: E402
 from ann.experiments.options import parse_percents  # noqa: E402
 from ann.flops import count_flops, sgemm_gflops  # noqa: E402
 from ann.models import build_model  # noqa: E402
-from ann.specs import ActivationSpec, RunSpec, mixlu_grid  # noqa: E402
+from ann.specs import ActivationSpec, RunSpec, mixlu_grid, parse_activations  # noqa: E402
 from ann.train import resolve_device, train_one  # noqa: E402
 from common.cli import OneLineArgumentParser, UserError, cli_main  # noqa: E402
 from common.files import atomic_write_json, check_writable_dir  # noqa: E402
@@ -94,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "mixlu_mnist.py, resample for lenet5 as mixlu_cifar.py)")
     p.add_argument("--percents", default="0,1,2,3,4,5,6,7,8,9,10",
                    help="comma-separated NegLU percentages (default: Table 6)")
+    p.add_argument("--activations", default=None, metavar="SPECS",
+                   help="activation specs instead of the MixLU grid of --percents, e.g. "
+                        "'prelu, noisy:1, relu:dropout=0.5' (ann.specs)")
     p.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1 per percentage")
     p.add_argument("--backward", default="reference",
                    help="NegLU backward mode, or a comma-separated list of modes")
@@ -113,7 +122,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "(ann.batched.graph; fixed masks only); on with a CPU device runs "
                         "the same path without capture (default off)")
     p.add_argument("--engines", default="loop,batched",
-                   help="which engines to run: loop, batched or both (default both)")
+                   help="which engines to run: loop, batched or both (default both); add "
+                        "auto (with both) to time --engine auto's probe and report what it "
+                        "would cost against the better engine")
+    p.add_argument("--peer", default=None, choices=["vmap"],
+                   help="vmap: also train the sweep by PyTorch's torch.func model-ensembling "
+                        "recipe (benchmarks/peers/torch_func_ensemble.py) in this process and "
+                        "print 'vmap ratio: <vmap time / batched time>' (fixed masks, one "
+                        "backward mode)")
     p.add_argument("--loop-sample", type=int, default=None, metavar="M",
                    help="train only the first M runs with the loop and extrapolate")
     p.add_argument("--loop-epochs", type=int, default=None, metavar="E",
@@ -180,9 +196,28 @@ def check_args(args: argparse.Namespace) -> argparse.Namespace:
         raise UserError(f"--backward must list distinct modes of {', '.join(BACKWARDS)}, got "
                         f"{args.backward!r}")
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
-    if not engines or any(e not in ("loop", "batched") for e in engines):
-        raise UserError(f"--engines must list loop and/or batched, got {args.engines!r}")
+    if not engines or any(e not in ("loop", "batched", "auto") for e in engines) or (
+            "auto" in engines and not {"loop", "batched"} <= set(engines)):
+        raise UserError(f"--engines must list loop and/or batched (and auto only with both), "
+                        f"got {args.engines!r}")
     args.engines = engines
+    if args.activations is not None:
+        try:
+            args.activation_list = parse_activations(args.activations)
+        except ValueError as exc:
+            raise UserError(f"--activations: {exc}") from None
+    else:
+        args.activation_list = None
+    if args.peer == "vmap":
+        if "batched" not in engines:
+            raise UserError("--peer vmap is compared with the batched engine: keep it in "
+                            "--engines")
+        if args.mask == "resample" and args.activation_list is None:
+            raise UserError("--peer vmap needs fixed masks (--mask fixed): the torch.func "
+                            "recipe cannot draw resampled masks inside vmap")
+        if len(args.backward.split(",")) > 1:
+            raise UserError("--peer vmap runs one backward mode (one module's code for "
+                            "every member): give one --backward")
     try:
         args.device_resolved = resolve_device(args.device)
     except ValueError as exc:
@@ -249,7 +284,7 @@ def run(args: argparse.Namespace) -> dict:
     clock = time.process_time if args.timer == "cpu" else time.perf_counter
     channels, size = MODELS[args.model]
     mask = args.mask  # resolved by check_args
-    activations = mixlu_grid(args.percent_list, args.backward_list, mask)
+    activations = args.activation_list or mixlu_grid(args.percent_list, args.backward_list, mask)
     specs = [RunSpec(a, s, args.model) for a in activations for s in range(args.seeds)]
     n_train = args.train_size or args.steps * args.batch_size
     data = synthetic_data(n_train, args.test_size, channels, size).to(device)
@@ -262,8 +297,10 @@ def run(args: argparse.Namespace) -> dict:
                                  f", {torch.get_num_threads()} threads)"))
     print(f"timer: {'CPU seconds of this process' if args.timer == 'cpu' else 'wall clock'}; "
           f"load average before: {_load()}")
+    what = (f"activations {args.activations}" if args.activation_list else
+            f"percents {args.percents}; backward {args.backward}")
     print(f"torch {torch.__version__}; model {args.model}, mask {mask}; {len(specs)} runs "
-          f"(percents {args.percents}; backward {args.backward}; {args.seeds} seed(s)); "
+          f"({what}; {args.seeds} seed(s)); "
           f"{n_train} training images x {args.epochs} epoch(s), batch {args.batch_size} "
           f"({math.ceil(n_train / args.batch_size)} steps/epoch), {args.test_size} test images")
     cuda_graph = args.cuda_graph == "on"
@@ -310,6 +347,10 @@ def run(args: argparse.Namespace) -> dict:
                    batched_images_per_s_per_model_over_sweep=images / batched_time)
         statuses = [r["status"] for r in results["batched"].values()]
         print(f"batched runs: {statuses.count('ok')} ok, {statuses.count('diverged')} diverged")
+    if "auto" in args.engines:
+        out.update(_auto_cost(specs, data, config, device, clock, out))
+    if args.peer == "vmap":
+        out.update(_vmap_peer(specs, data, config, device, clock, results, out))
     if args.checkpoint_cost:
         out.update(_checkpoint_cost(specs, data, config, device, args, clock))
     if "loop" in results and "batched" in results and args.loop_epochs in (None, args.epochs):
@@ -338,6 +379,8 @@ def run(args: argparse.Namespace) -> dict:
     if args.json:
         atomic_write_json(args.json, out)
     print(f"load average after: {_load()}")
+    if "vmap_ratio" in out:
+        print(f"vmap ratio: {out['vmap_ratio']:.2f}")
     if "ratio" in out:
         print(f"ratio: {out['ratio']:.2f}")
     return out
@@ -369,6 +412,51 @@ def _arithmetic_lines(spec: RunSpec, image_shape, n_train: int, args, out: dict,
     print(f"sgemm (fp32 2048 x 2048 in this process{threads}): {peak:.1f} GFLOP/s; "
           + "; ".join(parts) + " of it")
     return found
+
+
+def _auto_cost(specs, data, config, device, clock, out: dict) -> dict:
+    """Time ``--engine auto`` on this sweep as a sweep command decides it (a probe from
+    :data:`~ann.engine_choice.PROBE_FROM_STEPS` training steps on, else batched), and
+    a probe forced at any size; auto's cost is its probe plus the chosen engine's
+    measured time, printed against the better engine."""
+    best = min(out["loop_seconds"], out["batched_seconds"])
+    found = {}
+    for label, probe_from in (("auto", PROBE_FROM_STEPS), ("auto, probe forced", 0)):
+        start = clock()
+        choice = choose_engine(specs, data, config, None, device, probe_from=probe_from)
+        _sync(device)
+        probe = clock() - start
+        total = probe + out[f"{choice.engine}_seconds"]
+        print(f"{label}: {choice.line()}; {probe:.2f} s + {choice.engine} "
+              f"{out[f'{choice.engine}_seconds']:.2f} s = {total:.2f} s, "
+              f"{100 * (total / best - 1):+.1f} % against the better engine ({best:.2f} s)")
+        key = "auto" if probe_from else "auto_forced"
+        found.update({f"{key}_engine": choice.engine, f"{key}_probe_seconds": probe,
+                      f"{key}_over_best": total / best})
+    return found
+
+
+def _vmap_peer(specs, data, config, device, clock, results, out: dict) -> dict:
+    """Train the sweep by the torch.func recipe (the peer); time it against batched."""
+    from benchmarks.peers.torch_func_ensemble import train_vmap
+
+    try:
+        start = clock()
+        peer = train_vmap(specs, data, config, device)
+        _sync(device)
+        seconds = clock() - start
+    except ValueError as exc:
+        raise UserError(f"--peer vmap: {exc}") from None
+    runs = len(specs)
+    images = data.train_size * config.epochs
+    print(_speed_line("vmap", seconds, images, runs) + " (torch.func stack_module_state + "
+          "functional_call + vmap(grad), one torch.optim.SGD; no diagnostics)")
+    batched = results["batched"]
+    diff = max(abs(peer[s][k] - batched[s][k]) for s in specs
+               for k in ("train_error", "test_error") if batched[s]["status"] == "ok")
+    print(f"largest |vmap - batched| final train/test error over runs: {diff:.4f}")
+    return {"vmap_seconds": seconds, "vmap_ratio": seconds / out["batched_seconds"],
+            "vmap_max_error_difference": diff}
 
 
 @contextlib.contextmanager

@@ -58,12 +58,11 @@ from torch.optim import optimizer as optim_hooks
 
 from ann.activations import MixLU
 from ann.batched.layers import (
-    StackedActivation,
     StackedConv2d,
     StackedLinear,
 )
 from ann.diagnostics import position_modules
-from ann.members import member_view
+from ann.members import MemberUnits, member_view
 from ann.minmaxout import MinMaxout
 from ann.unit_types import UNIT_TYPES, unit_type
 from bridge.derivative import effective_derivative
@@ -261,11 +260,11 @@ class UpdateSignMonitor:
                 return
             z, out = z.detach(), output.detach()
             k = self.members
-            units = module.units if isinstance(module, StackedActivation) else [module] * k
+            units = module.member_modules() if isinstance(module, MemberUnits) else [module] * k
             if len(units) != k:
                 raise ValueError(f"activation {name!r} holds {len(units)} members, the "
                                  f"monitor was made for {k}")
-            pieces = module.pieces if isinstance(module, MinMaxout) else 1
+            pieces = units[0].pieces if isinstance(units[0], MinMaxout) else 1
             zs, outs = z.chunk(k, 1), out.chunk(k, 1)
             types = [element_types(u, zm, om) for u, zm, om in zip(units, zs, outs, strict=True)]
             pending = _Pending(z=z, types=types, pieces=pieces)

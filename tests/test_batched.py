@@ -274,6 +274,31 @@ def test_bench_sweep_runs_both_engines_and_reports_the_ratio(capsys):
     assert any(line.startswith("sgemm (fp32 2048 x 2048") for line in printed)
 
 
+def test_bench_sweep_times_auto_and_the_torch_func_peer_beside_the_engines(capsys):
+    bench_sweep = load_script(ROOT / "benchmarks" / "bench_sweep.py")
+    out = bench_sweep.run(bench_sweep.parse_args([
+        "--device", "cpu", "--steps", "2", "--test-size", "50", "--percents", "0,5,10",
+        "--engines", "loop,batched,auto", "--peer", "vmap"]))
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed[-1] == f"ratio: {out['ratio']:.2f}"
+    assert printed[-2] == f"vmap ratio: {out['vmap_ratio']:.2f}"
+    assert out["vmap_ratio"] == pytest.approx(out["vmap_seconds"] / out["batched_seconds"])
+    assert out["vmap_max_error_difference"] <= 2 / 50  # the same runs, float rounding apart
+    # 3 runs x 2 steps: no probe as a sweep command decides it; a forced one probes
+    assert out["auto_engine"] == "batched" and out["auto_probe_seconds"] < 1
+    assert out["auto_forced_engine"] in ("batched", "loop")
+    assert sum(line.startswith("auto") for line in printed) == 2
+
+
+def test_bench_sweep_takes_any_activation_kind(capsys):
+    bench_sweep = load_script(ROOT / "benchmarks" / "bench_sweep.py")
+    out = bench_sweep.run(bench_sweep.parse_args([
+        "--device", "cpu", "--steps", "2", "--test-size", "50",
+        "--activations", "prelu, noisy:1, relu:dropout=0.5", "--seeds", "2"]))
+    assert out["runs"] == 6 and out["max_error_difference"] <= 2 / 50
+    assert "activations prelu, noisy:1, relu:dropout=0.5" in capsys.readouterr().out
+
+
 def test_profile_sweep_names_the_top_operators_of_both_engines(capsys):
     profile_sweep = load_script(ROOT / "benchmarks" / "profile_sweep.py")
     assert profile_sweep.main(["--steps", "1", "--percents", "0,5", "--top", "3"]) == 0
@@ -303,6 +328,11 @@ def test_profile_sweep_names_the_top_operators_of_both_engines(capsys):
     (["--json", "/proc/x/out.json"], "error: --json's folder '/proc/x' is not a writable"),
     (["--device", "mps"], "error: --device: device must be"),
     (["--model", "lenet5", "--cuda-graph", "on"], "error: --cuda-graph on needs fixed masks"),
+    (["--engines", "auto"], "error: --engines must list loop and/or batched (and auto only"),
+    (["--activations", "bogus"], "error: --activations: 'bogus': unknown activation kind"),
+    (["--model", "lenet5", "--peer", "vmap"], "error: --peer vmap needs fixed masks"),
+    (["--peer", "vmap", "--backward", "exact,inverted"], "error: --peer vmap runs one backward"),
+    (["--peer", "vmap", "--engines", "loop"], "error: --peer vmap is compared with the batched"),
 ])
 def test_bench_sweep_bad_options_are_one_line_exit_2(argv, message, capsys, monkeypatch):
     bench_sweep = load_script(ROOT / "benchmarks" / "bench_sweep.py")

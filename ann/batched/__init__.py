@@ -1,6 +1,7 @@
 """Batched sweep engine: train K models of one architecture at once, as one computation.
 
 Modules, one job each: :mod:`~ann.batched.layers` (stacked layers),
+:mod:`~ann.batched.units` (stacked units with parameters or draws),
 :mod:`~ann.batched.stacking` (stacking models), :mod:`~ann.batched.memory` (how many
 members a stack holds), :mod:`~ann.batched.engine` (training stacks),
 :mod:`~ann.batched.graph` (a stack's step replayed from a CUDA graph).
@@ -15,10 +16,15 @@ tensor holding all K members' copies, member-major along dimension 0, and
   ``k`` in channels ``k*C .. (k+1)*C - 1``, so member ``k`` only ever sees its own
   batch and its own filters;
 - each ``nn.Linear`` becomes one batched matrix product (``torch.baddbmm``);
-- each activation (``nn.ReLU`` or any :class:`~ann.activations.PiecewiseLinearUnit`:
-  NegLU, MixLU) becomes one call of :func:`~ann.activations.piecewise_linear` over the
-  ``K*C`` stacked units, with the members' own slope tables (every member's mask *and*
-  backward mode: exact, reference or inverted);
+- each slope-table activation (``nn.ReLU`` or a :class:`~ann.activations.PiecewiseLinearUnit`
+  without parameters: NegLU, MixLU, leaky, bipolar) becomes one call of
+  :func:`~ann.activations.piecewise_linear` over the ``K*C`` stacked units, with the
+  members' own slope tables (every member's mask *and* backward mode: exact,
+  reference or inverted);
+- each unit with learned parameters or draws (PReLU, ConvAct, Min-Maxout, Noisy ReLU,
+  seeded dropout) becomes a :class:`~ann.batched.units.StackedUnits`: one module over
+  all members' units with their parameters stacked, or each member's own module on its
+  own channel block, drawing from its own generator;
 - pools, padding and other channel-wise code in the model's ``forward`` run
   unchanged on the stacked tensor (the model's own ``forward`` is reused).
 
@@ -50,8 +56,8 @@ in the loop trainer's order (test passes in its chunks of 1000), so the masks ar
 loop's masks.
 
 Specs whose model cannot be stacked (a kind registered as not stackable, a resampling
-MixLU without a seed, a unit with learned parameters, layers other than
-``Conv2d``/``Linear``/activations/stateless pools, or a stacked model that
+MixLU or a unit that draws without a seed, layers other than
+``Conv2d``/``Linear``/activations/units/stateless pools, or a stacked model that
 fails the built-in forward/gradient check against its members) are trained by
 :func:`ann.train.train_one` instead, with a warning that says so.
 
@@ -77,6 +83,7 @@ _EXPORTS = {
     "plan_chunks": "ann.batched.memory",
     "UnsupportedModel": "ann.batched.layers",
     "StackedActivation": "ann.batched.layers",
+    "StackedUnits": "ann.batched.units",
     "StackedConv2d": "ann.batched.layers",
     "StackedLinear": "ann.batched.layers",
     "stack_models": "ann.batched.stacking",

@@ -18,7 +18,7 @@ from ann.executors import EXECUTORS
 from ann.experiments.options import SweepOptions
 from ann.experiments.runner import Experiment
 from ann.specs import activations_help
-from ann.sweep import ENGINES
+from ann.sweep import ENGINE_CHOICES
 from common.files import directory_argument
 
 __all__ = ["add_sweep_arguments", "add_experiment_arguments"]
@@ -77,8 +77,10 @@ def add_sweep_arguments(
              "rerunning the same command resumes, skipping finished runs; one process at a "
              "time (default: nothing written)")
     parser.add_argument(
-        "--engine", default="batched", choices=list(ENGINES),
-        help="batched: train all runs at once (ann/batched/); loop: one model at a time "
+        "--engine", default="auto", choices=list(ENGINE_CHOICES),
+        help="auto: the faster of the two for this sweep, from a short timed probe of both "
+             "(ann/engine_choice.py; a resumed sweep keeps the engine in its sweep.json); "
+             "batched: train all runs at once (ann/batched/); loop: one model at a time "
              "(default: %(default)s)")
     parser.add_argument(
         "--executor", default="local", choices=list(EXECUTORS),

@@ -30,7 +30,7 @@ from ann.executors import (
     parse_address,
 )
 from ann.specs import ActivationSpec, RunSpec, key_float, mixlu_grid, parse_activations
-from ann.sweep import ENGINES, make_specs
+from ann.sweep import ENGINE_CHOICES, make_specs
 from ann.train import resolve_device
 from common.checks import decimal, is_integer
 from common.cli import UserError
@@ -74,7 +74,8 @@ class SweepOptions:
         out: directory of the run store and the JSON, CSV and PNG (``None``: nothing
             written, no resume).
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:N``.
-        engine: ``batched`` or ``loop``.
+        engine: ``auto`` (the faster of the two for this sweep, from a short timed
+            probe: :mod:`ann.engine_choice`), ``batched`` or ``loop``.
         executor, ray_address, ray_cpus_per_task, ray_gpus_per_task: where the runs
             train (:mod:`ann.executors`).
         quick: the experiment's demo settings for options left ``None``.
@@ -97,7 +98,7 @@ class SweepOptions:
     mixlu_positions: str | Sequence[int] | None = None
     out: Path | None = None
     device: str = "auto"
-    engine: str = "batched"
+    engine: str = "auto"
     executor: str = "local"
     ray_address: str | None = None
     ray_cpus_per_task: int = 1
@@ -205,8 +206,9 @@ def check_options(options: SweepOptions) -> None:
                         f"{options.backward!r}")
     if options.mask not in MASK_MODES:
         raise UserError(f"--mask must be one of {', '.join(MASK_MODES)}, got {options.mask!r}")
-    if options.engine not in ENGINES:
-        raise UserError(f"--engine must be one of {', '.join(ENGINES)}, got {options.engine!r}")
+    if options.engine not in ENGINE_CHOICES:
+        raise UserError(f"--engine must be one of {', '.join(ENGINE_CHOICES)}, got "
+                        f"{options.engine!r}")
     if options.activations is not None and options.percents is not None:
         raise UserError("give either --activations or the --percents grid, not both")
     if options.activations is not None:

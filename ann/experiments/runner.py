@@ -26,6 +26,7 @@ from torch import nn
 from ann.activations import BACKWARDS, MASK_MODES
 from ann.config import TrainConfig
 from ann.data.datasets import TensorData
+from ann.engine_choice import choose_engine
 from ann.environment import environment
 from ann.executors import TaskFailed
 from ann.experiments.options import (
@@ -39,10 +40,10 @@ from ann.report import column_of
 from ann.run_store import RunStore, StoreError
 from ann.specs import ActivationSpec, RunSpec, is_plain_relu
 from ann.step_observer import Observer
-from ann.sweep import present, run_sweep, sweep_meta
+from ann.sweep import ENGINES, present, run_sweep, sweep_meta
 from ann.train import resolve_device
 from common.cli import UserError
-from common.run_store import set_aside
+from common.run_store import read_document, set_aside
 
 __all__ = ["Experiment", "check_store_layout", "stored_results"]
 
@@ -208,20 +209,22 @@ def _run(experiment: Experiment, options: SweepOptions, observer: Observer | Non
             extra = {**experiment.settings(data, options), "mask": mask}
             if observer is not None:
                 extra["observer"] = observer.identity()
+            engine = _resolve_engine(options, specs, data, config,
+                                     experiment.build_model(options), device, env, out)
             store = None
             if options.out is not None:
                 store = RunStore(options.out,
-                                 sweep_meta(stem, data, config, options.engine, **extra),
+                                 sweep_meta(stem, data, config, engine, **extra),
                                  provenance=env)
             out(f"config: {config.to_dict()}")
             activations = list(dict.fromkeys(s.activation for s in specs))
             out(f"runs: {len(specs)} ({len(activations)} activations x {options.seeds} "
-                f"seeds), engine {options.engine}, device {device}"
+                f"seeds), engine {engine}, device {device}"
                 + ("" if options.out else "; no --out: nothing saved, no resume"))
             executor = make_executor(options)
             try:
                 results = run_sweep(specs, data, config, experiment.build_model(options),
-                                    device=device, engine=options.engine, store=store,
+                                    device=device, engine=engine, store=store,
                                     progress=not options.no_progress,
                                     verbose=options.verbose, observer=observer,
                                     executor=executor)
@@ -240,7 +243,7 @@ def _run(experiment: Experiment, options: SweepOptions, observer: Observer | Non
             "dataset_info": data.info,
             "config": config.to_dict(),
             **extra,
-            "engine": options.engine,
+            "engine": engine,
         }
     elapsed = time.perf_counter() - started
     out("")
@@ -257,6 +260,25 @@ def _run(experiment: Experiment, options: SweepOptions, observer: Observer | Non
         out("")
         out("wrote " + ", ".join(str(p) for p in written))
     return document
+
+
+def _resolve_engine(options: SweepOptions, specs, data, config, build_model, device,
+                    env: dict[str, Any], out: Callable[[str], None]) -> str:
+    """The engine of this sweep: the one asked for; under ``auto``, the one a resumed
+    store's ``sweep.json`` records, else the probe's choice (:mod:`ann.engine_choice`),
+    which goes into ``env`` (the store's provenance) and prints one line."""
+    if options.engine != "auto":
+        return options.engine
+    if options.out is not None and (options.out / "sweep.json").is_file():
+        stored = read_document(options.out / "sweep.json", "sweep.json").get("engine")
+        if stored in ENGINES:
+            out(f"engine: auto keeps {stored}, the engine recorded in "
+                f"{options.out / 'sweep.json'}")
+            return stored
+    choice = choose_engine(specs, data, config, build_model, device)
+    out(choice.line())
+    env["engine_choice"] = choice.record()
+    return choice.engine
 
 
 def check_store_layout(out: Path, outputs: Sequence[str] = ()) -> None:
