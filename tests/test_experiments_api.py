@@ -86,7 +86,7 @@ def test_every_study_sweep_runs_the_options_its_command_states(scale):
     ({"seeds": 0}, "--seeds must be an integer in 1..1000, got 0"),
     ({"seeds": True}, "--seeds must be an integer"),
     ({"backward": "forward"}, "--backward must be one of exact, reference, inverted, all"),
-    ({"engine": "fast"}, "--engine must be one of batched, loop"),
+    ({"engine": "fast"}, "--engine must be one of auto, batched, loop"),
     ({"percents": "1,x"}, "--percents: 'x' is not a number"),
     ({"dataset": "imagenet"}, "unknown dataset 'imagenet'"),
 ])

@@ -104,15 +104,11 @@ def _check_members(units: Sequence[nn.Module]) -> None:
     for u, s in zip(units, shapes, strict=True):
         if type(u) is not kind or s != shapes[0]:
             raise UnsupportedModel(f"units of different types or shapes at one position: "
-                               f"{kind.__name__} and {type(u).__name__}")
+                                   f"{kind.__name__} and {type(u).__name__}")
         if hasattr(u, "seed") and hasattr(u, "generator_states") and u.seed is None:
             raise UnsupportedModel(
                 f"{type(u).__name__} with seed=None draws from the global generator, whose "
                 f"order of draws a stack cannot reproduce; give it a seed")
-        if getattr(u, "kernel_size", 0) and isinstance(u, ConvAct):
-            conv = u.pos_conv
-            if conv.padding_mode != "zeros":
-                raise UnsupportedModel(f"ConvAct with padding mode {conv.padding_mode!r}")
 
 
 class StackedUnits(MemberUnits):
@@ -158,7 +154,7 @@ class StackedUnits(MemberUnits):
         self._parameters, self._buffers, self._modules = {}, {}, {}
         if any(True for _, m in units[0].named_children()):
             raise UnsupportedModel(f"{type(units[0]).__name__} has submodules; it cannot run "
-                               f"per member")
+                                   f"per member")
         for name, _ in units[0].named_parameters(recurse=False):
             self.register_parameter(name, nn.Parameter(_cat([getattr(u, name) for u in units])))
 
