@@ -176,18 +176,19 @@ def unit_diagnostics(model: nn.Module, probe: Tensor, members: int = 1,
 
     def hook(index: int, module: nn.Module, inputs: tuple[Tensor, ...]) -> None:
         x = inputs[0]
+        units = _member_units(module, members)
         if records[index] is None:  # unit types need the channel count of the input
             c = x.shape[1] // members
             neglu = torch.cat([unit_types(u, c).get("neglu", torch.zeros(c, dtype=torch.bool))
-                               for u in _member_units(module, members)])
+                               for u in units])
             records[index] = _Inputs(neglu, members)
         records[index].add(x)
-        units = _member_units(module, members)
+        parts = x.chunk(members, 1)
         if isinstance(units[0], MinMaxout):
-            records[index].add_selection(units, x.chunk(members, 1))
+            records[index].add_selection(units, parts)
         elif isinstance(units[0], ConvAct) and records[index].convact is None:
             records[index].convact = [u.slope_summary(part)
-                                      for u, part in zip(units, x.chunk(members, 1), strict=True)]
+                                      for u, part in zip(units, parts, strict=True)]
 
     handles = [m.register_forward_pre_hook(lambda mod, inp, i=i: hook(i, mod, inp))
                for i, (_, m) in enumerate(found)]

@@ -3,8 +3,10 @@
 Neither engine is faster everywhere: the batched engine gains where a stack's small
 matrix products and per-step Python run once for K members (LeNet on CPU: 1.56x the
 loop, ``benchmarks/bench_sweep.py``), and can lose where every member's work is already
-large convolutions and per-element mask draws (LeNet5 with resampled masks on CPU was
-0.74x before its pooling was fixed; see ``benchmarks/RESULTS.md``).  The probe measures
+large convolutions and per-element mask draws (LeNet5 with resampled masks on CPU:
+0.74x, then 0.97x once its pooling was fixed; on the offline study's Fashion-MNIST
+LeNet5 sweep the probe timed stacks of 3 at 0.59x the loop and chose the loop; see
+``benchmarks/RESULTS.md``).  The probe measures
 instead of guessing: it plans the sweep's stacks as the batched engine would, takes the
 largest, and trains it for one short epoch of :data:`PROBE_STEPS` steps on the sweep's
 own data (its first images, test images in the sweep's proportion), once stacked and

@@ -83,8 +83,9 @@ def stack_models(models: Sequence[nn.Module]) -> nn.Module:
     The result is a deep copy of ``models[0]`` whose convolutions, linear layers and
     activations are replaced by :class:`StackedConv2d`, :class:`StackedLinear`,
     :class:`StackedActivation` and (units with parameters or draws, dropout included)
-    :class:`~ann.batched.units.StackedUnits`; it takes ``(B, K*C, H, W)`` (member ``k``'s images in
-    channels ``k*C .. (k+1)*C - 1``) and returns ``(B, K*classes)``, member-major.
+    :class:`~ann.batched.units.StackedUnits`; it takes ``(B, K*C, H, W)`` (member
+    ``k``'s images in channels ``k*C .. (k+1)*C - 1``) and returns ``(B, K*classes)``,
+    member-major.
     Parameter names are those of the members.  The models are not modified.
 
     Raises:
