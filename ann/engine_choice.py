@@ -12,9 +12,10 @@ largest, and trains it for one short epoch of :data:`PROBE_STEPS` steps on the s
 own data (its first images, test images in the sweep's proportion), once stacked and
 once as its first member alone by the loop, each after a warm-up step; the engine with
 the smaller time per run wins.  Ties go to the batched engine.  A sweep whose runs
-cannot be stacked at all uses the loop without a probe, and a sweep of fewer than
-:data:`PROBE_FROM_STEPS` training steps in all (a demo, a test) trains batched without
-one.
+cannot be stacked at all uses the loop without a probe.  A sweep of fewer than
+:data:`PROBE_FROM_STEPS` training steps in all (a demo, a test) is decided without one,
+by the measured cost model of :data:`CPU_LOOP_MODELS`: the loop for LeNet5 on CPU, else
+the batched engine.
 
 The probe costs a few seconds (LeNet: 2-4 s on the 2-core CPU) and trains nothing that
 is kept.  Its choice and its timings go into ``sweep.json`` (``provenance``), and a
@@ -41,12 +42,13 @@ from ann.specs import RunSpec
 from ann.sweep_plan import plan_units
 from ann.train import train_one
 
-__all__ = ["PROBE_STEPS", "PROBE_FROM_STEPS", "EngineChoice", "choose_engine", "probe_data"]
+__all__ = ["PROBE_STEPS", "PROBE_FROM_STEPS", "CPU_LOOP_MODELS", "EngineChoice",
+           "choose_engine", "probe_data"]
 
 #: Training steps of the probe's epoch (each engine).
 PROBE_STEPS = 8
 #: Training steps of a whole sweep (runs x epochs x steps per epoch) from which a probe
-#: is made; a smaller sweep costs about what the probe would, and trains batched.
+#: is made; a smaller sweep costs about what the probe would (:func:`_without_probe`).
 PROBE_FROM_STEPS = 2000
 
 
@@ -83,18 +85,33 @@ def probe_data(data: TensorData, config: TrainConfig, steps: int = PROBE_STEPS) 
                       name=f"{data.name} (engine probe)")
 
 
+#: Models whose stacks were measured slower than the loop on CPU, for sweeps too small to
+#: probe: LeNet5, ``bench_sweep.py --model lenet5 --percents 0,0.25,0.5,1,2,3 --steps
+#: 20`` at 0.75-0.97x the loop (idle, 2026-12-04); LeNet was 1.56-1.93x.  On a GPU both
+#: stacked faster (H200: 8.17x and 1.77x, ``benchmarks/gpu_check.sh``).
+CPU_LOOP_MODELS = ("lenet5",)
+
+
+def _without_probe(specs: Sequence[RunSpec], device: torch.device) -> tuple[str, str]:
+    """The engine of a sweep too small to probe, from the measured cost model above."""
+    if device.type == "cpu" and specs and all(s.model in CPU_LOOP_MODELS for s in specs):
+        return "loop", f"{specs[0].model} stacks were measured slower than the loop on CPU"
+    return "batched", "stacks were measured faster here"
+
+
 def choose_engine(specs: Sequence[RunSpec], data: TensorData, config: TrainConfig,
                   build_model: Callable[[RunSpec], nn.Module] | None = None,
                   device: torch.device | str = "cpu", steps: int = PROBE_STEPS,
                   probe_from: int = PROBE_FROM_STEPS) -> EngineChoice:
     """The faster engine for training ``specs`` (module docstring); a sweep of fewer
-    than ``probe_from`` training steps in all trains batched without a probe."""
+    than ``probe_from`` training steps in all is decided without a probe."""
     device = torch.device(device)
     total = len(specs) * config.epochs * math.ceil(data.train_size / config.batch_size)
     if total < probe_from:
-        return EngineChoice("batched", f"a sweep of {total:,} training steps in all is too "
-                                       f"small to be worth a probe (one is made from "
-                                       f"{probe_from:,})")
+        engine, why = _without_probe(specs, device)
+        return EngineChoice(engine, f"a sweep of {total:,} training steps in all is too "
+                                    f"small to be worth a probe (one is made from "
+                                    f"{probe_from:,}); {why}")
     build = build_model or default_build_model
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the sweep itself says which runs fall back

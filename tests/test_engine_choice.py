@@ -31,7 +31,13 @@ def test_a_small_sweep_trains_batched_without_a_probe(monkeypatch):
     choice = choose_engine(SPECS, synthetic(60, 20), CONFIG)
     assert choice.engine == "batched" and choice.probe == {}
     assert choice.line() == ("engine: auto chose batched: a sweep of 9 training steps in all "
-                             "is too small to be worth a probe (one is made from 2,000)")
+                             "is too small to be worth a probe (one is made from 2,000); "
+                             "stacks were measured faster here")
+    lenet5 = [RunSpec.mixlu(p, "reference", 0, "resample", "lenet5") for p in (0, 5)]
+    data = synthetic(60, 20, size=32, channels=3)
+    choice = choose_engine(lenet5, data, CONFIG)
+    assert choice.engine == "loop" and choice.probe == {}
+    assert choice.reason.endswith("lenet5 stacks were measured slower than the loop on CPU")
 
 
 def test_a_sweep_without_a_stack_uses_the_loop():
