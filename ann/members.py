@@ -10,6 +10,8 @@ it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from torch import Tensor, nn
 
 __all__ = ["member_view", "select_rows", "MemberUnits"]
@@ -35,3 +37,23 @@ class MemberUnits(nn.Module):
         """The members' own modules, as they compute now (a stack whose units hold
         parameters copies its current ones into them first)."""
         return list(self.units)
+
+    def reset_draws(self) -> None:
+        """Restart the members' private generators from their seeds (as new modules)."""
+        for unit in self.units:
+            if hasattr(unit, "reset_draws"):
+                unit.reset_draws()
+
+    def generator_states(self) -> list[dict[str, Tensor]]:
+        """Each member's generator states (empty for units that do not draw)."""
+        return [u.generator_states() if hasattr(u, "generator_states") else {}
+                for u in self.units]
+
+    def load_generator_states(self, states: Sequence[dict[str, Tensor]]) -> None:
+        """Restore :meth:`generator_states` of the same members."""
+        if len(states) != len(self.units):
+            raise ValueError(f"{len(states)} member generator states for {len(self.units)} "
+                             f"members")
+        for unit, state in zip(self.units, states, strict=True):
+            if hasattr(unit, "load_generator_states"):
+                unit.load_generator_states(state)

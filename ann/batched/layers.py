@@ -100,25 +100,6 @@ class StackedActivation(MemberUnits):
         """True when a member draws fresh slopes on every pass."""
         return not all(u.per_unit for u in self.units)
 
-    def reset_draws(self) -> None:
-        """Restart the resampling members' generators from their seeds (as new modules)."""
-        for unit in self.units:
-            if isinstance(unit, MixLU):
-                unit.reset_draws()
-
-    def generator_states(self) -> list[dict[str, Tensor]]:
-        """Each member's resample generator states (empty for other units)."""
-        return [u.generator_states() if isinstance(u, MixLU) else {} for u in self.units]
-
-    def load_generator_states(self, states: Sequence[dict[str, Tensor]]) -> None:
-        """Restore :meth:`generator_states` of the same members."""
-        if len(states) != len(self.units):
-            raise ValueError(f"{len(states)} member generator states for {len(self.units)} "
-                             f"members")
-        for unit, state in zip(self.units, states, strict=True):
-            if isinstance(unit, MixLU):
-                unit.load_generator_states(state)
-
     def select_members(self, keep: Sequence[int]) -> None:
         """Keep only members ``keep`` (in that order)."""
         self.units = [self.units[i] for i in keep]

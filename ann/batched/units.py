@@ -180,26 +180,6 @@ class StackedUnits(MemberUnits):
                 p.copy_(member_view(params[name], k)[i].to(p.device))
         return list(self.units)
 
-    def reset_draws(self) -> None:
-        """Restart the members' generators from their seeds (as new modules)."""
-        for unit in self.units:
-            if hasattr(unit, "reset_draws"):
-                unit.reset_draws()
-
-    def generator_states(self) -> list[dict[str, Tensor]]:
-        """Each member's generator states (empty for units that do not draw)."""
-        return [u.generator_states() if hasattr(u, "generator_states") else {}
-                for u in self.units]
-
-    def load_generator_states(self, states: Sequence[dict[str, Tensor]]) -> None:
-        """Restore :meth:`generator_states` of the same members."""
-        if len(states) != len(self.units):
-            raise ValueError(f"{len(states)} member generator states for {len(self.units)} "
-                             f"members")
-        for unit, state in zip(self.units, states, strict=True):
-            if hasattr(unit, "load_generator_states"):
-                unit.load_generator_states(state)
-
     def select_members(self, keep: Sequence[int]) -> None:
         """Keep only members ``keep`` (in that order); parameters become new tensors."""
         units = self.member_modules()
