@@ -20,7 +20,9 @@ each side of zero, with forward slopes and (possibly different) backward slopes 
 may vary per unit or per element.  ReLU, the three NegLU backwards, MixLU and Leaky
 ReLU are slope tables of it (:data:`SLOPES`), and the batched sweep engine evaluates
 the stacked units of many runs through the same op, so both engines share one copy
-of the maths.
+of the maths.  A MixLU whose mask is drawn afresh on every pass is that op with
+per-element tables chosen by the mask; :func:`mixlu_masked` computes exactly the same
+from the bool mask alone, without building the tables (both engines use it).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from torch import Tensor, nn
 from common.checks import is_integer
 
 __all__ = [
-    "BACKWARDS", "MASK_MODES", "Slopes", "SLOPES", "piecewise_linear", "neglu",
+    "BACKWARDS", "MASK_MODES", "Slopes", "SLOPES", "piecewise_linear", "mixlu_masked", "neglu",
     "smooth_neglu", "PiecewiseLinearUnit", "PrivateGenerator", "NegLU", "MixLU", "random_subset",
     "neg_unit_count", "unit_mask", "resample_neg_count",
 ]
@@ -136,6 +138,58 @@ def piecewise_linear(
     fpos, fneg = _as_slope(fpos, x), _as_slope(fneg, x)
     gpos, gneg = _as_slope(gpos, x).detach(), _as_slope(gneg, x).detach()
     return _PiecewiseLinear.apply(x, fpos, fneg, gpos, gneg)
+
+
+class _MaskedMixLU(torch.autograd.Function):
+    """:func:`piecewise_linear` with ReLU slopes where ``neg`` is False and NegLU slopes
+    (forward ``(0, 1)``, backward ``(gpos, gneg)``) where it is True, from the mask."""
+
+    @staticmethod
+    def forward(x: Tensor, neg: Tensor, gpos: Tensor | None, gneg: Tensor | None) -> Tensor:
+        # x * 1 where the element's forward slope is 1, x * 0 where it is 0: the same
+        # products as piecewise_linear's, signed zeros included
+        return x * torch.logical_xor(x > 0, neg)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, neg, gpos, gneg = inputs
+        ctx.save_for_backward(x, neg, gpos, gneg)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        x, neg, gpos, gneg = ctx.saved_tensors
+        if not ctx.needs_input_grad[0]:
+            return None, None, None, None
+        pos = x > 0
+        if gpos is None:  # the NegLU elements pass the gradient as the ReLU ones do
+            return grad * pos, None, None, None
+        slope = torch.where(pos, torch.where(neg, gpos, 1.0),
+                            torch.where(x < 0, torch.where(neg, gneg, 0.0), 0.0))
+        return grad * slope, None, None, None
+
+
+def mixlu_masked(x: Tensor, neg: Tensor, gpos: Tensor | None = None,
+                 gneg: Tensor | None = None) -> Tensor:
+    """MixLU with its NegLU elements given by a bool mask: ``min(0, x)`` where ``neg``
+    is True, ``max(0, x)`` elsewhere.
+
+    Equal bit for bit to :func:`piecewise_linear` with the per-element slope tables
+    ``where(neg, NegLU slopes, ReLU slopes)``, but it keeps the one-byte mask instead
+    of four float tables (measured: ``benchmarks/bench_sweep.py --model lenet5``).
+
+    Args:
+        x: the input.
+        neg: bool, broadcastable to ``x``: the NegLU elements.
+        gpos, gneg: the NegLU elements' backward slopes for ``x > 0`` / ``x < 0``
+            (tensors broadcastable to ``x``, e.g. one per unit); ``None`` for both:
+            ReLU's ``(1, 0)``, the ``"reference"`` backward, which needs no mask in the
+            backward pass.  The ReLU elements always use ``(1, 0)``.
+    """
+    if (gpos is None) != (gneg is None):
+        raise ValueError("give both gpos and gneg, or neither")
+    if gpos is not None:
+        gpos, gneg = _as_slope(gpos, x).detach(), _as_slope(gneg, x).detach()
+    return _MaskedMixLU.apply(x, neg, gpos, gneg)
 
 
 def neglu(x: Tensor, backward: str = "exact") -> Tensor:
@@ -462,12 +516,22 @@ class MixLU(PiecewiseLinearUnit, PrivateGenerator):
         unit_neg = mask.to(x.device)[:, None] & (self.neg_fraction > 0.0)
         return relu, neg, _unit_table(x, torch.where(unit_neg, neg, relu))
 
+    def neg_backward(self, x: Tensor) -> tuple[Tensor, Tensor] | tuple[None, None]:
+        """The NegLU elements' backward slopes ``(gpos, gneg)`` for :func:`mixlu_masked`
+        (on ``x``'s device and dtype); ``(None, None)`` when they are ReLU's."""
+        if SLOPES[self.backward][2:] == SLOPES["relu"][2:]:
+            return None, None
+        neg = self._tables(x)[1]
+        return neg[2], neg[3]
+
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() < 2 or x.shape[1] != self.num_units:
             raise ValueError(
                 f"MixLU expects input of shape (N, {self.num_units}, *), got {tuple(x.shape)}"
             )
-        return super().forward(x)
+        if self.per_unit:
+            return super().forward(x)
+        return mixlu_masked(x, self.element_mask(x), *self.neg_backward(x))
 
     def extra_repr(self) -> str:
         text = (f"num_units={self.num_units}, neg_fraction={self.neg_fraction}, "

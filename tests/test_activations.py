@@ -12,6 +12,7 @@ from ann.activations import (
     SLOPES,
     MixLU,
     NegLU,
+    mixlu_masked,
     neg_unit_count,
     neglu,
     piecewise_linear,
@@ -186,6 +187,46 @@ def test_mixlu_resample_draws_per_element_masks_reproducibly():
     assert not torch.equal(first, second)  # a fresh mask each pass
     b = MixLU(20, 0.1, mask="resample", seed=4)
     assert torch.equal(b(x), first)  # the same seed gives the same sequence of masks
+
+
+@pytest.mark.parametrize("backward", BACKWARDS)
+def test_mixlu_masked_equals_piecewise_linear_with_element_tables(backward):
+    # the resampled MixLU's op: the bool mask alone must give exactly what the four
+    # per-element slope tables give, values, signed zeros and gradients
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.randn(6, 5, 4, 4, generator=g)
+    x0[0, 0, 0, :2] = 0.0
+    neg = torch.rand(x0.shape, generator=g) < 0.3
+    upstream = torch.randn(x0.shape, generator=g)
+    relu, negs = (torch.tensor(SLOPES[k]) for k in ("relu", backward))
+    tables = [torch.where(neg, negs[i], relu[i]) for i in range(4)]
+    x1, x2 = x0.clone().requires_grad_(), x0.clone().requires_grad_()
+    want = piecewise_linear(x1, *tables)
+    gpos_gneg = (None, None) if backward == "reference" else (negs[2], negs[3])
+    got = mixlu_masked(x2, neg, *gpos_gneg)
+    want.backward(upstream)
+    got.backward(upstream)
+    assert torch.equal(got, want) and torch.equal(got.signbit(), want.signbit())
+    assert torch.equal(x2.grad, x1.grad) and torch.equal(x2.grad.signbit(), x1.grad.signbit())
+    assert torch.equal(got, torch.where(neg, x0.clamp(max=0), x0.clamp(min=0)))
+    with pytest.raises(ValueError, match="gpos and gneg"):
+        mixlu_masked(x0, neg, negs[2], None)
+
+
+@pytest.mark.parametrize("backward", BACKWARDS)
+def test_resampled_mixlu_uses_its_mask_as_the_slope_tables(backward):
+    # the module's fast path against its own slopes() (the same draw: equal generators)
+    x1 = (torch.randn(8, 30, 3, 3, generator=torch.Generator().manual_seed(1))
+          ).requires_grad_()
+    x2 = x1.detach().clone().requires_grad_()
+    a = MixLU(30, 0.2, backward=backward, mask="resample", seed=3)
+    b = MixLU(30, 0.2, backward=backward, mask="resample", seed=3)
+    want = piecewise_linear(x1, *a.slopes(x1))
+    got = b(x2)
+    up = torch.randn(x1.shape, generator=torch.Generator().manual_seed(2))
+    want.backward(up)
+    got.backward(up)
+    assert torch.equal(got, want) and torch.equal(x2.grad, x1.grad)
 
 
 @pytest.mark.parametrize("fraction", [0.03, 0.5, 0.9, 1.0])

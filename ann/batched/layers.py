@@ -5,7 +5,9 @@
 - :class:`StackedLinear`: K ``nn.Linear`` as one batched matrix product;
 - :class:`StackedActivation`: K members' activations as one call of
   :func:`ann.activations.piecewise_linear` over the concatenated slope tables of the
-  members' own units, so a stacked unit computes exactly what the member's module does.
+  members' own units (of :func:`ann.activations.mixlu_masked` over their concatenated
+  masks, when ReLUs and MixLUs draw masks), so a stacked unit computes exactly what the
+  member's module does.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from ann.activations import SLOPES, MixLU, PiecewiseLinearUnit, piecewise_linear
+from ann.activations import SLOPES, MixLU, PiecewiseLinearUnit, mixlu_masked, piecewise_linear
 from ann.members import MemberUnits, select_rows
 
 __all__ = [
@@ -73,7 +75,9 @@ class StackedActivation(MemberUnits):
     :func:`~ann.activations.piecewise_linear` once.  Per-unit tables are computed once
     and cached; a resampling member draws its fresh per-element mask from its own
     seeded generator on every pass, in the member's own order, so forward values and
-    gradients equal those of the members' modules bit for bit.
+    gradients equal those of the members' modules bit for bit.  When every member is a
+    ReLU or a MixLU, a pass that draws concatenates the members' bool masks instead of
+    four float tables each (:func:`~ann.activations.mixlu_masked`).
 
     The input is ``(B, K*C, *)``, member ``k``'s units at ``k*C .. (k+1)*C - 1``.
 
@@ -94,6 +98,7 @@ class StackedActivation(MemberUnits):
         self.units = units  # a plain list: not submodules, so no state_dict entries
         self.num_units = sizes.pop() if sizes else None
         self._cache: dict[tuple, tuple[Tensor, ...]] = {}
+        self._mixlu = all(isinstance(u, ReLUUnit | MixLU) for u in units)
 
     @property
     def resamples(self) -> bool:
@@ -127,11 +132,41 @@ class StackedActivation(MemberUnits):
                 self._cache[key] = tuple(torch.cat(col, 1).contiguous()
                                          for col in zip(*tables, strict=True))
             return piecewise_linear(x, *self._cache[key])
+        if self._mixlu:
+            neg = torch.cat([self._member_neg(i, p).expand_as(p) for i, p in enumerate(parts)],
+                            1)
+            return mixlu_masked(x, neg, *self._neg_backward(c, x))
         tables = []
         for i, part in enumerate(parts):
             slopes = self._member_slopes(i, part)
             tables.append(tuple(t.expand_as(part) for t in slopes))
         return piecewise_linear(x, *(torch.cat(col, 1) for col in zip(*tables, strict=True)))
+
+    def _member_neg(self, i: int, part: Tensor) -> Tensor:
+        """Member ``i``'s NegLU elements of this pass (a fresh draw when it resamples)."""
+        unit = self.units[i]
+        if isinstance(unit, MixLU) and not unit.per_unit:
+            return unit.element_mask(part)
+        shape = (1, part.shape[1]) + (1,) * (part.dim() - 2)
+        if isinstance(unit, MixLU):
+            return (unit.neg_mask & (unit.neg_fraction > 0.0)).to(part.device).view(shape)
+        return torch.zeros(shape, dtype=torch.bool, device=part.device)
+
+    def _neg_backward(self, c: int, x: Tensor) -> tuple[Tensor, Tensor] | tuple[None, None]:
+        """The NegLU elements' backward slopes per unit of the stack, for
+        :func:`~ann.activations.mixlu_masked` (cached); ``(None, None)`` when every
+        member's are ReLU's."""
+        key = ("neg_backward", c, x.device, x.dtype, x.dim())
+        if key not in self._cache:
+            pairs = [SLOPES[u.backward][2:] if isinstance(u, MixLU) else SLOPES["relu"][2:]
+                     for u in self.units]
+            if all(p == SLOPES["relu"][2:] for p in pairs):
+                self._cache[key] = (None, None)
+            else:
+                table = torch.tensor(pairs, dtype=x.dtype).repeat_interleave(c, 0).to(x.device)
+                shape = (1, -1) + (1,) * (x.dim() - 2)
+                self._cache[key] = (table[:, 0].reshape(shape), table[:, 1].reshape(shape))
+        return self._cache[key]
 
     def extra_repr(self) -> str:
         return f"members={len(self.units)}, units={self.num_units}"
