@@ -53,7 +53,7 @@ from bridge.claims.records import rate_problem, spiking_problem  # noqa: E402
 from bridge.claims.report import build_report, label_scale, summary_table  # noqa: E402
 from bridge.sweep_signs import run_with_signs  # noqa: E402
 from common.checks import is_within  # noqa: E402
-from common.cli import OneLineArgumentParser, UserError, cli_main  # noqa: E402
+from common.cli import OneLineArgumentParser, UserError, cli_main, raise_interrupt  # noqa: E402
 from common.environment import environment  # noqa: E402
 from common.files import (  # noqa: E402
     atomic_write_json,
@@ -503,17 +503,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return document
 
 
-def _terminate(signum, frame) -> None:
-    raise KeyboardInterrupt("terminated; rerun the same command to resume (finished runs "
-                            "are kept)")
-
-
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status (2 for user errors).  SIGTERM
     stops the study as Ctrl-C does, so its wall time up to then is kept."""
     if threading.current_thread() is not threading.main_thread():
         return cli_main(build_parser(), run, argv)
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    previous = signal.signal(signal.SIGTERM, raise_interrupt)
     try:
         return cli_main(build_parser(), run, argv)
     finally:

@@ -63,8 +63,11 @@ def check_points_inside(ax) -> int:
     n = 0
     for line in ax.get_lines():
         xs, ys = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
-        if line.get_transform() != ax.transData:  # axhline: axes coordinates in x
-            xs = np.full_like(ys, x0)
+        if line.get_transform() != ax.transData:  # axhline / axvline: one coordinate
+            if np.ptp(ys) == 0:                      # in axes units (0 to 1)
+                xs = np.full_like(ys, x0)
+            else:
+                ys = np.full_like(xs, y0)
         assert np.all((x0 <= xs) & (xs <= x1)), (line.get_label(), xs, (x0, x1))
         assert np.all((y0 <= ys) & (ys <= y1)), (line.get_label(), ys, (y0, y1))
         n += len(ys)
@@ -402,3 +405,27 @@ def test_mixstdp_figures_share_one_colour_scale_and_keep_legends_off_the_data(tm
     for name, fig in (("a", accuracy), ("f", fields), ("w", weights)):
         path = plots.save_figure(fig, tmp_path / f"{name}.png")
         check_png(fig, path)
+
+
+def test_stdp_windows_figure_in_the_shared_style(tmp_path):
+    # the STDP learning windows (experiments/stdp_table.py): the toolkit's resolution
+    # and fonts, the legend off the panels, every simulated point inside its panel
+    from brian2 import ms
+
+    from stdp_sim.plots import draw_windows, plot_windows
+    from stdp_sim.rule import preset
+    from stdp_sim.window import pairing_dw
+
+    grid = np.linspace(-50.0, 50.0, 11)
+    windows = {name: {"delta_t_ms": grid.tolist(), "n_pairings": 60,
+                      "dw": np.asarray(pairing_dw(preset(name), grid * ms, 60)).tolist()}
+               for name in ("hebbian", "anti_hebbian")}
+    fig = draw_windows(windows)
+    check_layout(fig)
+    for ax in fig.axes[:2]:
+        assert check_points_inside(ax) > 11
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["hebbian", "anti_hebbian"]
+    path = plot_windows(tmp_path / "w.png", windows)
+    check_png(draw_windows(windows), path)
+    with pytest.raises(ValueError, match="at least one preset"):
+        draw_windows({})
