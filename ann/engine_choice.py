@@ -1,21 +1,20 @@
 """``--engine auto``: the faster engine for a sweep, chosen from a short timed probe.
 
 Neither engine is faster everywhere: the batched engine gains where a stack's small
-matrix products and per-step Python run once for K members (LeNet on CPU: 1.56x the
-loop, ``benchmarks/bench_sweep.py``), and can lose where every member's work is already
-large convolutions and per-element mask draws (LeNet5 with resampled masks on CPU:
-0.74x, then 0.97x once its pooling was fixed; on the offline study's Fashion-MNIST
-LeNet5 sweep the probe timed stacks of 3 at 0.59x the loop and chose the loop; see
-``benchmarks/RESULTS.md``).  The probe measures
-instead of guessing: it plans the sweep's stacks as the batched engine would, takes the
-largest, and trains it for one short epoch of :data:`PROBE_STEPS` steps on the sweep's
-own data (its first images, test images in the sweep's proportion), once stacked and
-once as its first member alone by the loop, each after a warm-up step; the engine with
-the smaller time per run wins.  Ties go to the batched engine.  A sweep whose runs
-cannot be stacked at all uses the loop without a probe.  A sweep of fewer than
-:data:`PROBE_FROM_STEPS` training steps in all (a demo, a test) is decided without one,
-by the measured cost model of :data:`CPU_LOOP_MODELS`: the loop for LeNet5 on CPU, else
-the batched engine.
+matrix products and per-step Python run once for K members (LeNet on CPU: 1.56-1.93x
+the loop, ``benchmarks/bench_sweep.py``), and gains little where every member's work is
+already large convolutions and per-element mask draws (LeNet5 with resampled masks on
+CPU, in stacks of one member since 2026-12-04: 1.20-1.25x; it was 0.74x in stacks of
+two before its pooling and the masked MixLU op were fixed; see
+``benchmarks/RESULTS.md``).  The probe measures instead of guessing: it plans the
+sweep's stacks as the batched engine would, takes the largest, and trains it for one
+short epoch of :data:`PROBE_STEPS` steps on the sweep's own data (its first images,
+test images in the sweep's proportion), once stacked and once as its first member
+alone by the loop, each after a warm-up step; the engine with the smaller time per run
+wins.  Ties go to the batched engine.  A sweep whose runs cannot be stacked at all uses
+the loop without a probe.  A sweep of fewer than :data:`PROBE_FROM_STEPS` training
+steps in all (a demo, a test) is decided without one: the batched engine, measured at
+least as fast on both benchmark cases.
 
 The probe costs a few seconds (LeNet: 2-4 s on the 2-core CPU) and trains nothing that
 is kept.  Its choice and its timings go into ``sweep.json`` (``provenance``), and a
@@ -42,7 +41,7 @@ from ann.specs import RunSpec
 from ann.sweep_plan import plan_units
 from ann.train import train_one
 
-__all__ = ["PROBE_STEPS", "PROBE_FROM_STEPS", "CPU_LOOP_MODELS", "EngineChoice",
+__all__ = ["PROBE_STEPS", "PROBE_FROM_STEPS", "EngineChoice",
            "choose_engine", "probe_data"]
 
 #: Training steps of the probe's epoch (each engine).
@@ -85,20 +84,6 @@ def probe_data(data: TensorData, config: TrainConfig, steps: int = PROBE_STEPS) 
                       name=f"{data.name} (engine probe)")
 
 
-#: Models whose stacks were measured slower than the loop on CPU, for sweeps too small to
-#: probe: LeNet5, ``bench_sweep.py --model lenet5 --percents 0,0.25,0.5,1,2,3 --steps
-#: 20`` at 0.75-0.97x the loop (idle, 2026-12-04); LeNet was 1.56-1.93x.  On a GPU both
-#: stacked faster (H200: 8.17x and 1.77x, ``benchmarks/gpu_check.sh``).
-CPU_LOOP_MODELS = ("lenet5",)
-
-
-def _without_probe(specs: Sequence[RunSpec], device: torch.device) -> tuple[str, str]:
-    """The engine of a sweep too small to probe, from the measured cost model above."""
-    if device.type == "cpu" and specs and all(s.model in CPU_LOOP_MODELS for s in specs):
-        return "loop", f"{specs[0].model} stacks were measured slower than the loop on CPU"
-    return "batched", "stacks were measured faster here"
-
-
 def choose_engine(specs: Sequence[RunSpec], data: TensorData, config: TrainConfig,
                   build_model: Callable[[RunSpec], nn.Module] | None = None,
                   device: torch.device | str = "cpu", steps: int = PROBE_STEPS,
@@ -108,17 +93,16 @@ def choose_engine(specs: Sequence[RunSpec], data: TensorData, config: TrainConfi
     device = torch.device(device)
     total = len(specs) * config.epochs * math.ceil(data.train_size / config.batch_size)
     if total < probe_from:
-        engine, why = _without_probe(specs, device)
-        return EngineChoice(engine, f"a sweep of {total:,} training steps in all is too "
-                                    f"small to be worth a probe (one is made from "
-                                    f"{probe_from:,}); {why}")
+        return EngineChoice("batched", f"a sweep of {total:,} training steps in all is too "
+                                       f"small to be worth a probe (one is made from "
+                                       f"{probe_from:,}); stacks were measured faster here")
     build = build_model or default_build_model
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the sweep itself says which runs fall back
         units = plan_units(list(specs), data, config, build, device)
-    stacks = [u for u in units if u.kind == "stack" and len(u.specs) > 1]
+    stacks = [u for u in units if u.kind == "stack"]
     if not stacks:
-        return EngineChoice("loop", "no two runs of this sweep stack together")
+        return EngineChoice("loop", "no run of this sweep can be stacked")
     members = list(max(stacks, key=lambda u: len(u.specs)).specs)
     small = probe_data(data.to(device), config, steps)
     one_epoch = config.replace(epochs=1)

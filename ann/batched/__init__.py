@@ -65,7 +65,8 @@ K is split into chunks that fit memory (:func:`plan_chunks`): an estimate of byt
 per member against a budget (the process's memory budget on CPU, by default half the
 available RAM, ``NEGLU_STDP_MEMORY_BUDGET`` to set it; 80 % of free GPU memory on CUDA)
 and a cap ``max_members`` (on CPU by default :data:`CPU_STACK_BYTES`, since small
-stacks keep their activations in cache).  The stacks are planned from the specs (one
+stacks keep their activations in cache, and one member alone from
+:data:`CPU_SOLO_BYTES` a member, LeNet5).  The stacks are planned from the specs (one
 model built per distinct model and activation, then dropped), and each stack's models
 are built when it trains; a sweep whose single member does not fit the budget is
 refused in one line (:class:`~common.data.budget.MemoryBudgetError`).
@@ -77,6 +78,7 @@ from common.lazy import lazy_exports
 #: ``import ann.batched.layers`` loads no trainer, and ``train_batched`` (which plans
 #: stacks and loop runs alike) lives in :mod:`ann.sweep_plan`, above this package.
 _EXPORTS = {
+    "CPU_SOLO_BYTES": "ann.batched.memory",
     "CPU_STACK_BYTES": "ann.batched.memory",
     "member_bytes": "ann.batched.memory",
     "memory_budget_bytes": "ann.batched.memory",

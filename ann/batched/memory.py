@@ -4,8 +4,8 @@ K members are split into stacks that fit memory (:func:`plan_chunks`): an estima
 of bytes per member (:func:`member_bytes`) against a budget
 (:func:`memory_budget_bytes`: the process's memory budget on CPU, by default half the
 available RAM; 80 % of free GPU memory on CUDA) and a cap (on CPU by default
-:data:`CPU_STACK_BYTES`, since small stacks keep their activations in cache).  The
-plan is made before any member's model is built (:func:`ann.sweep_plan.plan_units`).
+:data:`CPU_STACK_BYTES`, since small stacks keep their activations in cache, and one
+member alone from :data:`CPU_SOLO_BYTES` a member: LeNet5).  The plan is made before any member's model is built (:func:`ann.sweep_plan.plan_units`).
 """
 
 from __future__ import annotations
@@ -19,17 +19,25 @@ from torch import Tensor, nn
 
 from common.data.budget import MEMORY_BUDGET_ENV, memory_budget
 
-__all__ = ["CPU_STACK_BYTES", "member_bytes", "memory_budget_bytes", "plan_chunks",
+__all__ = ["CPU_SOLO_BYTES", "CPU_STACK_BYTES", "member_bytes", "memory_budget_bytes", "plan_chunks",
            "stack_cap"]
 
 #: Default size of one stack on CPU, in estimated training bytes (:func:`member_bytes`):
 #: past a few members the stacked activations outgrow the cache and every member gets
 #: slower, so on CPU a stack holds at most ``CPU_STACK_BYTES // member_bytes`` members
-#: (LeNet: 7, LeNet5: 2).  Measured with ``bench_sweep.py --timer cpu --threads 1``
-#: (CPU seconds, 1 thread): LeNet, 11 runs x 30 steps, stacks of 2: 12.4 s, 3: 11.0,
-#: 4: 11.6, 6: 11.2, 11: 14.8, the plain loop 19.2-19.9; LeNet5, 10 steps of a stack,
-#: per member: stacks of 1: 1.27 s, 2: 0.98, 3: 1.15, 6: 1.70.
+#: (LeNet: 7).  Measured with ``bench_sweep.py --timer cpu --threads 1`` (CPU seconds,
+#: 1 thread): LeNet, 11 runs x 30 steps, stacks of 2: 12.4 s, 3: 11.0, 4: 11.6, 6: 11.2,
+#: 11: 14.8, the plain loop 19.2-19.9.  Again on 2 threads, 2026-12-04 (idle), 11 runs x
+#: 50 steps, ``--max-members`` 4, 5, 6, 7: 6.99-7.21, 7.11-7.17, 6.71-7.74 and
+#: 7.05-7.58 s, the same within the noise.
 CPU_STACK_BYTES = 300 * 2**20
+#: On CPU a member of at least this many bytes trains in a stack of its own: its
+#: convolutions are large enough that a grouped convolution over several members gains
+#: nothing, while the stack's own copies cost.  Measured on LeNet5 (118 MiB a member),
+#: ``bench_sweep.py --model lenet5 --percents 0,0.25,0.5,1,2,3 --steps 20`` (2 threads,
+#: idle, 2026-12-04, three runs each): stacks of 1 member 1.20-1.25x the loop, of 2
+#: members 1.09-1.13x; 3 and 6 members took 7.57 and 10.52 s against 7.01 s for 2.
+CPU_SOLO_BYTES = 100 * 2**20
 
 
 def member_bytes(model: nn.Module, x: Tensor, batch_size: int) -> int:
@@ -95,7 +103,8 @@ def plan_chunks(n: int, per_member: int, budget: int, max_members: int | None) -
 
 def stack_cap(per_member: int, device: torch.device, max_members: int | None) -> int | None:
     """Most members per stack: ``max_members`` if given, else on CPU as many as fit
-    :data:`CPU_STACK_BYTES` (at least one), else no cap (memory-bound only)."""
+    :data:`CPU_STACK_BYTES` (at least one; one for a member of :data:`CPU_SOLO_BYTES`
+    or more), else no cap (memory-bound only)."""
     if max_members is None and device.type == "cpu":
-        return max(1, CPU_STACK_BYTES // per_member)
+        return 1 if per_member >= CPU_SOLO_BYTES else max(1, CPU_STACK_BYTES // per_member)
     return max_members
