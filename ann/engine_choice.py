@@ -129,7 +129,8 @@ def choose_engine(specs: Sequence[RunSpec], data: TensorData, config: TrainConfi
     per_run_loop = seconds["loop"]
     engine = "batched" if per_run_batched <= per_run_loop else "loop"
     ratio = per_run_loop / per_run_batched
-    reason = (f"a stack of {len(members)} runs took {per_run_batched:.3f} s per run for "
+    runs = f"{len(members)} run" + ("s" if len(members) > 1 else "")
+    reason = (f"a stack of {runs} took {per_run_batched:.3f} s per run for "
               f"{small.train_size} training images, the loop {per_run_loop:.3f} s "
               f"(loop/batched {ratio:.2f}; probe {sum(seconds.values()):.1f} s)")
     probe = {"members": len(members), "train_images": small.train_size,

@@ -55,6 +55,7 @@ def test_one_member_stacks_are_probed_against_the_loop(monkeypatch):
     # LeNet5's stacks hold one member on CPU: the probe still times them
     choice = choose_engine(SPECS[:1], synthetic(60, 20), CONFIG, probe_from=0)
     assert choice.engine in ("batched", "loop") and choice.probe["members"] == 1
+    assert choice.reason.startswith("a stack of 1 run took ")
 
 
 @pytest.mark.parametrize("slow, chosen", [("loop", "batched"), ("batched", "loop")])
