@@ -15,8 +15,8 @@ from ann.batched.memory import (
     memory_budget_bytes,
     stack_cap,
 )
-from ann.models import build_model
 from ann.config import MNIST_LENET
+from ann.models import build_model
 from ann.specs import RunSpec, parse_activations
 from ann.sweep import make_specs, run_sweep
 from ann.sweep_plan import plan_units, train_batched

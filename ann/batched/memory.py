@@ -5,7 +5,8 @@ of bytes per member (:func:`member_bytes`) against a budget
 (:func:`memory_budget_bytes`: the process's memory budget on CPU, by default half the
 available RAM; 80 % of free GPU memory on CUDA) and a cap (on CPU by default
 :data:`CPU_STACK_BYTES`, since small stacks keep their activations in cache, and one
-member alone from :data:`CPU_SOLO_BYTES` a member: LeNet5).  The plan is made before any member's model is built (:func:`ann.sweep_plan.plan_units`).
+member alone from :data:`CPU_SOLO_BYTES` a member: LeNet5).  The plan is made before
+any member's model is built (:func:`ann.sweep_plan.plan_units`).
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from torch import Tensor, nn
 
 from common.data.budget import MEMORY_BUDGET_ENV, memory_budget
 
-__all__ = ["CPU_SOLO_BYTES", "CPU_STACK_BYTES", "member_bytes", "memory_budget_bytes", "plan_chunks",
-           "stack_cap"]
+__all__ = ["CPU_SOLO_BYTES", "CPU_STACK_BYTES", "member_bytes", "memory_budget_bytes",
+           "plan_chunks", "stack_cap"]
 
 #: Default size of one stack on CPU, in estimated training bytes (:func:`member_bytes`):
 #: past a few members the stacked activations outgrow the cache and every member gets
