@@ -1,20 +1,20 @@
 """``--engine auto``: the faster engine for a sweep, chosen from a short timed probe.
 
 Neither engine is faster everywhere: the batched engine gains where a stack's small
-matrix products and per-step Python run once for K members (LeNet on CPU: 1.56-1.93x
-the loop, ``benchmarks/bench_sweep.py``), and gains little where every member's work is
-already large convolutions and per-element mask draws (LeNet5 with resampled masks on
-CPU, in stacks of one member since 2026-12-04: 1.20-1.25x; it was 0.74x in stacks of
-two before its pooling and the masked MixLU op were fixed; see
-``benchmarks/RESULTS.md``).  The probe measures instead of guessing: it plans the
-sweep's stacks as the batched engine would, takes the largest, and trains it for one
-short epoch of :data:`PROBE_STEPS` steps on the sweep's own data (its first images,
-test images in the sweep's proportion), once stacked and once as its first member
-alone by the loop, each after a warm-up step; the engine with the smaller time per run
-wins.  Ties go to the batched engine.  A sweep whose runs cannot be stacked at all uses
-the loop without a probe.  A sweep of fewer than :data:`PROBE_FROM_STEPS` training
-steps in all (a demo, a test) is decided without one: the batched engine, measured at
-least as fast on both benchmark cases.
+matrix products and per-step Python run once for K members (LeNet on CPU: 1.56-1.99x
+the loop, ``benchmarks/bench_sweep.py``), and gains nothing where every member's work
+is already large convolutions and per-element mask draws (LeNet5 on CPU, whose members
+therefore stack one to a stack, :data:`ann.batched.memory.CPU_SOLO_BYTES`: then the
+loop, fed the same channels-last images, does the same work; see
+``benchmarks/RESULTS.md``).  A sweep whose runs cannot be stacked at all, or whose
+stacks would hold one member each, uses the loop without a probe.  Otherwise the probe
+measures instead of guessing: it plans the sweep's stacks as the batched engine would,
+takes the largest, and trains it for one short epoch of :data:`PROBE_STEPS` steps on
+the sweep's own data (its first images, test images in the sweep's proportion), once
+stacked and once as its first member alone by the loop, each after a warm-up step; the
+engine with the smaller time per run wins.  Ties go to the batched engine.  A sweep of
+fewer than :data:`PROBE_FROM_STEPS` training steps in all (a demo, a test) is decided
+without one: the batched engine, measured faster on LeNet.
 
 The probe costs a few seconds (LeNet: 2-4 s on the 2-core CPU) and trains nothing that
 is kept.  Its choice and its timings go into ``sweep.json`` (``provenance``), and a
@@ -88,14 +88,10 @@ def choose_engine(specs: Sequence[RunSpec], data: TensorData, config: TrainConfi
                   build_model: Callable[[RunSpec], nn.Module] | None = None,
                   device: torch.device | str = "cpu", steps: int = PROBE_STEPS,
                   probe_from: int = PROBE_FROM_STEPS) -> EngineChoice:
-    """The faster engine for training ``specs`` (module docstring); a sweep of fewer
-    than ``probe_from`` training steps in all is decided without a probe."""
+    """The faster engine for training ``specs`` (module docstring); a sweep that cannot
+    stack, or whose stacks hold one member each, takes the loop, and one of fewer than
+    ``probe_from`` training steps in all the batched engine, without a probe."""
     device = torch.device(device)
-    total = len(specs) * config.epochs * math.ceil(data.train_size / config.batch_size)
-    if total < probe_from:
-        return EngineChoice("batched", f"a sweep of {total:,} training steps in all is too "
-                                       f"small to be worth a probe (one is made from "
-                                       f"{probe_from:,}); stacks were measured faster here")
     build = build_model or default_build_model
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the sweep itself says which runs fall back
@@ -104,6 +100,14 @@ def choose_engine(specs: Sequence[RunSpec], data: TensorData, config: TrainConfi
     if not stacks:
         return EngineChoice("loop", "no run of this sweep can be stacked")
     members = list(max(stacks, key=lambda u: len(u.specs)).specs)
+    if len(members) == 1:
+        return EngineChoice("loop", f"its stacks would hold one member each on {device.type} "
+                                    f"(ann/batched/memory.py), work the loop does as fast")
+    total = len(specs) * config.epochs * math.ceil(data.train_size / config.batch_size)
+    if total < probe_from:
+        return EngineChoice("batched", f"a sweep of {total:,} training steps in all is too "
+                                       f"small to be worth a probe (one is made from "
+                                       f"{probe_from:,}); stacks were measured faster here")
     small = probe_data(data.to(device), config, steps)
     one_epoch = config.replace(epochs=1)
 

@@ -29,6 +29,7 @@ from ann.specs import RunSpec, model_class
 from common.checks import is_integer
 
 __all__ = [
+    "as_channels_last",
     "LeNet",
     "LeNet5",
     "make_activation",
@@ -117,21 +118,28 @@ class LeNet(nn.Module):
         return self.conv4(x).flatten(1)
 
 
+def as_channels_last(x: Tensor) -> Tensor:
+    """Images ``(N, C, H, W)`` in the ``torch.channels_last`` memory format (other inputs
+    as they are): the layout both engines feed their convolutions on, since on CPU it
+    ran LeNet5 about 25 % faster than NCHW in the loop (2026-12-04,
+    ``docs/performance.md``), and one layout for both makes them route max-pooling
+    ties alike (:func:`_first_max_order`)."""
+    return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
+
+
 def _first_max_order(x: Tensor) -> Tensor:
     """``x`` in the channels-last layout before max pooling.
 
     Where a window holds equal maxima, the gradient goes to one of them, and which one
     depends on torch's kernel for the memory layout (channels-last kernels pick another
-    than the NCHW ones).  The batched engine keeps its images channels-last for speed;
-    pooling in one layout makes the stacked and the plain model route ties alike.  The
-    channels-last kernel is the one chosen: on CPU it ran a LeNet5 max pooling of 100
-    images in 0.94 ms against the NCHW kernel's 13.0 ms (1.3 ms more for the loop's copy
-    into that layout; measured on this project's 2-core machine, 2026-12-04), so both
-    engines gain.  Used by LeNet5, where the two layouts were measured to train apart
-    (``tests/test_batched.py``); LeNet's stacked runs equal the loop's without it
-    (``benchmarks/bench_sweep.py``: largest error difference 0.0000).
+    than the NCHW ones).  Both engines feed their images channels-last
+    (:func:`as_channels_last`), so this is a no-op for them; it keeps a model called on
+    NCHW images (by a user) routing ties as the engines do.  The channels-last kernel ran
+    a LeNet5 max pooling of 100 images in 0.94 ms against the NCHW kernel's 13.0 ms
+    (measured on this project's 2-core machine, 2026-12-04).  Used by LeNet5, where the
+    two layouts were measured to train apart (``tests/test_batched.py``).
     """
-    return x.contiguous(memory_format=torch.channels_last)
+    return as_channels_last(x)
 
 
 def _pool_pad_right_bottom(x: Tensor, method: str) -> Tensor:

@@ -86,6 +86,7 @@ from ann.epoch import (
     parameters_finite,
     set_epoch_lr,
 )
+from ann.models import as_channels_last
 from ann.models import build_model as default_build_model
 from ann.specs import RunSpec
 from ann.step_observer import Observer
@@ -163,15 +164,19 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 @torch.no_grad()
-def count_wrong(model: nn.Module, x: torch.Tensor, y: torch.Tensor, chunk: int = TEST_CHUNK
+def count_wrong(model: nn.Module, x: torch.Tensor, y: torch.Tensor, chunk: int = TEST_CHUNK,
+                transform: Callable[[torch.Tensor], torch.Tensor] | None = None
                 ) -> torch.Tensor:
     """Misclassified images of ``x`` (a device tensor: no host synchronisation), in eval
-    mode without gradients, in chunks; restores the model's train/eval mode."""
+    mode without gradients, in chunks (each through ``transform`` first, e.g. a memory
+    format); restores the model's train/eval mode."""
     was_training = model.training
     model.eval()
     wrong = torch.zeros((), dtype=torch.int64, device=y.device)
     for i in range(0, x.shape[0], chunk):
-        wrong += (model(x[i : i + chunk]).argmax(1) != y[i : i + chunk]).sum()
+        xb = x[i : i + chunk]
+        logits = model(transform(xb) if transform is not None else xb)
+        wrong += (logits.argmax(1) != y[i : i + chunk]).sum()
     model.train(was_training)
     return wrong
 
@@ -257,7 +262,7 @@ def train_one(
                 if flips is not None and bool(flips[j]):
                     xb = xb.flip(3)
                 watch.before_step(epoch * steps + j)
-                logits = model(xb)
+                logits = model(as_channels_last(xb))
                 loss = F.cross_entropy(logits, yb)
                 if not bool(losses_finite(loss)):
                     status = "diverged"
@@ -273,10 +278,12 @@ def train_one(
                 status = "diverged"
             if status == "diverged":
                 break
-            test_wrong = int(count_wrong(model, data.test_x, data.test_y))
+            test_wrong = int(count_wrong(model, data.test_x, data.test_y,
+                                         transform=as_channels_last))
             epochs.append(epoch_record(epoch + 1, int(wrong), float(loss_sum), test_wrong,
                                        n, data.test_size))
-            epochs[-1]["diagnostics"] = unit_diagnostics(model, probe)[0]
+            epochs[-1]["diagnostics"] = unit_diagnostics(model, probe,
+                                                         transform=as_channels_last)[0]
             if checkpoints is not None and epoch + 1 < config.epochs:
                 checkpoints.save(name, "loop", {**capture_state(
                     members=[spec.key], model=model, optimizer=optimizer, generators=[g],

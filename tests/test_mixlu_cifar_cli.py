@@ -91,11 +91,11 @@ def test_quick_run_on_synthetic_cifar_writes_json_and_resumes(tmp_path, capsys):
     text = capsys.readouterr().out
     for needle in ("Table 9", "Table 10", "thesis test accuracy %", "79.81", "10.00", "88.64",
                    "mask resample (the thesis's setting)", "preprocessing: cached in",
-                   "one seed per configuration", "wrote", "engine batched"):
+                   "one seed per configuration", "wrote", "engine loop"):
         assert needle in text, needle
     doc = json.loads((out / "mixlu_cifar.json").read_text())
     assert doc["experiment"] == "mixlu_cifar" and doc["dataset"] == "cifar10"
-    assert doc["engine"] == "batched"  # auto: a small sweep, in stacks of one on CPU
+    assert doc["engine"] == "loop"  # auto: LeNet5 stacks one member to a stack on CPU
     assert doc["train_size"] == 200 and doc["test_size"] == 40
     cfg = doc["config"]
     assert cfg["epochs"] == 2 and cfg["lr_schedule"] == [0.05, 0.05] and cfg["flip"] is True

@@ -51,6 +51,7 @@ from ann.epoch import (
 )
 from ann.generators import reset_generators
 from ann.members import select_rows
+from ann.models import as_channels_last
 from ann.specs import RunSpec
 from ann.step_observer import Observer
 from ann.train import TEST_CHUNK, param_groups, run_result
@@ -157,9 +158,7 @@ class StackedRun:
                                weight_decay=self.config.weight_decay)
 
     def _stack_images(self, x: Tensor) -> Tensor:
-        if self.channels_last:
-            return x.contiguous(memory_format=torch.channels_last)
-        return x
+        return as_channels_last(x) if self.channels_last else x
 
     def draw_epoch(self) -> tuple[Tensor, Tensor | None]:
         """Every member's permutation ``(K, N)`` and, with ``config.flip``, flips
