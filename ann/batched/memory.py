@@ -34,11 +34,14 @@ __all__ = ["CPU_SOLO_BYTES", "CPU_STACK_BYTES", "member_bytes", "memory_budget_b
 CPU_STACK_BYTES = 300 * 2**20
 #: On CPU a member of at least this many bytes trains in a stack of its own: its
 #: convolutions are large enough that a grouped convolution over several members gains
-#: nothing, while the stack's own copies cost.  Measured on LeNet5 (118 MiB a member),
-#: ``bench_sweep.py --model lenet5 --percents 0,0.25,0.5,1,2,3 --steps 20`` (2 threads,
-#: idle, 2026-12-04, three runs each): stacks of 1 member 1.20-1.25x the loop, of 2
-#: members 1.09-1.13x; 3 and 6 members took 7.57 and 10.52 s against 7.01 s for 2.
-CPU_SOLO_BYTES = 100 * 2**20
+#: nothing, while the stack's own copies cost.  Measured on LeNet5 (89 MiB a member with
+#: ReLUs, 101-118 MiB with resampled MixLUs; LeNet's 38 MiB stack well), 2 threads,
+#: idle, 2026-12-04: ``bench_sweep.py --model lenet5 --percents 0,0.25,0.5,1,2,3
+#: --steps 20``, three runs each, stacks of 1 member 1.20-1.25x the loop of then (NCHW),
+#: of 2 members 1.09-1.13x, and 3 and 6 members 7.57 and 10.52 s against 7.01 s for 2;
+#: the offline study's LeNet5 sweep probed ReLU and MixLU stacks of 3 at 0.50-0.60x the
+#: loop.
+CPU_SOLO_BYTES = 64 * 2**20
 
 
 def member_bytes(model: nn.Module, x: Tensor, batch_size: int) -> int:
