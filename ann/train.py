@@ -35,7 +35,9 @@ Procedure
    ``torch.rand((), generator=g) < 0.5`` per batch; batches are consecutive slices of
    ``perm`` of ``batch_size`` (the last, partial batch included); a flipped batch is
    reversed along its width (``xb.flip(3)``).
-5. Step: ``logits = model(xb)``; ``loss = F.cross_entropy(logits, yb)`` (mean over the
+5. Step: ``logits = model(as_channels_last(xb))`` (images in the channels-last memory
+   format, as the batched engine feeds them: :func:`ann.models.as_channels_last`; the
+   test and probe passes too); ``loss = F.cross_entropy(logits, yb)`` (mean over the
    batch); ``zero_grad``; ``loss.backward()``; ``optimizer.step()``.
 6. Divergence: if a batch loss is not finite the run stops at once; after the
    epoch's last step, parameters that are not all finite also end it.  Status
