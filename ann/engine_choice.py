@@ -101,8 +101,9 @@ def choose_engine(specs: Sequence[RunSpec], data: TensorData, config: TrainConfi
         return EngineChoice("loop", "no run of this sweep can be stacked")
     members = list(max(stacks, key=lambda u: len(u.specs)).specs)
     if len(members) == 1:
-        return EngineChoice("loop", f"its stacks would hold one member each on {device.type} "
-                                    f"(ann/batched/memory.py), work the loop does as fast")
+        return EngineChoice("loop", f"no stack of this sweep would hold more than one run "
+                                    f"on {device.type} (ann/batched/memory.py), and one run "
+                                    f"alone is the loop's work")
     total = len(specs) * config.epochs * math.ceil(data.train_size / config.batch_size)
     if total < probe_from:
         return EngineChoice("batched", f"a sweep of {total:,} training steps in all is too "

@@ -42,8 +42,9 @@ def test_a_small_sweep_trains_batched_without_a_probe(monkeypatch):
         choice = choose_engine(lenet5, data, CONFIG.replace(batch_size=100),
                                probe_from=probe_from)
         assert choice.engine == "loop" and choice.probe == {}
-        assert choice.reason == ("its stacks would hold one member each on cpu "
-                                 "(ann/batched/memory.py), work the loop does as fast")
+        assert choice.reason == ("no stack of this sweep would hold more than one run on "
+                                 "cpu (ann/batched/memory.py), and one run alone is the "
+                                 "loop's work")
 
 
 def test_a_sweep_without_a_stack_uses_the_loop(monkeypatch):

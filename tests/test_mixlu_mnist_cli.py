@@ -230,13 +230,14 @@ def test_out_dir_of_a_different_sweep_is_refused(tmp_path, capsys):
     base = ["--quick", "--percents", "0", "--data-dir", str(data_dir), "--no-progress",
             "--out", str(tmp_path / "o")]
     assert script.main(base + ["--epochs", "1"]) == 0
-    capsys.readouterr()
+    # auto: one run has nothing to stack
+    assert "engine: auto chose loop: no stack" in capsys.readouterr().out
     assert script.main(base + ["--epochs", "2"]) == 2
     err = capsys.readouterr().err
     assert "holds runs of a different sweep" in err and "differs in: config" in err
-    assert script.main(base + ["--epochs", "1", "--engine", "loop"]) == 2
+    assert script.main(base + ["--epochs", "1", "--engine", "batched"]) == 2
     err = capsys.readouterr().err
-    assert "holds runs of engine 'batched', not 'loop'; choose a new --out" in err
+    assert "holds runs of engine 'loop', not 'batched'; choose a new --out" in err
     assert len(err.strip().splitlines()) == 1
 
 
