@@ -483,6 +483,15 @@ class MixLU(PiecewiseLinearUnit, PrivateGenerator):
         flat[random_subset(numel, count, generator)] = drawn_neg
         return flat.view_as(x)
 
+    def neg_elements(self, x: Tensor) -> Tensor:
+        """Bool, broadcastable to ``x``: the NegLU elements of this pass, a fresh draw
+        (:meth:`element_mask`) when the mask is resampled, else the NegLU units (none
+        at a share of 0)."""
+        if not self.per_unit:
+            return self.element_mask(x)
+        unit_neg = self.neg_mask.to(x.device) & (self.neg_fraction > 0.0)
+        return unit_neg.view((1, -1) + (1,) * (x.dim() - 2))
+
     @property
     def per_unit(self) -> bool:  # a resampled mask draws new slopes on every pass
         return self.mask == "fixed" or self.neg_fraction == 0.0
@@ -531,7 +540,7 @@ class MixLU(PiecewiseLinearUnit, PrivateGenerator):
             )
         if self.per_unit:
             return super().forward(x)
-        return mixlu_masked(x, self.element_mask(x), *self.neg_backward(x))
+        return mixlu_masked(x, self.neg_elements(x), *self.neg_backward(x))
 
     def extra_repr(self) -> str:
         text = (f"num_units={self.num_units}, neg_fraction={self.neg_fraction}, "

@@ -47,7 +47,7 @@ __all__ = ["PROBE_STEPS", "PROBE_FROM_STEPS", "EngineChoice",
 #: Training steps of the probe's epoch (each engine).
 PROBE_STEPS = 8
 #: Training steps of a whole sweep (runs x epochs x steps per epoch) from which a probe
-#: is made; a smaller sweep costs about what the probe would (:func:`_without_probe`).
+#: is made; a smaller sweep costs about what the probe would, and trains batched.
 PROBE_FROM_STEPS = 2000
 
 

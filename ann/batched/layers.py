@@ -145,11 +145,9 @@ class StackedActivation(MemberUnits):
     def _member_neg(self, i: int, part: Tensor) -> Tensor:
         """Member ``i``'s NegLU elements of this pass (a fresh draw when it resamples)."""
         unit = self.units[i]
-        if isinstance(unit, MixLU) and not unit.per_unit:
-            return unit.element_mask(part)
-        shape = (1, part.shape[1]) + (1,) * (part.dim() - 2)
         if isinstance(unit, MixLU):
-            return (unit.neg_mask & (unit.neg_fraction > 0.0)).to(part.device).view(shape)
+            return unit.neg_elements(part)
+        shape = (1, part.shape[1]) + (1,) * (part.dim() - 2)
         return torch.zeros(shape, dtype=torch.bool, device=part.device)
 
     def _neg_backward(self, c: int, x: Tensor) -> tuple[Tensor, Tensor] | tuple[None, None]:
